@@ -1,0 +1,123 @@
+"""One config schema for a discovery campaign, loaded from TOML.
+
+    archagent run examples/digits.toml
+
+Every field has a default except nothing: an empty file is a valid campaign
+(digits, the embedded local model, 10 proposals). Unknown keys and bad values
+raise `ConfigError` with one line naming the key. The resolved config is
+stored with the campaign (`CampaignConfig.model_dump_json()`).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class ConfigError(ValueError):
+    """A user mistake in a config file: the message is one human-readable line."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+BackendKind = Literal["local", "litellm", "replay", "random", "evolution"]
+
+
+class BackendConfig(_Strict):
+    """One proposer: an LLM backend or a non-LLM baseline."""
+
+    kind: BackendKind = "local"
+    model: str | None = None  # local: preset name or .gguf path; litellm: "provider/model"
+    api_base: str | None = None  # litellm: OpenAI-compatible server URL
+    api_key_env: str | None = None  # litellm: name of the env var holding the key
+    path: Path | None = None  # replay: JSONL file of replies
+    temperature: float = Field(0.3, ge=0.0, le=2.0)
+    max_tokens: int = Field(900, gt=0)
+    timeout_s: float = Field(120.0, gt=0)
+    n_ctx: int = Field(4096, gt=0)  # local: llama.cpp context window
+    weight: float = Field(1.0, gt=0)  # share of proposals when several backends are set
+
+    @model_validator(mode="after")
+    def _needs(self) -> BackendConfig:
+        if self.kind == "replay" and self.path is None:
+            raise ValueError("a replay backend needs path = the JSONL replay file")
+        if self.kind == "litellm" and not self.model:
+            raise ValueError("a litellm backend needs model = 'provider/model'")
+        return self
+
+
+class TaskConfig(_Strict):
+    name: str = "digits"  # built-in task name
+    options: dict[str, Any] = Field(default_factory=dict)  # task-specific settings
+
+
+class BudgetConfig(_Strict):
+    proposals: int = Field(10, gt=0)  # LLM proposals to make (valid or not)
+    wall_time_s: float | None = Field(None, gt=0)
+    max_tokens: int | None = Field(None, gt=0)  # total LLM tokens, prompt + completion
+    max_cost_usd: float | None = Field(None, gt=0)
+
+
+class SearchConfig(_Strict):
+    n_exemplars: int = Field(3, ge=0)  # few-shot architectures per prompt
+    n_results: int = Field(8, ge=0)  # rows of the results table in the prompt
+    n_failures: int = Field(3, ge=0)  # recent failures shown in the prompt
+
+
+class SandboxConfig(_Strict):
+    timeout_s: float = Field(300.0, gt=0)  # wall clock per candidate evaluation
+
+
+class CampaignConfig(_Strict):
+    name: str = "campaign"
+    store: Path = Path("archagent.db")
+    seed: int = 0
+    task: TaskConfig = TaskConfig()
+    budget: BudgetConfig = BudgetConfig()
+    backends: list[BackendConfig] = Field(default_factory=lambda: [BackendConfig()], min_length=1)
+    search: SearchConfig = SearchConfig()
+    sandbox: SandboxConfig = SandboxConfig()
+    prompts_dir: Path | None = None  # user templates; default: the packaged prompts/
+
+
+def _describe(err: ValidationError) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        return f"unknown key '{key}'"
+    return f"bad value for '{key}': {first['msg']}"
+
+
+def parse_config(data: dict[str, Any], origin: str = "config") -> CampaignConfig:
+    try:
+        return CampaignConfig.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(f"{origin}: {_describe(err)}") from None
+
+
+def load_config(path: str | Path) -> CampaignConfig:
+    """Read a TOML campaign config; relative paths in it are relative to the file."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML ({err})") from None
+    cfg = parse_config(data, origin=str(path))
+    return _resolve_paths(cfg, path.parent)
+
+
+def _resolve_paths(cfg: CampaignConfig, base: Path) -> CampaignConfig:
+    def rel(p: Path | None) -> Path | None:
+        return p if p is None or p.is_absolute() else (base / p)
+
+    backends = [b.model_copy(update={"path": rel(b.path)}) for b in cfg.backends]
+    return cfg.model_copy(
+        update={"store": rel(cfg.store), "backends": backends, "prompts_dir": rel(cfg.prompts_dir)}
+    )

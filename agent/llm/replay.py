@@ -1,0 +1,48 @@
+"""Replay backend: replies read in order from a JSONL file.
+
+Each line is {"reply": "..."} (optionally "model", "prompt_tokens",
+"completion_tokens", "cost_usd"). Used by tests, demos and exact re-runs of an
+exported campaign (`archagent export-replay`). When the file runs out the
+backend raises LLMError, which ends the campaign cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from agent.llm.base import Completion, LLMBackend, LLMError, Message
+
+
+class ReplayBackend(LLMBackend):
+    kind = "replay"
+
+    def __init__(self, path: Path, model: str | None = None):
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise LLMError(f"replay file not found: {self.path}")
+        self._rows = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        self._next = 0
+        self.model = model or f"replay:{self.path.name}"
+
+    @property
+    def remaining(self) -> int:
+        return len(self._rows) - self._next
+
+    def skip(self, n: int) -> None:
+        """Advance past n replies (used when a campaign resumes)."""
+        self._next = min(len(self._rows), self._next + n)
+
+    def complete(self, messages: list[Message], *, temperature: float, max_tokens: int) -> Completion:
+        if self._next >= len(self._rows):
+            raise LLMError(f"replay file {self.path.name} is exhausted after {len(self._rows)} replies")
+        row = self._rows[self._next]
+        self._next += 1
+        return Completion(
+            text=row["reply"],
+            model=row.get("model", self.model),
+            prompt_tokens=int(row.get("prompt_tokens", 0)),
+            completion_tokens=int(row.get("completion_tokens", 0)),
+            latency_s=0.0,
+            cost_usd=float(row.get("cost_usd", 0.0)),
+        )
