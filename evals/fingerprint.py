@@ -1,0 +1,672 @@
+"""Duplicate detection before compute: three fingerprints per candidate, cheapest first.
+
+- `text_key(source)`: hash of the source with all whitespace removed.
+- `code_key(source)`: hash of a canonical AST. Docstrings, comments, annotations,
+  unused imports and dead definitions are dropped; import aliases are resolved to
+  full dotted paths; locals, `self.` attributes, helper methods and helper
+  functions/classes are renamed in first-use order; simple literal constants are
+  inlined; common `torch.nn` layer calls are normalized (positional == keyword,
+  defaults dropped, `(3, 3)` == `3`); `super(C, self)` == `super()`.
+  Raises `SyntaxError` on unparsable source.
+- `graph_key(model, example)`: hash of the aten ops the model actually executes
+  (a `TorchDispatchMode` trace in eval and train mode, so any Python control flow
+  works), with operands named by first use (input, parameters, values), every
+  shape, dtype and non-tensor argument, plus the parameter/buffer shapes and coarse
+  value signatures. Sequential == attributes, F.relu == nn.ReLU, loop == unrolled.
+
+All keys are 32-hex-char blake2b digests, deterministic across processes.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import math
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+
+DIGEST_BYTES = 16
+ENTRY_CLASS = "Net"
+_WS = re.compile(r"\s+")
+
+
+def _digest(data: str | bytes) -> str:
+    raw = data.encode() if isinstance(data, str) else data
+    return hashlib.blake2b(raw, digest_size=DIGEST_BYTES).hexdigest()
+
+
+def text_key(source: str) -> str:
+    """Hash of `source` with every whitespace character removed."""
+    return _digest(_WS.sub("", source))
+
+
+def code_key(source: str) -> str:
+    """Hash of the canonical AST of `source`; raises `SyntaxError` if it does not parse."""
+    try:
+        tree = ast.parse(source)
+    except (ValueError, RecursionError) as exc:  # null bytes, absurd nesting
+        raise SyntaxError(f"unparsable source: {exc}") from exc
+    canonicalize(tree)
+    return _digest(ast.dump(tree, annotate_fields=False))
+
+
+def canonical_source(source: str) -> str:
+    """The canonical form `code_key` hashes, as (not always valid) Python; for debugging."""
+    tree = ast.parse(source)
+    canonicalize(tree)
+    return ast.unparse(tree)
+
+
+# --------------------------------------------------------------------------- code_key
+
+# Modules a candidate may import (DESIGN.md §1); imports of others are kept verbatim.
+_ALLOWED_ROOTS = frozenset({"torch", "math", "typing", "functools", "dataclasses", "__future__"})
+# nn.Module methods a subclass may override: never renamed nor removed.
+_PROTECTED = frozenset({
+    "forward", "extra_repr", "reset_parameters", "train", "eval", "apply", "to", "cpu", "cuda",
+    "float", "double", "half", "state_dict", "load_state_dict", "parameters", "named_parameters",
+    "buffers", "named_buffers", "children", "named_children", "modules", "named_modules",
+    "zero_grad", "register_buffer", "register_parameter", "add_module", "get_submodule",
+    "requires_grad_", "training",
+})
+_BODY_FIELDS = ("body", "orelse", "finalbody")
+
+
+def canonicalize(tree: ast.Module) -> None:
+    """Rewrite `tree` in place into the canonical form hashed by `code_key`."""
+    _strip_noise(tree)
+    aliases = _take_imports(tree)
+    consts = _prune_module(tree)
+    attrs = _owned_attributes(tree)
+    _drop_dead_methods(tree, attrs)
+    _Renamer(aliases, consts, attrs).visit(tree)
+
+
+def _strip_noise(tree: ast.Module) -> None:
+    """Drop docstrings, bare constants, `pass`, annotations and the `__main__` block."""
+    tree.body = [s for s in tree.body if not _is_main_guard(s)]
+    for node in ast.walk(tree):
+        for name in _BODY_FIELDS:
+            body = getattr(node, name, None)
+            if body:
+                setattr(node, name, _clean_body(body, in_function=isinstance(node, ast.FunctionDef)))
+        if isinstance(node, ast.arg):
+            node.annotation = None
+            node.type_comment = None
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            node.returns = None
+            node.type_comment = None
+
+
+def _clean_body(body: list[ast.stmt], in_function: bool) -> list[ast.stmt]:
+    out: list[ast.stmt] = []
+    for stmt in body:
+        if isinstance(stmt, ast.Pass) or (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)):
+            continue
+        if in_function and isinstance(stmt, ast.AnnAssign) and stmt.simple:
+            if stmt.value is None:
+                continue
+            stmt = ast.Assign(targets=[stmt.target], value=stmt.value)
+        out.append(stmt)
+    return out or [ast.Pass()]
+
+
+def _is_main_guard(stmt: ast.stmt) -> bool:
+    test = getattr(stmt, "test", None)
+    return (
+        isinstance(stmt, ast.If)
+        and isinstance(test, ast.Compare)
+        and isinstance(test.left, ast.Name)
+        and test.left.id == "__name__"
+    )
+
+
+def _take_imports(tree: ast.Module) -> dict[str, str]:
+    """Remove module-level imports of allowed modules; return {bound name: dotted path}."""
+    aliases: dict[str, str] = {}
+    kept: list[ast.stmt] = []
+    for stmt in tree.body:
+        bound = _import_bindings(stmt)
+        if bound is None:
+            kept.append(stmt)
+        else:
+            aliases.update(bound)
+    tree.body = kept or [ast.Pass()]
+    return aliases
+
+
+def _import_bindings(stmt: ast.stmt) -> dict[str, str] | None:
+    if isinstance(stmt, ast.Import):
+        if not all(a.name.split(".")[0] in _ALLOWED_ROOTS for a in stmt.names):
+            return None
+        return {(a.asname or a.name.split(".")[0]): (a.name if a.asname else a.name.split(".")[0])
+                for a in stmt.names}
+    if isinstance(stmt, ast.ImportFrom):
+        mod = stmt.module or ""
+        if stmt.level or mod.split(".")[0] not in _ALLOWED_ROOTS or any(a.name == "*" for a in stmt.names):
+            return None
+        return {(a.asname or a.name): f"{mod}.{a.name}" for a in stmt.names}
+    return None
+
+
+def _symbol_of(stmt: ast.stmt) -> str | None:
+    """The module-level name a statement defines, if it defines exactly one."""
+    if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return stmt.name
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name):
+        return stmt.targets[0].id
+    return None
+
+
+def _prune_module(tree: ast.Module) -> dict[str, ast.expr]:
+    """Drop definitions unreachable from `Net` and literal constants (returned, to inline)."""
+    symbols = [_symbol_of(s) for s in tree.body]
+    uses = [{n.id for n in ast.walk(s) if isinstance(n, ast.Name)} for s in tree.body]
+    if ENTRY_CLASS not in symbols:
+        return {}
+    live = _reachable(symbols, uses)
+    consts = _literal_constants(tree, symbols)
+    tree.body = [s for s, name in zip(tree.body, symbols, strict=True)
+                 if (name is None or name in live) and name not in consts] or [ast.Pass()]
+    return consts
+
+
+def _reachable(symbols: list[str | None], uses: list[set[str]]) -> set[str]:
+    defined: dict[str, list[int]] = {}
+    for i, name in enumerate(symbols):
+        if name is not None:
+            defined.setdefault(name, []).append(i)
+    todo = [i for i, name in enumerate(symbols) if name is None or name == ENTRY_CLASS]
+    live = {ENTRY_CLASS}
+    while todo:
+        for name in uses[todo.pop()] & defined.keys() - live:
+            live.add(name)
+            todo.extend(defined[name])
+    return live
+
+
+def _literal_constants(tree: ast.Module, symbols: list[str | None]) -> dict[str, ast.expr]:
+    """Module-level `NAME = <literal>` bound exactly once and never declared `global`."""
+    declared = {n for node in ast.walk(tree) if isinstance(node, ast.Global | ast.Nonlocal) for n in node.names}
+    out: dict[str, ast.expr] = {}
+    for stmt, name in zip(tree.body, symbols, strict=True):
+        if name is None or name in declared or symbols.count(name) != 1 or name == ENTRY_CLASS:
+            continue
+        if isinstance(stmt, ast.Assign) and _is_literal(stmt.value):
+            out[name] = stmt.value
+    return out
+
+
+def _is_literal(node: ast.expr) -> bool:
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        return isinstance(node.operand, ast.Constant)
+    return isinstance(node, ast.Tuple) and all(_is_literal(e) for e in node.elts)
+
+
+def _classes(tree: ast.AST) -> list[ast.ClassDef]:
+    return [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
+
+
+def _self_name(fn: ast.FunctionDef) -> str | None:
+    args = fn.args.posonlyargs + fn.args.args
+    if not args or any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in fn.decorator_list):
+        return None
+    return args[0].arg
+
+
+def _owned_attributes(tree: ast.Module) -> set[str]:
+    """Attribute names that belong to the candidate's own classes and can be renamed safely.
+
+    Owned: assigned as `self.N = ...`, a helper method, or a class-body name. Excluded:
+    names also read off anything other than `self` (maybe a torch attribute), names that
+    appear as string constants (getattr/register_buffer), dunders and nn.Module API names.
+    """
+    owned: set[str] = set()
+    self_access: set[int] = set()
+    for cls in _classes(tree):
+        for stmt in cls.body:
+            if isinstance(stmt, ast.FunctionDef):
+                owned.add(stmt.name)
+                self_access |= _collect_self_attrs(stmt, owned)
+            else:
+                owned |= {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    foreign = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and id(n) not in self_access}
+    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    return {n for n in owned - foreign - strings - _PROTECTED if not n.startswith("__")}
+
+
+def _collect_self_attrs(fn: ast.FunctionDef, owned: set[str]) -> set[int]:
+    """Add `self.N = ...` targets of `fn` to `owned`; return ids of all `self.N` nodes."""
+    me = _self_name(fn)
+    seen: set[int] = set()
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == me:
+            seen.add(id(node))
+            if isinstance(node.ctx, ast.Store):
+                owned.add(node.attr)
+    return seen
+
+
+def _drop_dead_methods(tree: ast.Module, owned: set[str]) -> None:
+    """Remove helper methods that nothing references."""
+    used = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
+    for cls in _classes(tree):
+        body = [s for s in cls.body
+                if not (isinstance(s, ast.FunctionDef) and s.name in owned and s.name not in used)]
+        cls.body = body or [ast.Pass()]
+
+
+# Layer signatures for call normalization: positional parameter names and defaults.
+_CONV = ("in_channels out_channels kernel_size stride padding dilation groups bias padding_mode",
+         {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True, "padding_mode": "zeros"})
+_MAXPOOL = ("kernel_size stride padding dilation return_indices ceil_mode",
+            {"stride": None, "padding": 0, "dilation": 1, "return_indices": False, "ceil_mode": False})
+_AVGPOOL = ("kernel_size stride padding ceil_mode count_include_pad divisor_override",
+            {"stride": None, "padding": 0, "ceil_mode": False, "count_include_pad": True,
+             "divisor_override": None})
+_BN = ("num_features eps momentum affine track_running_stats",
+       {"eps": 1e-5, "momentum": 0.1, "affine": True, "track_running_stats": True})
+_SIGNATURES: dict[str, tuple[str, dict[str, Any]]] = {
+    "Linear": ("in_features out_features bias", {"bias": True}),
+    "Conv1d": _CONV, "Conv2d": _CONV, "MaxPool1d": _MAXPOOL, "MaxPool2d": _MAXPOOL,
+    "AvgPool1d": _AVGPOOL, "AvgPool2d": _AVGPOOL, "BatchNorm1d": _BN, "BatchNorm2d": _BN,
+    "LayerNorm": ("normalized_shape eps elementwise_affine bias",
+                  {"eps": 1e-5, "elementwise_affine": True, "bias": True}),
+    "Dropout": ("p inplace", {"p": 0.5, "inplace": False}),
+    "ReLU": ("inplace", {"inplace": False}),
+    "GELU": ("approximate", {"approximate": "none"}),
+    "Flatten": ("start_dim end_dim", {"start_dim": 1, "end_dim": -1}),
+    "AdaptiveAvgPool1d": ("output_size", {}), "AdaptiveAvgPool2d": ("output_size", {}),
+    "Embedding": ("num_embeddings embedding_dim padding_idx", {"padding_idx": None}),
+}
+_TUPLE_PARAMS = frozenset({"kernel_size", "stride", "padding", "dilation", "output_size"})
+
+
+def _normalize_layer_call(call: ast.Call, layer: str) -> None:
+    """`nn.Conv2d(1, 8, (3, 3), padding=1)` -> `nn.Conv2d(in_channels=1, ..., kernel_size=3, padding=1)`."""
+    names, defaults = _SIGNATURES[layer]
+    params = names.split()
+    if len(call.args) > len(params) or any(isinstance(a, ast.Starred) for a in call.args):
+        return
+    given = dict(zip(params, call.args, strict=False))
+    for kw in call.keywords:
+        if kw.arg is None or kw.arg not in params or kw.arg in given:
+            return
+        given[kw.arg] = kw.value
+    for name in _TUPLE_PARAMS & given.keys():
+        given[name] = _collapse_tuple(given[name], layer)
+    if "stride" in given and ast.dump(given["stride"]) == ast.dump(given.get("kernel_size", ast.Pass())):
+        given["stride"] = ast.Constant(None)
+    call.args = []
+    call.keywords = [ast.keyword(arg=p, value=given[p]) for p in params
+                     if p in given and not _is_default(given[p], defaults, p)]
+
+
+def _collapse_tuple(node: ast.expr, layer: str) -> ast.expr:
+    dims = 2 if layer.endswith("2d") else 1
+    if isinstance(node, ast.Tuple | ast.List) and len(node.elts) == dims:
+        first = ast.dump(node.elts[0])
+        if all(ast.dump(e) == first for e in node.elts) and isinstance(node.elts[0], ast.Constant):
+            return node.elts[0]
+    return node
+
+
+def _is_default(node: ast.expr, defaults: dict[str, Any], name: str) -> bool:
+    if name not in defaults or not isinstance(node, ast.Constant):
+        return False
+    want = defaults[name]
+    return type(node.value) is type(want) and node.value == want
+
+
+class _Renamer(ast.NodeTransformer):
+    """One source-order pass: rename locals/attributes/globals, resolve imports, inline constants."""
+
+    def __init__(self, aliases: dict[str, str], consts: dict[str, ast.expr], attrs: set[str]) -> None:
+        self.aliases, self.consts, self.attrs = aliases, consts, attrs
+        self.globals: dict[str, str] = {ENTRY_CLASS: ENTRY_CLASS}
+        self.attr_map: dict[str, str] = {}
+        self.module_names: set[str] = set()
+        self.locals: dict[str, str] | None = None  # canonical names of the current function's locals
+        self.local_names: set[str] = set()
+        self.kept: set[str] = set()  # locals that keep their name (args passed by keyword)
+        self.keywords: set[str] = set()
+        self.class_name: str | None = None
+
+    def visit_Module(self, node: ast.Module) -> ast.Module:
+        self.keywords = {k.arg for k in ast.walk(node) if isinstance(k, ast.keyword) and k.arg}
+        self.module_names = {name for s in node.body if (name := _symbol_of(s)) is not None}
+        self.generic_visit(node)
+        return node
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> ast.ClassDef:
+        outer, node.name = self.class_name, self._scoped(node.name)
+        self.class_name = node.name
+        for stmt in node.body:  # class-body names are attributes
+            if isinstance(stmt, ast.FunctionDef) and stmt.name in self.attrs:
+                stmt.name = self._attr(stmt.name)
+        self.generic_visit(node)
+        self.class_name = outer
+        return node
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> ast.FunctionDef:
+        if self.locals is not None:  # nested function: part of the enclosing scope
+            node.name = self._local(node.name)
+            self.generic_visit(node)
+            return node
+        if self.class_name is None:
+            node.name = self._global(node.name)
+        self.locals, self.local_names = {}, _local_names(node)
+        args = {a.arg for a in node.args.posonlyargs + node.args.args}
+        self.kept = args & self.keywords
+        if self.class_name == ENTRY_CLASS and node.name == "__init__":
+            self.kept = args  # the harness may build Net(in_shape=..., n_out=...)
+        self.generic_visit(node)
+        self.locals, self.local_names, self.kept = None, set(), set()
+        return node
+
+    def visit_arg(self, node: ast.arg) -> ast.arg:
+        node.arg = self._maybe_local(node.arg)
+        return node
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        if node.id in self.local_names:
+            node.id = self._maybe_local(node.id)
+        elif self.locals is None and self.class_name is not None and node.id in self.attrs:
+            node.id = self._attr(node.id)  # class-body name: a class attribute
+        elif node.id in self.consts and isinstance(node.ctx, ast.Load):
+            return self.consts[node.id]
+        elif node.id in self.aliases:
+            node.id = "@" + self.aliases[node.id]
+        elif node.id in self.module_names:
+            node.id = self._global(node.id)
+        return node
+
+    def visit_Attribute(self, node: ast.Attribute) -> ast.expr:
+        self.generic_visit(node)
+        if isinstance(node.value, ast.Name) and node.value.id.startswith("@"):
+            return ast.Name(id=f"{node.value.id}.{node.attr}", ctx=node.ctx)
+        if node.attr in self.attrs:
+            node.attr = self._attr(node.attr)
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.Call:
+        self.generic_visit(node)
+        func = node.func
+        if isinstance(func, ast.Name) and func.id.startswith("@torch.nn."):
+            layer = func.id.rpartition(".")[2]
+            if layer in _SIGNATURES:
+                _normalize_layer_call(node, layer)
+        elif isinstance(func, ast.Name) and func.id == "super" and len(node.args) == 2:
+            cls, me = node.args
+            if isinstance(cls, ast.Name) and cls.id == self.class_name and isinstance(me, ast.Name):
+                node.args = []
+        return node
+
+    def _local(self, name: str) -> str:
+        assert self.locals is not None
+        return self.locals.setdefault(name, f"%v{len(self.locals)}")
+
+    def _maybe_local(self, name: str) -> str:
+        if name not in self.local_names or name in self.kept:
+            return name
+        return self._local(name)
+
+    def _scoped(self, name: str) -> str:
+        if self.locals is not None:
+            return self._local(name)
+        return self._global(name) if self.class_name is None else name
+
+    def _global(self, name: str) -> str:
+        return self.globals.setdefault(name, f"%g{len(self.globals)}")
+
+    def _attr(self, name: str) -> str:
+        return self.attr_map.setdefault(name, f"%a{len(self.attr_map)}")
+
+
+def _local_names(fn: ast.FunctionDef) -> set[str]:
+    """Names local to `fn` (nested scopes included); keyword-only args keep their names."""
+    names: set[str] = set()
+    declared: set[str] = set()
+    kwonly = {a.arg for a in fn.args.kwonlyargs}
+    for node in ast.walk(fn):
+        if isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            names.add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.ClassDef) and node is not fn:
+            names.add(node.name)
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            declared.update(node.names)
+    return names - declared - kwonly
+
+
+# -------------------------------------------------------------------------- graph_key
+
+# Ops that return their input unchanged (as far as the computation is concerned).
+_IDENTITY_OPS = frozenset({"alias", "detach", "lift_fresh", "clone", "contiguous"})
+_VIEW_OPS = frozenset({"view", "_unsafe_view", "reshape", "_reshape_alias"})
+
+
+def example_input(in_shape: tuple[int, ...], n_out: int, *, tokens: bool = False,
+                  batch: int = 2) -> torch.Tensor:
+    """The fixed dummy batch for `graph_key`: seeded float32 normal `(batch, *in_shape)`,
+    or with `tokens=True` (sequence tasks) int64 token ids in `[0, n_out)`."""
+    import torch
+
+    gen = torch.Generator().manual_seed(0)
+    if tokens:
+        return torch.randint(0, n_out, (batch, *in_shape), generator=gen)
+    return torch.randn((batch, *in_shape), generator=gen)
+
+
+def graph_key(model: torch.nn.Module, example: torch.Tensor) -> str:
+    """Hash of what `model(example)` executes, in eval and in train mode, plus its state.
+
+    Runs under `torch.no_grad` on one intra-op thread (tiny models only lose from more)
+    with a forked RNG; restores every module's mode, all buffers (batch-norm statistics)
+    and the thread count afterwards. Raises whatever the forward raises.
+    """
+    import torch
+
+    modes = [m.training for m in model.modules()]
+    saved = {name: buf.detach().clone() for name, buf in model.named_buffers()}
+    parts = [_state_signature(model)]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad(), torch.random.fork_rng(devices=[]):
+            for train in (False, True):
+                model.train(train)
+                parts.append(_Tracer(model).run(example))
+    finally:
+        torch.set_num_threads(threads)
+        for m, mode in zip(model.modules(), modes, strict=True):
+            m.training = mode
+        with torch.no_grad():
+            for name, buf in model.named_buffers():
+                buf.copy_(saved[name])
+    return _digest("\n".join(parts))
+
+
+def _state_signature(model: torch.nn.Module) -> str:
+    """Order-free summary of all parameters and buffers: count, shapes, dtypes, value class."""
+    params = sorted(_tensor_sig(p) for p in model.parameters())
+    buffers = sorted(_tensor_sig(b) for b in model.buffers())
+    count = sum(p.numel() for p in model.parameters())
+    return f"params={count} {params} buffers={buffers}"
+
+
+def _tensor_sig(t: torch.Tensor) -> str:
+    return f"{list(t.shape)}:{str(t.dtype).removeprefix('torch.')}:{_value_sig(t)}"
+
+
+def _value_sig(t: torch.Tensor) -> str:
+    """Coarse, seed-robust description of a tensor's values.
+
+    Exact hash when the values are all small dyadic numbers or integers (zeros, ones,
+    masks, indices); otherwise the octave of the standard deviation (tensors of >= 256
+    elements only: smaller ones are too noisy to bucket reliably) to tell init schemes apart.
+    """
+    import torch
+
+    t = t.detach().cpu()
+    if t.numel() == 0:
+        return "empty"
+    if not t.is_floating_point() and not t.is_complex():
+        return "x" + _digest(t.contiguous().numpy().tobytes())[:12]
+    scaled = t.double() * 8
+    if bool(torch.all((scaled == scaled.round()) | torch.isinf(scaled))):
+        return "x" + _digest(t.contiguous().numpy().tobytes())[:12]
+    if t.numel() < 256:
+        return "r"
+    std = float(t.double().std())
+    return f"r{round(math.log2(std)) if std > 0 and math.isfinite(std) else std}"
+
+
+class _Tracer:
+    """Records aten ops with operands named by first use (input, parameters, values)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+        self.state = {id(t): t for t in (*model.parameters(), *model.buffers())}
+        self.labels: dict[int, str] = {}
+        self.keep: list[Any] = []  # strong refs so that ids stay unique during the trace
+        self.lines: list[str] = []
+        self.n_state = self.n_const = self.n_value = 0
+
+    def run(self, example: torch.Tensor) -> str:
+        self.labels[id(example)] = "in"
+        self.lines.append(f"in={_tensor_meta(example)}")
+        with _dispatch_mode_class()(self):
+            out = self.model(example)
+        self.lines.append(f"out={self.encode(out)}")
+        return "\n".join(self.lines)
+
+    def record(self, func: Any, args: tuple, kwargs: dict, out: Any) -> None:
+        name = func.overloadpacket.__name__
+        functional = name[:-1] if name.endswith("_") and not name.endswith("__") else name
+        values = _schema_values(func, args, kwargs)
+        first = values[0] if values else None
+        if functional in _IDENTITY_OPS and _is_tensor(first) and _is_tensor(out):
+            self.alias(out, self.operand(first))
+        elif functional in _VIEW_OPS and _is_tensor(out):
+            src = self.operand(first)
+            self.define(out, f"view({src})") if list(first.shape) != list(out.shape) else self.alias(out, src)
+        else:
+            values = _normalize_pool(functional, values)
+            self.define(out, f"{functional}.{func._overloadname}({','.join(self.encode(v) for v in values)})")
+
+    def define(self, out: Any, expr: str) -> None:
+        metas = []
+        for t in _flat_tensors(out):
+            self.keep.append(t)
+            self.labels[id(t)] = f"v{self.n_value}"
+            self.n_value += 1
+            metas.append(f"{self.labels[id(t)]}:{_tensor_meta(t)}")
+        self.lines.append(f"{' '.join(metas) or '-'} = {expr}")
+
+    def alias(self, out: Any, label: str) -> None:
+        self.keep.append(out)
+        self.labels[id(out)] = label
+
+    def operand(self, t: Any) -> str:
+        """The label of tensor `t`, declaring parameters/buffers/constants on first use."""
+        key = id(t)
+        if key not in self.labels:
+            self.keep.append(t)
+            if key in self.state:
+                label, self.n_state = f"p{self.n_state}", self.n_state + 1
+            else:
+                label, self.n_const = f"k{self.n_const}", self.n_const + 1
+            self.labels[key] = label
+            self.lines.append(f"{label}={_tensor_sig(t)}")
+        return self.labels[key]
+
+    def encode(self, v: Any) -> str:
+        if _is_tensor(v):
+            return self.operand(v)
+        if isinstance(v, list | tuple):
+            return "[" + ",".join(self.encode(x) for x in v) + "]"
+        if isinstance(v, dict):
+            return "{" + ",".join(f"{k}:{self.encode(x)}" for k, x in sorted(v.items())) + "}"
+        if isinstance(v, float):
+            return f"{v:.10g}"
+        if isinstance(v, bool | int | str) or v is None:
+            return repr(v)
+        return _encode_other(v)
+
+
+@functools.cache
+def _dispatch_mode_class() -> type:
+    """A TorchDispatchMode that hands every aten call to a `_Tracer` (built lazily: torch import)."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class _Mode(TorchDispatchMode):
+        def __init__(self, tracer: _Tracer) -> None:
+            super().__init__()
+            self.tracer = tracer
+
+        @classmethod
+        def _should_skip_dynamo(cls) -> bool:
+            return False  # else the first call imports torch._dynamo: ~2 s per fresh process
+
+        def __torch_dispatch__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+            out = func(*args, **(kwargs or {}))
+            self.tracer.record(func, args, kwargs or {}, out)
+            return out
+
+    return _Mode
+
+
+def _encode_other(v: Any) -> str:
+    import torch
+
+    if isinstance(v, torch.device):
+        return "dev"  # the device never changes the architecture
+    if isinstance(v, torch.dtype | torch.layout | torch.memory_format):
+        return str(v).removeprefix("torch.")
+    return type(v).__name__
+
+
+def _schema_values(func: Any, args: tuple, kwargs: dict) -> list[Any]:
+    """All schema arguments in order, defaults filled in, so call style does not matter."""
+    values = []
+    for i, arg in enumerate(func._schema.arguments):
+        if i < len(args) and not arg.kwarg_only:
+            values.append(args[i])
+        elif arg.name in kwargs:
+            values.append(kwargs[arg.name])
+        else:
+            values.append(arg.default_value if arg.has_default_value() else None)
+    return values
+
+
+def _normalize_pool(name: str, values: list[Any]) -> list[Any]:
+    """Pooling's empty stride means stride == kernel_size."""
+    if "pool" in name and len(values) > 2 and isinstance(values[2], list | tuple) and not values[2]:
+        values = [*values[:2], values[1], *values[3:]]
+    return values
+
+
+def _is_tensor(v: Any) -> bool:
+    import torch
+
+    return isinstance(v, torch.Tensor)
+
+
+def _flat_tensors(v: Any) -> list[Any]:
+    if _is_tensor(v):
+        return [v]
+    if isinstance(v, list | tuple):
+        return [t for x in v for t in _flat_tensors(x)]
+    return []
+
+
+def _tensor_meta(t: torch.Tensor) -> str:
+    return f"{list(t.shape)}:{str(t.dtype).removeprefix('torch.')}"
