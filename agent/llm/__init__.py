@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from agent.config import BackendConfig
 from agent.llm.base import (
+    BackendExhausted,
     Completion,
     LLMBackend,
     LLMError,
@@ -13,6 +14,7 @@ from agent.llm.base import (
 )
 
 __all__ = [
+    "BackendExhausted",
     "Completion",
     "LLMBackend",
     "LLMError",

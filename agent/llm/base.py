@@ -19,6 +19,10 @@ class LLMError(RuntimeError):
     """A backend failure that retrying will not fix (bad key, unknown model, ...)."""
 
 
+class BackendExhausted(LLMError):
+    """The backend has nothing more to give (a replay file ran out): stop proposing."""
+
+
 class TransientLLMError(LLMError):
     """A failure worth retrying: timeout, rate limit, 5xx, dropped connection."""
 
@@ -47,6 +51,7 @@ class LLMBackend(ABC):
 
     def close(self) -> None:
         """Release resources (model weights, connections)."""
+        return None
 
 
 def complete_with_retry(

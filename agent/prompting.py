@@ -1,0 +1,100 @@
+"""Typed prompt contexts and jinja2 rendering of the templates in `prompts/`.
+
+A user can point `prompts_dir` in the config at a folder of their own
+templates; any template missing there falls back to the packaged one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+
+from evals.tasks.base import Task
+from prompts import TEMPLATE_DIR
+
+
+@dataclass(frozen=True)
+class TaskBrief:
+    name: str
+    kind: str
+    description: str
+    input_desc: str
+    output_desc: str
+    metric_name: str
+    higher_is_better: bool
+    max_params: int
+
+    @classmethod
+    def of(cls, task: Task) -> TaskBrief:
+        s = task.spec
+        shape = ", ".join(str(d) for d in s.in_shape)
+        if s.kind == "sequence":
+            inp = f"int64 token ids of shape (batch, {shape})"
+            out = f"(batch, {shape}, {s.n_out}) next-token logits; position t may only depend on tokens <= t"
+        else:
+            inp, out = f"float32 tensor of shape (batch, {shape})", f"(batch, {s.n_out}) logits"
+        return cls(s.name, s.kind, task.description, inp, out, task.metric_name, task.higher_is_better,
+                   s.max_params)
+
+
+@dataclass(frozen=True)
+class Exemplar:
+    code: str
+    label: str  # "seed: cnn", "best #3", ...
+    id: int | None = None  # candidate id, None for a seed not in the store
+    metric: float | None = None
+    params: int | None = None
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    id: int
+    metric: float
+    params: int | None
+    flops: int | None
+
+
+@dataclass(frozen=True)
+class FailureRow:
+    kind: str
+    message: str
+
+
+@dataclass(frozen=True)
+class DuplicateRow:
+    original_id: int
+    summary: str
+
+
+@dataclass(frozen=True)
+class PromptContext:
+    """Everything the propose/repair/analyze templates may use."""
+
+    task: TaskBrief
+    exemplars: list[Exemplar] = field(default_factory=list)
+    results: list[ResultRow] = field(default_factory=list)
+    failures: list[FailureRow] = field(default_factory=list)
+    duplicates: list[DuplicateRow] = field(default_factory=list)
+    insights: list[str] = field(default_factory=list)
+
+
+class Prompts:
+    """Renders `system.j2` + `<purpose>.j2` into chat messages."""
+
+    def __init__(self, user_dir: Path | None = None):
+        dirs = [str(user_dir)] if user_dir else []
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([*dirs, str(TEMPLATE_DIR)]),
+            undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False,
+        )
+
+    def render(self, name: str, **context) -> str:
+        return self.env.get_template(f"{name}.j2").render(**context)
+
+    def messages(self, purpose: str, ctx: PromptContext) -> list[dict[str, str]]:
+        return [
+            {"role": "system", "content": self.render("system").strip()},
+            {"role": "user", "content": self.render(purpose, **vars(ctx)).strip()},
+        ]

@@ -1,0 +1,78 @@
+"""Proposers: where new candidate code comes from.
+
+`LLMProposer` renders a prompt from the store's context and asks an LLM;
+baselines (random, evolution) implement the same `Proposer` interface, so a
+campaign switches between them with one config line.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from agent.config import BackendConfig
+from agent.extract import extract_code
+from agent.llm import BackendExhausted, Completion, LLMBackend, LLMError, complete_with_retry
+from agent.prompting import PromptContext, Prompts
+from knowledge.records import FailureKind
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One proposed candidate; `code` is None when there is nothing to evaluate."""
+
+    code: str | None
+    parent_ids: tuple[int, ...]
+    backend: str
+    llm_call_id: int | None = None
+    failure_kind: FailureKind | None = None
+    failure_msg: str | None = None
+
+
+# record_call(backend, model, purpose, messages, completion | None, error | None) -> llm_calls row id
+CallRecorder = Callable[[str, str, str, list, Completion | None, str | None], int]
+
+
+class Proposer(ABC):
+    """A source of new candidates."""
+
+    name: str = "abstract"
+
+    @abstractmethod
+    def propose(self, ctx: PromptContext, record_call: CallRecorder) -> Proposal:
+        """Make one proposal; raise BackendExhausted when no more can come."""
+
+    def close(self) -> None:
+        return None
+
+
+class LLMProposer(Proposer):
+    def __init__(self, backend: LLMBackend, cfg: BackendConfig, prompts: Prompts):
+        self.backend, self.cfg, self.prompts = backend, cfg, prompts
+        self.name = f"{backend.kind}:{backend.model}"
+
+    def propose(self, ctx: PromptContext, record_call: CallRecorder) -> Proposal:
+        parents = tuple(ex.id for ex in ctx.exemplars if ex.id is not None)
+        messages = self.prompts.messages("propose", ctx)
+        try:
+            reply = complete_with_retry(self.backend, messages, temperature=self.cfg.temperature,
+                                        max_tokens=self.cfg.max_tokens)
+        except BackendExhausted:
+            raise
+        except LLMError as err:
+            call_id = record_call(self.name, self.backend.model, "propose", messages, None, str(err))
+            return Proposal(None, parents, self.name, call_id, FailureKind.LLM, str(err)[:500])
+        call_id = record_call(self.name, reply.model, "propose", messages, reply, None)
+        code = extract_code(reply.text)
+        if code is None:
+            return Proposal(None, parents, self.name, call_id, FailureKind.NO_CODE, "the reply held no code block")
+        return Proposal(code, parents, self.name, call_id)
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+def messages_json(messages: list) -> str:
+    return json.dumps(messages, ensure_ascii=False)

@@ -1,0 +1,26 @@
+"""Build the campaign's proposers from its config (lazy: models load here)."""
+
+from __future__ import annotations
+
+from agent.config import BackendConfig, CampaignConfig
+from agent.llm import make_backend
+from agent.prompting import Prompts
+from agent.proposer import LLMProposer, Proposer
+from knowledge.store import Store
+
+
+def make_proposer(cfg: BackendConfig, prompts: Prompts) -> Proposer:
+    backend = make_backend(cfg)
+    return LLMProposer(backend, cfg, prompts)
+
+
+def make_proposers(cfg: CampaignConfig, store: Store, campaign_id: int) -> list[Proposer]:
+    """One proposer per configured backend; replay backends skip replies already consumed."""
+    prompts = Prompts(cfg.prompts_dir)
+    proposers = [make_proposer(b, prompts) for b in cfg.backends]
+    calls = store.llm_calls(campaign_id)
+    for p in proposers:
+        skip = getattr(getattr(p, "backend", None), "skip", None)
+        if skip:
+            skip(sum(1 for c in calls if c.backend == p.name))
+    return proposers

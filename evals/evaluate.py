@@ -1,0 +1,109 @@
+"""Evaluate one candidate exactly as a campaign does: sandboxed run, trusted score.
+
+    archagent evaluate --task digits my_model.py --json
+
+The child sees the training split and validation/test *inputs*; the metric is
+computed here, in the parent, from the predictions it returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from evals.tasks.base import Task
+from knowledge.records import FailureKind
+from sandbox.protocol import Job, Stage
+from sandbox.runner import RunResult
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The trusted outcome of one candidate evaluation."""
+
+    ok: bool
+    failure_kind: FailureKind | None = None
+    failure_msg: str | None = None
+    metric: float | None = None
+    test_metric: float | None = None
+    params: int | None = None
+    flops: int | None = None
+    graph_key: str | None = None
+    proxies: dict[str, float | None] = field(default_factory=dict)
+    features: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    history: list[float | None] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        return "ok" if self.ok else str(self.failure_kind)
+
+
+def public_data_file(task: Task, cache_dir: Path | None = None) -> Path:
+    """Write (once) the arrays the child may see: no validation/test labels."""
+    arrays = task.splits().public()
+    digest = hashlib.blake2b(digest_size=8)
+    for key in sorted(arrays):
+        digest.update(key.encode() + arrays[key].tobytes())
+    folder = cache_dir or Path(tempfile.gettempdir()) / "archagent-data"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{task.spec.name}-{digest.hexdigest()}.npz"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, **arrays)
+        tmp.replace(path)
+    return path
+
+
+def make_job(task: Task, data_path: Path, stage: Stage = "full", epochs: int | None = None,
+             device: str = "cpu") -> Job:
+    return Job(spec=task.spec.to_dict(), data_path=str(data_path), stage=stage, epochs=epochs, device=device)
+
+
+def check_preds(task: Task, preds: dict[str, np.ndarray]) -> str | None:
+    """Why the returned predictions are unusable, or None if they are fine."""
+    splits, spec = task.splits(), task.spec
+    for name, x in (("val", splits.x_val), ("test", splits.x_test)):
+        p = preds.get(name)
+        tail = (spec.in_shape[0], spec.n_out) if spec.kind == "sequence" else (spec.n_out,)
+        if p is None or p.shape != (len(x), *tail):
+            got = None if p is None else p.shape
+            return f"{name} predictions have shape {got}, expected {(len(x), *tail)}"
+        if not np.isfinite(p).all():
+            return f"{name} predictions contain NaN or infinity"
+        if np.abs(p).max(initial=0.0) > 1e6:
+            return f"{name} predictions are absurdly large (max |x| = {np.abs(p).max():.3g})"
+    return None
+
+
+def score(task: Task, result: RunResult, stage: Stage = "full") -> Evaluation:
+    rep = result.report
+    base = dict(params=rep.params, flops=rep.flops, graph_key=rep.graph_key, proxies=rep.proxies,
+                features=rep.features, timings={**rep.timings, "wall_s": result.wall_s}, history=rep.history)
+    if not rep.ok:
+        return Evaluation(ok=False, failure_kind=rep.failure_kind, failure_msg=rep.failure_msg, **base)
+    if stage == "probe":
+        return Evaluation(ok=True, **base)
+    problem = check_preds(task, result.preds)
+    if problem:
+        kind = FailureKind.NAN if "NaN" in problem else FailureKind.SHAPE
+        return Evaluation(ok=False, failure_kind=kind, failure_msg=problem, **base)
+    metric = task.score(result.preds["val"], "val")
+    test_metric = task.score(result.preds["test"], "test")
+    return Evaluation(ok=True, metric=metric, test_metric=test_metric, **base)
+
+
+class Evaluator:
+    """Task + sandbox runner: `evaluate(code)` gives a trusted `Evaluation`."""
+
+    def __init__(self, task: Task, runner, data_dir: Path | None = None, device: str = "cpu"):
+        self.task, self.runner, self.device = task, runner, device
+        self.data_path = public_data_file(task, data_dir)
+
+    def evaluate(self, code: str, stage: Stage = "full", epochs: int | None = None) -> Evaluation:
+        job = make_job(self.task, self.data_path, stage, epochs, self.device)
+        return score(self.task, self.runner.run(code, job), stage)

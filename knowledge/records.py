@@ -1,0 +1,91 @@
+"""Typed, immutable records of a campaign's history: candidates and LLM calls.
+
+A `Candidate` is one proposed architecture and everything that happened to it;
+`Status` is its state, `FailureKind` says why a failed one failed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    PENDING = "pending"  # proposed, not yet evaluated
+    RUNNING = "running"  # handed to a sandbox worker
+    OK = "ok"  # trained and scored
+    FAILED = "failed"  # see failure_kind
+    DUPLICATE = "duplicate"  # matched an earlier candidate (duplicate_of)
+    FILTERED = "filtered"  # valid but not trained: the pre-filter ranked it out
+
+
+class FailureKind(StrEnum):
+    NO_CODE = "no_code"  # the reply held no usable code block
+    SYNTAX = "syntax"
+    IMPORT = "import"
+    BUILD = "build"  # Net(...) raised
+    SHAPE = "shape"  # wrong output shape or dtype
+    BUDGET = "budget"  # over the task's params/FLOPs budget
+    TIMEOUT = "timeout"
+    MEMORY = "memory"
+    RUNTIME = "runtime"  # raised during training or prediction
+    NAN = "nan"  # non-finite loss or predictions
+    FORBIDDEN = "forbidden"  # tried to touch the network, files, processes, ...
+    CAUSALITY = "causality"  # a sequence model that reads future tokens
+    CRASH = "crash"  # the sandbox process died without a valid result
+    LLM = "llm"  # the backend failed to produce a reply
+    LOST = "lost"  # the worker evaluating it disappeared
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: int
+    campaign_id: int
+    code: str
+    status: Status
+    parent_ids: tuple[int, ...] = ()
+    backend: str = ""
+    llm_call_id: int | None = None
+    text_key: str | None = None
+    code_key: str | None = None
+    graph_key: str | None = None
+    duplicate_of: int | None = None
+    failure_kind: FailureKind | None = None
+    failure_msg: str | None = None
+    metric: float | None = None  # validation metric: the one the search optimises
+    test_metric: float | None = None  # reported only, never used for selection
+    params: int | None = None
+    flops: int | None = None
+    prefilter_score: float | None = None
+    proxies: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    created: str = ""
+
+
+@dataclass(frozen=True)
+class LLMCall:
+    id: int
+    campaign_id: int
+    backend: str
+    model: str
+    purpose: str  # propose / repair / analyze / check
+    prompt: str  # JSON list of chat messages
+    reply: str
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+    cost_usd: float
+    error: str | None
+    created: str
+
+
+@dataclass(frozen=True)
+class Campaign:
+    id: int
+    name: str
+    task: str
+    config_json: str
+    state: str
+    created: str

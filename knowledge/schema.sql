@@ -1,0 +1,61 @@
+-- archagent knowledge store, schema version 1. One store holds many campaigns.
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE IF NOT EXISTS campaigns (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    task TEXT NOT NULL,
+    config_json TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'running',
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS llm_calls (
+    id INTEGER PRIMARY KEY,
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+    backend TEXT NOT NULL,
+    model TEXT NOT NULL,
+    purpose TEXT NOT NULL,
+    prompt TEXT NOT NULL,
+    reply TEXT NOT NULL DEFAULT '',
+    prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    latency_s REAL NOT NULL DEFAULT 0,
+    cost_usd REAL NOT NULL DEFAULT 0,
+    error TEXT,
+    created TEXT NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS candidates (
+    id INTEGER PRIMARY KEY,
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+    code TEXT NOT NULL,
+    status TEXT NOT NULL,
+    parent_ids TEXT NOT NULL DEFAULT '[]',
+    backend TEXT NOT NULL DEFAULT '',
+    llm_call_id INTEGER REFERENCES llm_calls(id),
+    text_key TEXT,
+    code_key TEXT,
+    graph_key TEXT,
+    duplicate_of INTEGER REFERENCES candidates(id),
+    failure_kind TEXT,
+    failure_msg TEXT,
+    metric REAL,
+    test_metric REAL,
+    params INTEGER,
+    flops INTEGER,
+    prefilter_score REAL,
+    proxies TEXT NOT NULL DEFAULT '{}',
+    timings TEXT NOT NULL DEFAULT '{}',
+    extra TEXT NOT NULL DEFAULT '{}',
+    heartbeat REAL,
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS idx_cand_campaign_status ON candidates(campaign_id, status);
+CREATE INDEX IF NOT EXISTS idx_cand_text_key ON candidates(campaign_id, text_key);
+CREATE INDEX IF NOT EXISTS idx_cand_code_key ON candidates(campaign_id, code_key);
+CREATE INDEX IF NOT EXISTS idx_cand_graph_key ON candidates(campaign_id, graph_key);
+CREATE INDEX IF NOT EXISTS idx_calls_campaign ON llm_calls(campaign_id);

@@ -1,0 +1,191 @@
+"""The knowledge store: one SQLite file (WAL mode) holding every campaign.
+
+    from knowledge.store import Store
+    store = Store("archagent.db")
+
+Every proposal, valid or not, is a row in `candidates`; every LLM request a row
+in `llm_calls`. Reads return the immutable records of `knowledge.records`.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from knowledge.records import Campaign, Candidate, FailureKind, LLMCall, Status
+
+SCHEMA_VERSION = 1
+_SCHEMA = (Path(__file__).parent / "schema.sql").read_text()
+_JSON_FIELDS = {"parent_ids", "proxies", "timings", "extra"}
+
+
+class StoreError(RuntimeError):
+    """The store cannot be opened or used (one human-readable line)."""
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class Store:
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.db = _open(self.path)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        self.db.executescript(_SCHEMA)
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is None:
+            self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+            self.db.conn.commit()
+        elif int(row[0]) > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: schema version {row[0]} is newer than this archagent")
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    # -- campaigns ---------------------------------------------------------
+    def create_campaign(self, name: str, task: str, config_json: str) -> Campaign:
+        stamp = now()
+        row = dict(name=name, task=task, config_json=config_json, state="running", created=stamp, updated=stamp)
+        with self.db.conn:
+            self.db["campaigns"].insert(row)
+        return self.campaign(name)
+
+    def campaign(self, name_or_id: str | int) -> Campaign:
+        col = "id" if isinstance(name_or_id, int) or str(name_or_id).isdigit() else "name"
+        rows = list(self.db["campaigns"].rows_where(f"{col} = ?", [name_or_id]))
+        if not rows:
+            raise StoreError(f"no campaign '{name_or_id}' in {self.path}")
+        return Campaign(**{k: rows[0][k] for k in Campaign.__dataclass_fields__})
+
+    def find_campaign(self, name: str) -> Campaign | None:
+        try:
+            return self.campaign(name)
+        except StoreError:
+            return None
+
+    def campaigns(self) -> list[Campaign]:
+        rows = self.db["campaigns"].rows_where(order_by="id")
+        return [Campaign(**{k: r[k] for k in Campaign.__dataclass_fields__}) for r in rows]
+
+    def set_campaign_state(self, campaign_id: int, state: str) -> None:
+        with self.db.conn:
+            self.db["campaigns"].update(campaign_id, {"state": state, "updated": now()})
+
+    # -- LLM calls ---------------------------------------------------------
+    def add_llm_call(self, campaign_id: int, **fields: Any) -> int:
+        row = {"campaign_id": campaign_id, "created": now(), **fields}
+        with self.db.conn:
+            return self.db["llm_calls"].insert(row).last_pk
+
+    def llm_call(self, call_id: int) -> LLMCall:
+        return LLMCall(**self.db["llm_calls"].get(call_id))
+
+    def llm_calls(self, campaign_id: int) -> list[LLMCall]:
+        rows = self.db["llm_calls"].rows_where("campaign_id = ?", [campaign_id], order_by="id")
+        return [LLMCall(**r) for r in rows]
+
+    # -- candidates --------------------------------------------------------
+    def add_candidate(self, campaign_id: int, code: str, status: Status, **fields: Any) -> int:
+        stamp = now()
+        row = {"campaign_id": campaign_id, "code": code, "status": str(status), "created": stamp}
+        row.update(_encode(fields), updated=stamp)
+        with self.db.conn:
+            return self.db["candidates"].insert(row).last_pk
+
+    def update_candidate(self, candidate_id: int, **fields: Any) -> None:
+        with self.db.conn:
+            self.db["candidates"].update(candidate_id, {**_encode(fields), "updated": now()})
+
+    def candidate(self, candidate_id: int) -> Candidate:
+        try:
+            return _decode(self.db["candidates"].get(candidate_id))
+        except sqlite_utils.db.NotFoundError:
+            raise StoreError(f"no candidate {candidate_id} in {self.path}") from None
+
+    def candidates(self, campaign_id: int, *statuses: Status) -> list[Candidate]:
+        where, args = "campaign_id = ?", [campaign_id]
+        if statuses:
+            where += f" AND status IN ({','.join('?' * len(statuses))})"
+            args += [str(s) for s in statuses]
+        return [_decode(r) for r in self.db["candidates"].rows_where(where, args, order_by="id")]
+
+    def children(self, candidate_id: int) -> list[Candidate]:
+        sql = "SELECT c.* FROM candidates c, json_each(c.parent_ids) p WHERE p.value = ? ORDER BY c.id"
+        cursor = self.db.execute(sql, [candidate_id])
+        cols = [d[0] for d in cursor.description]
+        return [_decode(dict(zip(cols, row, strict=True))) for row in cursor.fetchall()]
+
+    def find_duplicate(
+        self, campaign_id: int, *, text_key: str | None = None, code_key: str | None = None,
+        graph_key: str | None = None, exclude_id: int | None = None,
+    ) -> tuple[int, str] | None:
+        """The earliest non-duplicate candidate sharing a key: (id, key name), or None."""
+        for name, value in (("text_key", text_key), ("code_key", code_key), ("graph_key", graph_key)):
+            if value is None:
+                continue
+            row = self.db.execute(
+                f"SELECT id FROM candidates WHERE campaign_id = ? AND {name} = ? AND id != ? "
+                "AND status != 'duplicate' ORDER BY id LIMIT 1",
+                [campaign_id, value, exclude_id or -1],
+            ).fetchone()
+            if row:
+                return int(row[0]), name
+        return None
+
+    def counts(self, campaign_id: int) -> dict[str, int]:
+        sql = "SELECT status, count(*) FROM candidates WHERE campaign_id = ? GROUP BY status"
+        return {s: n for s, n in self.db.execute(sql, [campaign_id]).fetchall()}
+
+    def totals(self, campaign_id: int) -> dict[str, float]:
+        sql = ("SELECT count(*), coalesce(sum(prompt_tokens + completion_tokens), 0), "
+               "coalesce(sum(cost_usd), 0), coalesce(sum(latency_s), 0) FROM llm_calls WHERE campaign_id = ?")
+        n, tokens, cost, latency = self.db.execute(sql, [campaign_id]).fetchone()
+        return {"calls": n, "tokens": tokens, "cost_usd": cost, "llm_seconds": latency}
+
+    def integrity_ok(self) -> bool:
+        return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def _open(path: Path) -> sqlite_utils.Database:
+    if path.parent and not path.parent.exists():
+        raise StoreError(f"cannot create store {path}: folder {path.parent} does not exist")
+    try:
+        conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False)
+        db = sqlite_utils.Database(conn)
+        db.enable_wal()
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.DatabaseError as err:
+        raise StoreError(f"cannot open store {path}: {err}") from None
+    return db
+
+
+def _encode(fields: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in fields.items():
+        if key in _JSON_FIELDS:
+            value = json.dumps(list(value) if key == "parent_ids" else value, sort_keys=True)
+        elif isinstance(value, StrEnum):
+            value = str(value)
+        out[key] = value
+    return out
+
+
+def _decode(row: dict[str, Any]) -> Candidate:
+    data = {k: row[k] for k in Candidate.__dataclass_fields__ if k in row}
+    for key in _JSON_FIELDS:
+        data[key] = json.loads(row[key] or ("[]" if key == "parent_ids" else "{}"))
+    data["parent_ids"] = tuple(data["parent_ids"])
+    data["status"] = Status(row["status"])
+    data["failure_kind"] = FailureKind(row["failure_kind"]) if row["failure_kind"] else None
+    return Candidate(**data)
+

@@ -1,0 +1,58 @@
+"""Loading untrusted candidate code and mapping its errors to failure kinds."""
+
+from __future__ import annotations
+
+import traceback
+from pathlib import Path
+from types import ModuleType
+
+from knowledge.records import FailureKind
+from sandbox.protocol import CANDIDATE_FILE
+
+
+class CandidateFailure(Exception):
+    def __init__(self, kind: FailureKind, message: str):
+        super().__init__(message)
+        self.kind, self.message = kind, message
+
+
+def trim_traceback(err: BaseException, filename: str = CANDIDATE_FILE, limit: int = 800) -> str:
+    """The candidate's own frames plus the error line: short and prompt-ready."""
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if Path(f.filename).name == filename]
+    lines = [f"line {f.lineno}: {(f.line or '').strip()}" for f in frames[-3:]]
+    lines.append(f"{type(err).__name__}: {err}".strip())
+    return "\n".join(lines)[-limit:]
+
+
+def load_candidate(source: str, path: str) -> ModuleType:
+    try:
+        code = compile(source, path, "exec")
+    except SyntaxError as err:
+        raise CandidateFailure(FailureKind.SYNTAX, f"line {err.lineno}: {err.msg}") from None
+    module = ModuleType("candidate")
+    module.__file__ = path
+    try:
+        exec(code, module.__dict__)
+    except ImportError as err:
+        raise CandidateFailure(FailureKind.IMPORT, trim_traceback(err)) from None
+    except Exception as err:
+        raise CandidateFailure(FailureKind.BUILD, trim_traceback(err)) from None
+    if not isinstance(getattr(module, "Net", None), type):
+        raise CandidateFailure(FailureKind.BUILD, "the code defines no class named Net")
+    return module
+
+
+def stage(kind: FailureKind, fn, *args, **kwargs):
+    """Run one step; map its exceptions to a failure kind."""
+    from evals.training import NonFiniteLoss
+
+    try:
+        return fn(*args, **kwargs)
+    except CandidateFailure:
+        raise
+    except NonFiniteLoss as err:
+        raise CandidateFailure(FailureKind.NAN, str(err)) from None
+    except MemoryError:
+        raise CandidateFailure(FailureKind.MEMORY, "out of memory") from None
+    except Exception as err:
+        raise CandidateFailure(kind, trim_traceback(err)) from None

@@ -1,0 +1,85 @@
+"""The steps of one evaluation inside the child, in order.
+
+build → shape check → static gates (params/FLOPs budget) → [probe extras] →
+train → predict. Each step maps its errors to a `FailureKind`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from evals.tasks.base import TaskSpec
+from evals.training import predict, train
+from knowledge.records import FailureKind
+from sandbox.loader import CandidateFailure, load_candidate, stage
+from sandbox.protocol import CANDIDATE_FILE, ChildReport, Job
+
+
+def build(module, spec: TaskSpec) -> nn.Module:
+    torch.manual_seed(spec.recipe.seed)
+    model = module.Net(tuple(spec.in_shape), spec.n_out)
+    if not isinstance(model, nn.Module):
+        raise CandidateFailure(FailureKind.BUILD, "Net(...) did not return a torch.nn.Module")
+    return model
+
+
+def expected_shape(spec: TaskSpec, batch: int) -> tuple[int, ...]:
+    if spec.kind == "sequence":
+        return (batch, spec.in_shape[0], spec.n_out)
+    if spec.kind == "regression":
+        return (batch, spec.n_out)
+    return (batch, spec.n_out)
+
+
+def shape_check(model: nn.Module, spec: TaskSpec, x: np.ndarray, device: str) -> None:
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.from_numpy(x[:2]).to(device))
+    want = expected_shape(spec, 2)
+    if not isinstance(out, torch.Tensor) or tuple(out.shape) != want:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise CandidateFailure(FailureKind.SHAPE, f"output shape {got}, expected {want}")
+    if not torch.is_floating_point(out):
+        raise CandidateFailure(FailureKind.SHAPE, f"output dtype {out.dtype}, expected a float tensor")
+
+
+def budget_check(model: nn.Module, spec: TaskSpec) -> int:
+    params = sum(p.numel() for p in model.parameters())
+    if params > spec.max_params:
+        raise CandidateFailure(FailureKind.BUDGET, f"{params:,} parameters > budget {spec.max_params:,}")
+    return params
+
+
+def evaluate_in_child(job: Job, job_dir: Path) -> ChildReport:
+    torch.set_num_threads(max(1, job.threads))
+    spec, timings = TaskSpec.from_dict(job.spec), {}
+    with np.load(job.data_path, allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    source = (job_dir / CANDIDATE_FILE).read_text()
+    t = time.perf_counter()
+    module = load_candidate(source, str(job_dir / CANDIDATE_FILE))
+    model = stage(FailureKind.BUILD, build, module, spec).to(job.device)
+    stage(FailureKind.SHAPE, shape_check, model, spec, arrays["x_train"], job.device)
+    params = budget_check(model, spec)
+    timings["build_s"] = time.perf_counter() - t
+    report = ChildReport(ok=True, params=params, timings=timings)
+    if job.stage == "probe":
+        return report
+    t = time.perf_counter()
+    history = stage(FailureKind.RUNTIME, train, model, arrays["x_train"], arrays["y_train"], spec,
+                    job.device, job.epochs)
+    timings["train_s"] = time.perf_counter() - t
+    preds = {k: stage(FailureKind.RUNTIME, predict, model, arrays[f"x_{k}"], job.device)
+             for k in ("val", "test")}
+    save_preds(job_dir, preds)
+    return report.model_copy(update={"history": history})
+
+
+def save_preds(job_dir: Path, preds: dict[str, np.ndarray]) -> None:
+    with open(job_dir / "preds.npz", "wb") as fh:
+        np.savez(fh, **preds)
