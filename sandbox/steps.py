@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from evals.causality import check_causality
 from evals.tasks.base import TaskSpec
 from evals.training import predict, train
 from knowledge.records import FailureKind
@@ -65,6 +66,9 @@ def evaluate_in_child(job: Job, job_dir: Path) -> ChildReport:
     module = load_candidate(source, str(job_dir / CANDIDATE_FILE))
     model = stage(FailureKind.BUILD, build, module, spec).to(job.device)
     stage(FailureKind.SHAPE, shape_check, model, spec, arrays["x_train"], job.device)
+    if spec.kind == "sequence" and (leak := stage(FailureKind.CAUSALITY, check_causality, model,
+                                                 torch.from_numpy(arrays["x_train"][:4]).to(job.device), spec.n_out)):
+        raise CandidateFailure(FailureKind.CAUSALITY, leak)
     params = budget_check(model, spec)
     timings["build_s"] = time.perf_counter() - t
     report = ChildReport(ok=True, params=params, timings=timings)
