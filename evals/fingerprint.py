@@ -74,32 +74,70 @@ _PROTECTED = frozenset({
     "requires_grad_", "training",
 })
 _BODY_FIELDS = ("body", "orelse", "finalbody")
+_WITH_BODY = frozenset({
+    ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.If, ast.For, ast.AsyncFor,
+    ast.While, ast.With, ast.AsyncWith, ast.Try, ast.ExceptHandler, ast.match_case, ast.TryStar,
+})
 
 
 def canonicalize(tree: ast.Module) -> None:
     """Rewrite `tree` in place into the canonical form hashed by `code_key`."""
-    _strip_noise(tree)
+    tree.body = _clean_body([s for s in tree.body if not _is_main_guard(s)], in_function=False)
     aliases = _take_imports(tree)
-    consts = _prune_module(tree)
-    attrs = _owned_attributes(tree)
-    _drop_dead_methods(tree, attrs)
-    _Renamer(aliases, consts, attrs).visit(tree)
+    walks = [_walk(stmt, strip=True) for stmt in tree.body]  # one walk per top-level statement
+    consts, walks = _prune_module(tree, walks)
+    nodes = [node for stmt_nodes in walks for node in stmt_nodes]
+    attrs = _owned_attributes(nodes)
+    _drop_dead_methods(nodes, attrs)
+    keywords = {k.arg for k in nodes if isinstance(k, ast.keyword) and k.arg}
+    _Renamer(aliases, consts, attrs, keywords).visit(tree)
 
 
-def _strip_noise(tree: ast.Module) -> None:
-    """Drop docstrings, bare constants, `pass`, annotations and the `__main__` block."""
-    tree.body = [s for s in tree.body if not _is_main_guard(s)]
-    for node in ast.walk(tree):
-        for name in _BODY_FIELDS:
-            body = getattr(node, name, None)
-            if body:
-                setattr(node, name, _clean_body(body, in_function=isinstance(node, ast.FunctionDef)))
-        if isinstance(node, ast.arg):
-            node.annotation = None
-            node.type_comment = None
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            node.returns = None
-            node.type_comment = None
+def _walk(root: ast.AST, strip: bool = False) -> list[ast.AST]:
+    """All nodes under `root` (breadth first), about twice as fast as `ast.walk`.
+
+    With `strip`, each node is cleaned by `_strip_node` before its children are queued,
+    so dropped docstrings and annotations are neither kept nor returned.
+    """
+    out = [root]
+    for node in out:  # grows while iterating
+        if strip:
+            _strip_node(node)
+        for name in _child_fields(type(node)):
+            value = getattr(node, name, None)
+            if isinstance(value, list):
+                out.extend(v for v in value if isinstance(v, ast.AST))
+            elif isinstance(value, ast.AST):
+                out.append(value)
+    return out
+
+
+# Fields that never hold a node worth visiting (identifiers, flags, contexts, operators).
+_LEAF_FIELDS = frozenset({"id", "ctx", "kind", "attr", "arg", "name", "asname", "module", "level",
+                          "type_comment", "op", "ops", "is_async", "simple", "conversion"})
+
+
+@functools.cache
+def _child_fields(kind: type) -> tuple[str, ...]:
+    return tuple(f for f in kind._fields if f not in _LEAF_FIELDS)
+
+
+def _strip_node(node: ast.AST) -> None:
+    """Drop docstrings, bare constants, `pass` and annotations directly under `node`."""
+    kind = type(node)
+    if kind is ast.arg:
+        node.annotation = None
+        node.type_comment = None
+        return
+    if kind not in _WITH_BODY:
+        return
+    if kind is ast.FunctionDef or kind is ast.AsyncFunctionDef:
+        node.returns = None
+        node.type_comment = None
+    for name in _BODY_FIELDS:
+        body = getattr(node, name, None)
+        if body:
+            setattr(node, name, _clean_body(body, in_function=kind is ast.FunctionDef))
 
 
 def _clean_body(body: list[ast.stmt], in_function: bool) -> list[ast.stmt]:
@@ -162,17 +200,22 @@ def _symbol_of(stmt: ast.stmt) -> str | None:
     return None
 
 
-def _prune_module(tree: ast.Module) -> dict[str, ast.expr]:
-    """Drop definitions unreachable from `Net` and literal constants (returned, to inline)."""
+def _prune_module(tree: ast.Module, walks: list[list[ast.AST]]) -> tuple[dict[str, ast.expr], list[list[ast.AST]]]:
+    """Drop definitions unreachable from `Net`, and literal constants (returned, to inline).
+
+    `walks` holds the nodes of each top-level statement; returns those of the kept ones.
+    """
     symbols = [_symbol_of(s) for s in tree.body]
-    uses = [{n.id for n in ast.walk(s) if isinstance(n, ast.Name)} for s in tree.body]
+    uses = [{n.id for n in nodes if type(n) is ast.Name} for nodes in walks]
     if ENTRY_CLASS not in symbols:
-        return {}
+        return {}, walks
     live = _reachable(symbols, uses)
-    consts = _literal_constants(tree, symbols)
-    tree.body = [s for s, name in zip(tree.body, symbols, strict=True)
-                 if (name is None or name in live) and name not in consts] or [ast.Pass()]
-    return consts
+    declared = {n for nodes in walks for node in nodes if isinstance(node, ast.Global | ast.Nonlocal)
+                for n in node.names}
+    consts = _literal_constants(tree, symbols, declared)
+    keep = [(name is None or name in live) and name not in consts for name in symbols]
+    tree.body = [s for s, k in zip(tree.body, keep, strict=True) if k] or [ast.Pass()]
+    return consts, [w for w, k in zip(walks, keep, strict=True) if k]
 
 
 def _reachable(symbols: list[str | None], uses: list[set[str]]) -> set[str]:
@@ -189,9 +232,8 @@ def _reachable(symbols: list[str | None], uses: list[set[str]]) -> set[str]:
     return live
 
 
-def _literal_constants(tree: ast.Module, symbols: list[str | None]) -> dict[str, ast.expr]:
+def _literal_constants(tree: ast.Module, symbols: list[str | None], declared: set[str]) -> dict[str, ast.expr]:
     """Module-level `NAME = <literal>` bound exactly once and never declared `global`."""
-    declared = {n for node in ast.walk(tree) if isinstance(node, ast.Global | ast.Nonlocal) for n in node.names}
     out: dict[str, ast.expr] = {}
     for stmt, name in zip(tree.body, symbols, strict=True):
         if name is None or name in declared or symbols.count(name) != 1 or name == ENTRY_CLASS:
@@ -209,8 +251,6 @@ def _is_literal(node: ast.expr) -> bool:
     return isinstance(node, ast.Tuple) and all(_is_literal(e) for e in node.elts)
 
 
-def _classes(tree: ast.AST) -> list[ast.ClassDef]:
-    return [n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)]
 
 
 def _self_name(fn: ast.FunctionDef) -> str | None:
@@ -220,7 +260,7 @@ def _self_name(fn: ast.FunctionDef) -> str | None:
     return args[0].arg
 
 
-def _owned_attributes(tree: ast.Module) -> set[str]:
+def _owned_attributes(nodes: list[ast.AST]) -> set[str]:
     """Attribute names that belong to the candidate's own classes and can be renamed safely.
 
     Owned: assigned as `self.N = ...`, a helper method, or a class-body name. Excluded:
@@ -229,15 +269,17 @@ def _owned_attributes(tree: ast.Module) -> set[str]:
     """
     owned: set[str] = set()
     self_access: set[int] = set()
-    for cls in _classes(tree):
+    for cls in nodes:
+        if not isinstance(cls, ast.ClassDef):
+            continue
         for stmt in cls.body:
             if isinstance(stmt, ast.FunctionDef):
                 owned.add(stmt.name)
                 self_access |= _collect_self_attrs(stmt, owned)
             else:
-                owned |= {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    foreign = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and id(n) not in self_access}
-    strings = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+                owned |= {n.id for n in _walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    foreign = {n.attr for n in nodes if isinstance(n, ast.Attribute) and id(n) not in self_access}
+    strings = {n.value for n in nodes if isinstance(n, ast.Constant) and isinstance(n.value, str)}
     return {n for n in owned - foreign - strings - _PROTECTED if not n.startswith("__")}
 
 
@@ -245,7 +287,7 @@ def _collect_self_attrs(fn: ast.FunctionDef, owned: set[str]) -> set[int]:
     """Add `self.N = ...` targets of `fn` to `owned`; return ids of all `self.N` nodes."""
     me = _self_name(fn)
     seen: set[int] = set()
-    for node in ast.walk(fn):
+    for node in _walk(fn):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == me:
             seen.add(id(node))
             if isinstance(node.ctx, ast.Store):
@@ -253,10 +295,10 @@ def _collect_self_attrs(fn: ast.FunctionDef, owned: set[str]) -> set[int]:
     return seen
 
 
-def _drop_dead_methods(tree: ast.Module, owned: set[str]) -> None:
+def _drop_dead_methods(nodes: list[ast.AST], owned: set[str]) -> None:
     """Remove helper methods that nothing references."""
-    used = {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
-    for cls in _classes(tree):
+    used = {n.attr for n in nodes if isinstance(n, ast.Attribute)}
+    for cls in (n for n in nodes if isinstance(n, ast.ClassDef)):
         body = [s for s in cls.body
                 if not (isinstance(s, ast.FunctionDef) and s.name in owned and s.name not in used)]
         cls.body = body or [ast.Pass()]
@@ -327,19 +369,34 @@ def _is_default(node: ast.expr, defaults: dict[str, Any], name: str) -> bool:
 class _Renamer(ast.NodeTransformer):
     """One source-order pass: rename locals/attributes/globals, resolve imports, inline constants."""
 
-    def __init__(self, aliases: dict[str, str], consts: dict[str, ast.expr], attrs: set[str]) -> None:
-        self.aliases, self.consts, self.attrs = aliases, consts, attrs
+    def __init__(self, aliases: dict[str, str], consts: dict[str, ast.expr], attrs: set[str],
+                 keywords: set[str]) -> None:
+        self.aliases, self.consts, self.attrs, self.keywords = aliases, consts, attrs, keywords
         self.globals: dict[str, str] = {ENTRY_CLASS: ENTRY_CLASS}
         self.attr_map: dict[str, str] = {}
         self.module_names: set[str] = set()
         self.locals: dict[str, str] | None = None  # canonical names of the current function's locals
         self.local_names: set[str] = set()
         self.kept: set[str] = set()  # locals that keep their name (args passed by keyword)
-        self.keywords: set[str] = set()
         self.class_name: str | None = None
 
+    def visit(self, node: ast.AST) -> ast.AST:
+        method = getattr(self, "visit_" + type(node).__name__, None)
+        return method(node) if method else self.generic_visit(node)
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        """In-place, lighter `NodeTransformer.generic_visit` (no node is ever deleted here)."""
+        for name in _child_fields(type(node)):
+            value = getattr(node, name, None)
+            if type(value) is list:
+                for i, item in enumerate(value):
+                    if isinstance(item, ast.AST):
+                        value[i] = self.visit(item)
+            elif isinstance(value, ast.AST):
+                setattr(node, name, self.visit(value))
+        return node
+
     def visit_Module(self, node: ast.Module) -> ast.Module:
-        self.keywords = {k.arg for k in ast.walk(node) if isinstance(k, ast.keyword) and k.arg}
         self.module_names = {name for s in node.body if (name := _symbol_of(s)) is not None}
         self.generic_visit(node)
         return node
@@ -434,7 +491,7 @@ def _local_names(fn: ast.FunctionDef) -> set[str]:
     names: set[str] = set()
     declared: set[str] = set()
     kwonly = {a.arg for a in fn.args.kwonlyargs}
-    for node in ast.walk(fn):
+    for node in _walk(fn):
         if isinstance(node, ast.arg):
             names.add(node.arg)
         elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):

@@ -73,6 +73,7 @@ CODE_EQUIVALENT = {
                         "nn.Conv2d(\n            in_shape[0],\n            16,\n            3,\n"
                         "            padding = 1,\n        )"),
     "comments_and_docstrings": edit('"""A small CNN."""', "# a comment\n    '''Other doc.'''",
+                                    "import torch\n", '"""Module doc."""\n# header\nimport torch\n',
                                     "def forward(self, x):", 'def forward(self, x):  # fwd\n        """Doc."""'),
     "renamed_locals": edit("h = F.relu", "out = F.relu", "h = F.max_pool2d(F.relu(self.conv2(h)), 2)",
                            "out = F.max_pool2d(F.relu(self.conv2(out)), 2)", "self.fc(h.flatten(1))",
@@ -81,7 +82,8 @@ CODE_EQUIVALENT = {
                            "self.fc(out", "me.fc(out", source=BASE),
     "renamed_attributes": edit("self.conv1", "self.c_a", "self.conv2", "self.c_b", "self.fc", "self.head"),
     "unused_import_and_dead_function": edit("import torch\n", "import torch\nimport math\nfrom typing import Any\n",
-                                            "class Net", "def unused(x):\n    return x * 2\n\n\nclass Net"),
+                                            "class Net", "def unused(x):\n    return x * 2\n\n\nclass Net")
+    + "\n\nclass Unused(nn.Module):\n    pass\n\n\nif __name__ == '__main__':\n    Net((1, 8, 8), 10)\n",
     "annotations": edit("def __init__(self, in_shape, n_out):",
                         "def __init__(self, in_shape: tuple, n_out: int) -> None:",
                         "def forward(self, x):", "def forward(self, x: torch.Tensor) -> torch.Tensor:"),
