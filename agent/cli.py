@@ -192,3 +192,8 @@ def main() -> None:
     except USER_ERRORS as err:
         Console(stderr=True).print(f"[bold red]error:[/] {err}", highlight=False)
         sys.exit(2)
+
+
+from agent.review import register  # noqa: E402  (diff, lineage, report, serve)
+
+register(app)

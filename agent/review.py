@@ -1,0 +1,166 @@
+"""Reading a campaign: `diff`, `lineage`, `report` and `serve` (registered on the `archagent` app).
+
+    archagent diff 9            # unified diff of #9 vs its parent
+    archagent diff 9 2 --json   # vs #2, as {"from", "to", "diff"}
+    archagent lineage 9         # ancestor chain down to #9, then its descendants, as a tree
+    archagent report digits-demo --out report.html   # or report.md
+    archagent serve --store archagent.db             # http://127.0.0.1:8765
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.tree import Tree
+
+from evals.report.lineage import Lineage, Node, arch_name, code_diff
+from knowledge.records import Candidate
+from knowledge.store import Store
+
+console = Console()
+StoreOpt = Annotated[Path, typer.Option("--store", envvar="ARCHAGENT_STORE", help="knowledge store (SQLite file)")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of text")]
+
+
+def _store(path: Path) -> Store:
+    from agent.cli import open_store  # lazy: agent.cli imports this module at its bottom
+
+    return open_store(path)
+
+
+def campaign_lineage(store: Store, cand: Candidate) -> Lineage:
+    return Lineage(store.candidates(cand.campaign_id))
+
+
+def resolve_pair(lin: Lineage, cid: int, other: int | None) -> tuple[Candidate, Candidate]:
+    """(old, new) for `diff ID [OTHER]`: OTHER → ID, or ID's parent → ID."""
+    new = lin.by_id[cid]
+    old_id = other if other is not None else lin.parent(cid)
+    if old_id is None:
+        raise ValueError(f"candidate {cid} has no parent (a seed?); pass the id to compare with")
+    if old_id not in lin.by_id:
+        raise ValueError(f"candidate {old_id} is not in the campaign of candidate {cid}")
+    return lin.by_id[old_id], new
+
+
+def diff(
+    candidate_id: Annotated[int, typer.Argument(help="candidate id")],
+    other_id: Annotated[int | None, typer.Argument(help="compare with this id (default: the parent)")] = None,
+    store: StoreOpt = Path("archagent.db"),
+    as_json: JsonOpt = False,
+) -> None:
+    """Unified diff of a candidate's code vs its parent (or vs OTHER_ID)."""
+    st = _store(store)
+    lin = campaign_lineage(st, st.candidate(candidate_id))
+    old, new = resolve_pair(lin, candidate_id, other_id)
+    text = code_diff(old, new)
+    if as_json:
+        print(json.dumps({"from": old.id, "to": new.id, "diff": text}))
+    elif text:
+        console.print(Syntax(text, "diff", theme="ansi_dark"))
+    else:
+        console.print(f"#{old.id} and #{new.id} have identical code")
+
+
+def node_json(lin: Lineage, node: Node) -> dict:
+    c = lin.by_id[node.id]
+    out = {**summary(c), "repeat": node.repeat}
+    return out | {"children": [node_json(lin, k) for k in node.children]} if not node.repeat else out
+
+
+def summary(c: Candidate) -> dict:
+    return {"id": c.id, "status": str(c.status), "metric": c.metric, "params": c.params, "backend": c.backend,
+            "parent_ids": list(c.parent_ids), "name": arch_name(c)}
+
+
+def lineage_tree(lin: Lineage, cid: int) -> Tree:
+    """Root ancestor → ... → cid (bold), then cid's descendants beneath it."""
+    chain = list(reversed(lin.chain(cid)))
+    tree = Tree(_label(lin, chain[0], cid))
+    branch = tree
+    for a in chain[1:]:
+        branch = branch.add(_label(lin, a, cid))
+    for kid in lin.descendants(cid).children:
+        _add(branch, lin, kid, cid)
+    return tree
+
+
+def _add(branch: Tree, lin: Lineage, node: Node, focus: int) -> None:
+    sub = branch.add(_label(lin, node.id, focus) + (" [dim](shown above)[/]" if node.repeat else ""))
+    for kid in node.children:
+        _add(sub, lin, kid, focus)
+
+
+def _label(lin: Lineage, cid: int, focus: int) -> str:
+    c = lin.by_id.get(cid)
+    if c is None:
+        return f"#{cid} [dim](not in this campaign)[/]"
+    metric = f" {c.metric:.4f}" if c.metric is not None else ""
+    co = [p for p in c.parent_ids[1:]]
+    extra = f" [dim]co-parents {', '.join(f'#{p}' for p in co)}[/]" if co else ""
+    text = f"#{c.id} [{_style(c)}]{c.status}[/]{metric} {arch_name(c, 30)} [dim]{c.backend}[/]{extra}"
+    return f"[bold reverse]{text}[/]" if cid == focus else text
+
+
+def _style(c: Candidate) -> str:
+    return {"ok": "green", "failed": "red"}.get(str(c.status), "dim")
+
+
+def lineage(
+    candidate_id: Annotated[int, typer.Argument(help="candidate id")],
+    store: StoreOpt = Path("archagent.db"),
+    as_json: JsonOpt = False,
+) -> None:
+    """A candidate's ancestor chain and its descendants, as a tree."""
+    st = _store(store)
+    lin = campaign_lineage(st, st.candidate(candidate_id))
+    if as_json:
+        ancestors = [summary(lin.by_id[a]) for a in lin.chain(candidate_id)[1:] if a in lin.by_id]
+        print(json.dumps({"id": candidate_id, "ancestors": ancestors,
+                          "descendants": node_json(lin, lin.descendants(candidate_id))}, indent=2))
+    else:
+        console.print(lineage_tree(lin, candidate_id))
+
+
+def report(
+    campaign: Annotated[str, typer.Argument(help="campaign name or id")],
+    out: Annotated[Path, typer.Option("--out", help="report file: .html (self-contained) or .md")] = Path(
+        "report.html"),
+    store: StoreOpt = Path("archagent.db"),
+    top: Annotated[int, typer.Option(help="architectures in the top table and lineage graph")] = 10,
+) -> None:
+    """Write a campaign report with plots: one self-contained HTML file, or Markdown + PNGs."""
+    from evals.report import write_report
+
+    path = write_report(_store(store), campaign, out, top)
+    console.print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
+
+
+def serve(
+    store: StoreOpt = Path("archagent.db"),
+    host: Annotated[str, typer.Option(help="address to bind (default: this machine only)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (0 = any free port)")] = 8765,
+) -> None:
+    """Browse campaigns in a local web app (leaderboard, candidates, lineage); safe while a campaign runs."""
+    from agent.web import make_server
+
+    _store(store).close()  # fail early, with one line, on a missing or unreadable store
+    server = make_server(store, host, port)
+    console.print(f"archagent web app on http://{host}:{server.server_address[1]}/ (Ctrl-C to stop)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def register(app: typer.Typer) -> None:
+    """Add diff, lineage, report and serve to the `archagent` command."""
+    for fn in (diff, lineage, report, serve):
+        app.command()(fn)

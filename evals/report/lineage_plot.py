@@ -1,0 +1,100 @@
+"""The lineage graph of a campaign's top architectures, drawn with matplotlib (no graphviz).
+
+    from evals.report.lineage_plot import lineage_svg
+    svg = lineage_svg(data, top=10, href=lambda cid: f"/candidate/{cid}")
+
+Nodes are the top-`top` candidates plus all their ancestors, placed left to
+right by generation (seeds first) and coloured by metric; edges run from each
+parent to its child, the first parent solid, co-parents dashed. In the SVG,
+every node label links to `href(id)`.
+"""
+
+from __future__ import annotations
+
+import io
+from collections import defaultdict
+from collections.abc import Callable
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from evals.report.data import ReportData  # noqa: E402
+from evals.report.plots import Plot, to_png  # noqa: E402
+
+Href = Callable[[int], str]
+
+
+def layout(data: ReportData, top: int) -> dict[int, tuple[float, float]]:
+    """Node id → (x = generation, y = row within the generation)."""
+    lin = data.lineage
+    keep: set[int] = set()
+    for c in data.ranked()[:top]:
+        keep |= {c.id} | {a for a in lin.ancestors(c.id) if a in lin.by_id}
+    columns: dict[int, list[int]] = defaultdict(list)
+    for cid in sorted(keep):
+        columns[lin.generation(cid)].append(cid)
+    height = max((len(v) for v in columns.values()), default=1)
+    return {cid: (gen, (height - 1) / 2 - row) for gen, ids in columns.items() for row, cid in enumerate(ids)}
+
+
+def lineage_figure(data: ReportData, top: int = 10, href: Href | None = None) -> Figure | None:
+    pos = layout(data, top)
+    if not pos:
+        return None
+    gens = 1 + max(x for x, _ in pos.values())
+    rows = 1 + max(sum(1 for x2, _ in pos.values() if x2 == x) for x, _ in pos.values())
+    fig, ax = plt.subplots(figsize=(max(4.0, 2.2 * gens), max(2.5, 0.8 * rows)))
+    _edges(ax, data, pos)
+    _nodes(ax, data, pos, href)
+    ax.set_axis_off()
+    ax.margins(0.15, 0.2)
+    return fig
+
+
+def _edges(ax, data: ReportData, pos: dict[int, tuple[float, float]]) -> None:
+    for cid, (x, y) in pos.items():
+        for i, p in enumerate(data.lineage.by_id[cid].parent_ids):
+            if p in pos:
+                ax.annotate("", xy=(x, y), xytext=pos[p], arrowprops=dict(
+                    arrowstyle="-|>", color="#555" if i == 0 else "#bbb", linestyle="-" if i == 0 else "--",
+                    connectionstyle=f"arc3,rad={0 if i == 0 else 0.25}", shrinkA=12, shrinkB=12, lw=1.2))
+
+
+def _nodes(ax, data: ReportData, pos: dict[int, tuple[float, float]], href: Href | None) -> None:
+    ids = sorted(pos)
+    cands = [data.lineage.by_id[i] for i in ids]
+    metrics = [c.metric for c in cands if c.metric is not None]
+    lo, hi = (min(metrics), max(metrics)) if metrics else (0.0, 1.0)
+    cmap = plt.get_cmap("viridis" if data.higher_is_better else "viridis_r")
+    for c in cands:
+        x, y = pos[c.id]
+        shade = cmap(0.5 if c.metric is None or hi == lo else (c.metric - lo) / (hi - lo))
+        ax.scatter([x], [y], s=420, color=shade, edgecolors="#333", zorder=3)
+        metric = "" if c.metric is None else f"\n{c.metric:.3f}"
+        text = ax.text(x, y - 0.28, f"#{c.id}{' seed' if c.backend == 'seed' else ''}{metric}", ha="center",
+                       va="top", fontsize=8, color="#1a4d8f" if href else "#222")
+        if href:
+            text.set_url(href(c.id))
+
+
+def lineage_svg(data: ReportData, top: int = 10, href: Href | None = None) -> str | None:
+    """Inline SVG markup (no XML prolog), or None when nothing has been trained."""
+    fig = lineage_figure(data, top, href)
+    if fig is None:
+        return None
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")
+    plt.close(fig)
+    svg = buf.getvalue()
+    return svg[svg.index("<svg"):]
+
+
+def lineage_plot(data: ReportData, top: int = 10) -> Plot:
+    title = f"Lineage of the top {top} architectures"
+    fig = lineage_figure(data, top)
+    if fig is None:
+        return Plot("lineage", title, note="not available: no candidate has been trained yet")
+    return Plot("lineage", title, to_png(fig), "arrows run parent → child; dashed: co-parent exemplars")

@@ -1,0 +1,164 @@
+"""The report's plots: matplotlib (Agg) figures rendered to PNG, or SVG where nodes link.
+
+    from evals.report.plots import all_plots
+    for plot in all_plots(data):
+        plot.title, plot.uri or plot.note   # data: URI to embed, or why it is not available
+
+Every plot copes with missing data: it returns a `Plot` with `png=None` and a
+one-line `note` instead of raising.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+from evals.report.data import ReportData, kendall_tau, pareto_front  # noqa: E402
+from evals.report.lineage import SEED_BACKEND, arch_name  # noqa: E402
+from knowledge.records import Candidate  # noqa: E402
+
+SEED_COLOR, PROPOSAL_COLOR, FRONT_COLOR = "#7f7f7f", "#1f77b4", "#d62728"
+
+
+@dataclass(frozen=True)
+class Plot:
+    key: str  # file stem: best_so_far, funnel, pareto, prefilter, usage, curve
+    title: str
+    png: bytes | None = None
+    note: str = ""  # shown under the plot, or instead of it when png is None
+
+    @property
+    def uri(self) -> str | None:
+        return None if self.png is None else "data:image/png;base64," + base64.b64encode(self.png).decode()
+
+
+def to_png(fig: Figure, dpi: int = 100) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def label(c: Candidate, width: int = 22) -> str:
+    return f"#{c.id} {arch_name(c, width)}".strip()
+
+
+def best_so_far(data: ReportData) -> Plot:
+    title = f"Best {data.metric_name} so far vs trained candidates"
+    rows = data.best_so_far()
+    if not rows:
+        return Plot("best_so_far", title, note="not available: no candidate has been trained yet")
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    ax.step([n for n, _, _ in rows], [b for _, b, _ in rows], where="post", color=FRONT_COLOR, label="best so far")
+    for seed in (True, False):
+        pts = [(n, c.metric) for n, _, c in rows if (c.backend == SEED_BACKEND) == seed]
+        if pts:
+            ax.scatter(*zip(*pts, strict=True), s=22, zorder=3, color=SEED_COLOR if seed else PROPOSAL_COLOR,
+                       label="seed" if seed else "proposal")
+    ax.set(xlabel="trained candidates", ylabel=data.metric_name)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right" if data.higher_is_better else "upper right", fontsize=8)
+    best = data.ranked()[0]
+    return Plot("best_so_far", title, to_png(fig), f"best: #{best.id} {data.metric_name} {best.metric:.4f}")
+
+
+def funnel(data: ReportData) -> Plot:
+    f = data.funnel()
+    stages = f.stages()
+    fig, ax = plt.subplots(figsize=(6.4, 2.8))
+    colors = ["#1f77b4", "#9467bd", "#d62728", "#ff7f0e", "#2ca02c", "#17becf"]
+    ax.barh([n for n, _ in stages][::-1], [v for _, v in stages][::-1], color=colors[::-1])
+    for i, (_, v) in enumerate(stages[::-1]):
+        ax.text(v, i, f" {v}", va="center", fontsize=9)
+    ax.set(xlabel="proposals")
+    ax.margins(x=0.12)
+    note = f"{f.in_progress} still in progress" if f.in_progress else ""
+    return Plot("funnel", "Proposal funnel", to_png(fig), note)
+
+
+def pareto(data: ReportData) -> Plot:
+    ok = data.trained()
+    costs = [k for k in ("params", "flops") if any(getattr(c, k) is not None for c in ok)]
+    title = f"Pareto front: {data.metric_name} vs params and FLOPs"
+    if not costs:
+        return Plot("pareto", title, note="not available: no trained candidate has params or FLOPs")
+    fig, axes = plt.subplots(1, len(costs), figsize=(6.4 * len(costs) / 1.3, 4.0), squeeze=False)
+    notes = []
+    for ax, cost in zip(axes[0], costs, strict=True):
+        front = pareto_front(ok, cost, data.higher_is_better)
+        _pareto_axis(ax, ok, front, cost, data.metric_name)
+        notes.append(f"{cost} front: " + ", ".join(label(c) for c in front))
+    if "flops" not in costs:
+        notes.append("FLOPs: not available")
+    return Plot("pareto", title, to_png(fig), "; ".join(notes))
+
+
+def _pareto_axis(ax, ok: list[Candidate], front: list[Candidate], cost: str, metric: str) -> None:
+    pts = [c for c in ok if getattr(c, cost) is not None]
+    ax.scatter([getattr(c, cost) for c in pts], [c.metric for c in pts], s=18, color=PROPOSAL_COLOR, alpha=0.6)
+    ax.step([getattr(c, cost) for c in front], [c.metric for c in front], where="post", color=FRONT_COLOR)
+    ax.scatter([getattr(c, cost) for c in front], [c.metric for c in front], s=30, color=FRONT_COLOR, zorder=3)
+    for c in front:
+        ax.annotate(label(c, 18), (getattr(c, cost), c.metric), fontsize=7, xytext=(4, -10),
+                    textcoords="offset points")
+    ax.set_xscale("log")
+    ax.set(xlabel=cost, ylabel=metric)
+    ax.grid(alpha=0.3)
+
+
+def prefilter(data: ReportData) -> Plot:
+    title = f"Pre-filter score vs final {data.metric_name}"
+    pts = [c for c in data.trained() if c.prefilter_score is not None]
+    if not pts:
+        return Plot("prefilter", title, note="not available: no trained candidate has a pre-filter score")
+    xs, ys = [c.prefilter_score for c in pts], [c.metric for c in pts]
+    tau = kendall_tau(xs, ys)
+    fig, ax = plt.subplots(figsize=(5.0, 3.8))
+    ax.scatter(xs, ys, s=22, color=PROPOSAL_COLOR)
+    tau_txt = "τ = n/a (fewer than 3 points)" if tau is None else f"Kendall τ = {tau:.3f} (n = {len(xs)})"
+    ax.set(xlabel="pre-filter score (higher = predicted better)", ylabel=data.metric_name, title=tau_txt)
+    ax.grid(alpha=0.3)
+    return Plot("prefilter", title, to_png(fig), tau_txt)
+
+
+def usage(data: ReportData) -> Plot:
+    title = "LLM tokens, cost and latency per backend"
+    rows = data.usage()
+    if not rows:
+        return Plot("usage", title, note="not available: no LLM calls recorded")
+    fig, axes = plt.subplots(1, 3, figsize=(9.6, 2.8))
+    names = [r.backend for r in rows]
+    axes[0].barh(names, [r.prompt_tokens for r in rows], label="prompt")
+    axes[0].barh(names, [r.completion_tokens for r in rows], left=[r.prompt_tokens for r in rows], label="completion")
+    axes[0].legend(fontsize=7)
+    axes[1].barh(names, [r.cost_usd for r in rows], color="#2ca02c")
+    axes[2].barh(names, [r.mean_latency_s for r in rows], color="#ff7f0e")
+    for ax, xl in zip(axes, ("tokens", "cost (USD)", "mean latency per call (s)"), strict=True):
+        ax.set_xlabel(xl)
+    for ax in axes[1:]:
+        ax.set_yticklabels([])
+    return Plot("usage", title, to_png(fig))
+
+
+def training_curve(c: Candidate) -> Plot:
+    hist = [float(v) for v in (c.extra.get("history") or []) if isinstance(v, int | float)]
+    if not hist:
+        return Plot("curve", "Training loss", note="not available: no training history recorded")
+    fig, ax = plt.subplots(figsize=(4.8, 2.8))
+    ax.plot(range(1, len(hist) + 1), hist, marker="o", color=PROPOSAL_COLOR)
+    ax.set(xlabel="epoch", ylabel="training loss")
+    ax.grid(alpha=0.3)
+    return Plot("curve", "Training loss", to_png(fig))
+
+
+def all_plots(data: ReportData) -> list[Plot]:
+    return [best_so_far(data), funnel(data), pareto(data), prefilter(data), usage(data)]
