@@ -51,7 +51,37 @@ def code_key(source: str) -> str:
     except (ValueError, RecursionError) as exc:  # null bytes, absurd nesting
         raise SyntaxError(f"unparsable source: {exc}") from exc
     canonicalize(tree)
-    return _digest(ast.dump(tree, annotate_fields=False))
+    tokens: list[str] = []
+    _serialize(tree, tokens)
+    return _digest("\0".join(tokens))
+
+
+def _serialize(node: ast.AST, out: list[str]) -> None:
+    """Unambiguous token stream of `node` (type, then fields in order; lists bracketed).
+
+    About twice as fast as `ast.dump`; `repr` quotes and escapes every string value,
+    so no value can be mistaken for a type name, a bracket or the separator.
+    """
+    out.append(type(node).__name__)
+    for name in node._fields:
+        if name in _IGNORED_FIELDS:
+            continue
+        value = getattr(node, name, None)
+        if isinstance(value, ast.AST):
+            _serialize(value, out)
+        elif type(value) is list:
+            out.append("[")
+            for item in value:
+                if isinstance(item, ast.AST):
+                    _serialize(item, out)
+                else:
+                    out.append(repr(item))
+            out.append("]")
+        else:
+            out.append(repr(value))
+
+
+_IGNORED_FIELDS = frozenset({"kind", "type_comment", "type_ignores"})
 
 
 def canonical_source(source: str) -> str:
@@ -87,10 +117,11 @@ def canonicalize(tree: ast.Module) -> None:
     walks = [_walk(stmt, strip=True) for stmt in tree.body]  # one walk per top-level statement
     consts, walks = _prune_module(tree, walks)
     nodes = [node for stmt_nodes in walks for node in stmt_nodes]
-    attrs = _owned_attributes(nodes)
+    method_walks: dict[int, list[ast.AST]] = {}  # id(FunctionDef) -> its nodes, shared by two passes
+    attrs = _owned_attributes(nodes, method_walks)
     _drop_dead_methods(nodes, attrs)
     keywords = {k.arg for k in nodes if isinstance(k, ast.keyword) and k.arg}
-    _Renamer(aliases, consts, attrs, keywords).visit(tree)
+    _Renamer(aliases, consts, attrs, keywords, method_walks).visit(tree)
 
 
 def _walk(root: ast.AST, strip: bool = False) -> list[ast.AST]:
@@ -260,7 +291,7 @@ def _self_name(fn: ast.FunctionDef) -> str | None:
     return args[0].arg
 
 
-def _owned_attributes(nodes: list[ast.AST]) -> set[str]:
+def _owned_attributes(nodes: list[ast.AST], method_walks: dict[int, list[ast.AST]]) -> set[str]:
     """Attribute names that belong to the candidate's own classes and can be renamed safely.
 
     Owned: assigned as `self.N = ...`, a helper method, or a class-body name. Excluded:
@@ -275,7 +306,8 @@ def _owned_attributes(nodes: list[ast.AST]) -> set[str]:
         for stmt in cls.body:
             if isinstance(stmt, ast.FunctionDef):
                 owned.add(stmt.name)
-                self_access |= _collect_self_attrs(stmt, owned)
+                method_walks[id(stmt)] = _walk(stmt)
+                self_access |= _collect_self_attrs(stmt, method_walks[id(stmt)], owned)
             else:
                 owned |= {n.id for n in _walk(stmt) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     foreign = {n.attr for n in nodes if isinstance(n, ast.Attribute) and id(n) not in self_access}
@@ -283,11 +315,11 @@ def _owned_attributes(nodes: list[ast.AST]) -> set[str]:
     return {n for n in owned - foreign - strings - _PROTECTED if not n.startswith("__")}
 
 
-def _collect_self_attrs(fn: ast.FunctionDef, owned: set[str]) -> set[int]:
+def _collect_self_attrs(fn: ast.FunctionDef, nodes: list[ast.AST], owned: set[str]) -> set[int]:
     """Add `self.N = ...` targets of `fn` to `owned`; return ids of all `self.N` nodes."""
     me = _self_name(fn)
     seen: set[int] = set()
-    for node in _walk(fn):
+    for node in nodes:
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == me:
             seen.add(id(node))
             if isinstance(node.ctx, ast.Store):
@@ -370,8 +402,9 @@ class _Renamer(ast.NodeTransformer):
     """One source-order pass: rename locals/attributes/globals, resolve imports, inline constants."""
 
     def __init__(self, aliases: dict[str, str], consts: dict[str, ast.expr], attrs: set[str],
-                 keywords: set[str]) -> None:
+                 keywords: set[str], method_walks: dict[int, list[ast.AST]]) -> None:
         self.aliases, self.consts, self.attrs, self.keywords = aliases, consts, attrs, keywords
+        self.method_walks = method_walks
         self.globals: dict[str, str] = {ENTRY_CLASS: ENTRY_CLASS}
         self.attr_map: dict[str, str] = {}
         self.module_names: set[str] = set()
@@ -418,7 +451,8 @@ class _Renamer(ast.NodeTransformer):
             return node
         if self.class_name is None:
             node.name = self._global(node.name)
-        self.locals, self.local_names = {}, _local_names(node)
+        nodes = self.method_walks.get(id(node)) or _walk(node)
+        self.locals, self.local_names = {}, _local_names(node, nodes)
         args = {a.arg for a in node.args.posonlyargs + node.args.args}
         self.kept = args & self.keywords
         if self.class_name == ENTRY_CLASS and node.name == "__init__":
@@ -486,12 +520,12 @@ class _Renamer(ast.NodeTransformer):
         return self.attr_map.setdefault(name, f"%a{len(self.attr_map)}")
 
 
-def _local_names(fn: ast.FunctionDef) -> set[str]:
+def _local_names(fn: ast.FunctionDef, nodes: list[ast.AST]) -> set[str]:
     """Names local to `fn` (nested scopes included); keyword-only args keep their names."""
     names: set[str] = set()
     declared: set[str] = set()
     kwonly = {a.arg for a in fn.args.kwonlyargs}
-    for node in _walk(fn):
+    for node in nodes:
         if isinstance(node, ast.arg):
             names.add(node.arg)
         elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
@@ -540,7 +574,7 @@ def graph_key(model: torch.nn.Module, example: torch.Tensor) -> str:
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
             for train in (False, True):
                 model.train(train)
-                parts.append(_Tracer(model).run(example))
+                parts.append(_Tracer(model).run(example.clone()))  # a forward may write to its input
     finally:
         torch.set_num_threads(threads)
         for m, mode in zip(model.modules(), modes, strict=True):
