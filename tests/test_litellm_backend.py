@@ -1,0 +1,188 @@
+"""The litellm backend against a real OpenAI-compatible HTTP server on 127.0.0.1.
+
+The server is stdlib `http.server` in a thread; litellm is the real library,
+driven through `model="openai/fake"` and `api_base`. Each test sets the
+server's mode (a scripted list of HTTP statuses) and checks what the backend
+returns or raises, and how many requests reached the server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from agent.config import BackendConfig
+from agent.llm import LLMError, TransientLLMError, complete_with_retry, make_backend
+from agent.llm.litellm_backend import LiteLLMBackend
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no price-map fetch at import
+pytest.importorskip("litellm")
+
+REPLY = "class Net(nn.Module):\n    pass\n"
+KEY_ENV = "ARCHAGENT_TEST_FAKE_KEY"
+MESSAGES = [{"role": "user", "content": "Propose a CNN."}]
+
+
+class FakeOpenAI(BaseHTTPRequestHandler):
+    """`/v1/chat/completions`: answers with the next status in `script` (the last one repeats)."""
+
+    script: list[int] = [200]
+    requests: list[dict] = []
+    content: str = REPLY
+    delay_s: float = 0.0
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        cls = type(self)
+        cls.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+        status = cls.script[min(len(cls.requests), len(cls.script)) - 1]
+        time.sleep(cls.delay_s)
+        self._send(status, _ok_payload(body, cls.content) if status == 200 else _error_payload(status))
+
+    def _send(self, status: int, payload: dict) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        with contextlib.suppress(BrokenPipeError):  # the client gave up first (timeout test)
+            self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _ok_payload(body: dict, content: str) -> dict:
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body["model"],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+    }
+
+
+def _error_payload(status: int) -> dict:
+    return {"error": {"message": f"fake error {status}", "type": "fake", "code": str(status)}}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def api_base(server: str) -> str:
+    FakeOpenAI.script, FakeOpenAI.requests = [200], []
+    FakeOpenAI.content, FakeOpenAI.delay_s = REPLY, 0.0
+    return server
+
+
+@pytest.fixture(scope="module")
+def backend(server: str) -> Iterator[LiteLLMBackend]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(KEY_ENV, "sk-test-123")
+        yield LiteLLMBackend(_cfg(server, api_key_env=KEY_ENV))
+
+
+def _cfg(api_base: str, model: str = "openai/fake", **kwargs: object) -> BackendConfig:
+    return BackendConfig(kind="litellm", model=model, api_base=api_base, **kwargs)
+
+
+def _retry(backend: LiteLLMBackend):
+    return complete_with_retry(backend, MESSAGES, temperature=0.3, max_tokens=50, attempts=3, max_wait_s=0.01)
+
+
+def test_completion_text_tokens_and_request(api_base: str, backend: LiteLLMBackend) -> None:
+    out = backend.complete(MESSAGES, temperature=0.3, max_tokens=50)
+    assert out.text == REPLY
+    assert (out.prompt_tokens, out.completion_tokens) == (11, 7)
+    assert out.cost_usd == 0.0 and out.latency_s > 0
+    (request,) = FakeOpenAI.requests
+    assert request["path"] == "/v1/chat/completions"
+    assert request["auth"] == "Bearer sk-test-123"
+    assert request["body"]["model"] == "fake"
+    assert request["body"]["messages"] == MESSAGES
+    assert request["body"]["max_tokens"] == 50
+
+
+def test_make_backend_builds_it(api_base: str) -> None:
+    assert make_backend(_cfg(api_base)).complete(MESSAGES, temperature=0.0, max_tokens=5).text == REPLY
+
+
+def test_rate_limit_is_retried(api_base: str, backend: LiteLLMBackend) -> None:
+    FakeOpenAI.script = [429, 200]
+    with pytest.raises(TransientLLMError):
+        backend.complete(MESSAGES, temperature=0.3, max_tokens=50)
+    assert len(FakeOpenAI.requests) == 1  # litellm and the openai client do not retry on their own
+    FakeOpenAI.script, FakeOpenAI.requests = [429, 200], []
+    assert _retry(backend).text == REPLY
+    assert len(FakeOpenAI.requests) == 2
+
+
+def test_server_error_is_transient_until_attempts_run_out(api_base: str, backend: LiteLLMBackend) -> None:
+    FakeOpenAI.script = [500]
+    with pytest.raises(TransientLLMError, match="500") as err:
+        _retry(backend)
+    assert "\n" not in str(err.value)
+    assert len(FakeOpenAI.requests) == 3
+
+
+@pytest.mark.parametrize("status", [400, 401, 404])
+def test_client_errors_are_permanent(api_base: str, backend: LiteLLMBackend, status: int) -> None:
+    FakeOpenAI.script = [status]
+    with pytest.raises(LLMError) as err:
+        _retry(backend)
+    assert not isinstance(err.value, TransientLLMError)
+    assert "\n" not in str(err.value)
+    assert len(FakeOpenAI.requests) == 1
+
+
+def test_empty_reply_is_transient(api_base: str, backend: LiteLLMBackend) -> None:
+    FakeOpenAI.content = "  "
+    with pytest.raises(TransientLLMError, match="empty"):
+        backend.complete(MESSAGES, temperature=0.3, max_tokens=50)
+
+
+def test_timeout_is_transient(api_base: str) -> None:
+    FakeOpenAI.delay_s = 1.0
+    with pytest.raises(TransientLLMError):
+        LiteLLMBackend(_cfg(api_base, timeout_s=0.2)).complete(MESSAGES, temperature=0.3, max_tokens=50)
+
+
+def test_connection_refused_is_transient() -> None:
+    with pytest.raises(TransientLLMError):
+        LiteLLMBackend(_cfg("http://127.0.0.1:9/v1")).complete(MESSAGES, temperature=0.3, max_tokens=50)
+
+
+def test_missing_key_env_var_is_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ARCHAGENT_NO_SUCH_KEY", raising=False)
+    cfg = BackendConfig(kind="litellm", model="openai/fake", api_key_env="ARCHAGENT_NO_SUCH_KEY")
+    with pytest.raises(LLMError, match=r"\$ARCHAGENT_NO_SUCH_KEY"):
+        LiteLLMBackend(cfg)
+
+
+def test_hosted_model_without_key_is_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(LLMError, match=r"needs \$OPENAI_API_KEY"):
+        LiteLLMBackend(BackendConfig(kind="litellm", model="openai/gpt-4o-mini"))
+
+
+def test_cost_comes_from_litellm_price_map(api_base: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(KEY_ENV, "sk-test-123")
+    cfg = _cfg(api_base, model="openai/gpt-4o-mini", api_key_env=KEY_ENV)
+    out = LiteLLMBackend(cfg).complete(MESSAGES, temperature=0.3, max_tokens=50)
+    assert 0.0 < out.cost_usd < 0.001  # 11 + 7 tokens at gpt-4o-mini prices
