@@ -103,7 +103,7 @@ class Campaign:
         self.store.update_candidate(cid, status=Status.RUNNING, heartbeat=time.time())
         self._emit("running", cid)
         ev = self.evaluator.evaluate(cand.code)
-        self.store.update_candidate(cid, **outcome_fields(ev))
+        self.store.update_candidate(cid, **outcome_fields(ev, cand.extra))
         return self._emit("ok" if ev.ok else "failed", cid)
 
     # -- campaign start ----------------------------------------------------------
@@ -166,11 +166,11 @@ def fingerprint(code: str) -> dict[str, str | None]:
     return {"text_key": text_key(code), "code_key": ck}
 
 
-def outcome_fields(ev: Evaluation) -> dict:
+def outcome_fields(ev: Evaluation, extra: dict) -> dict:
     fields = dict(status=Status.OK if ev.ok else Status.FAILED, metric=ev.metric, test_metric=ev.test_metric,
                   params=ev.params, flops=ev.flops, graph_key=ev.graph_key, timings=ev.timings,
                   proxies={k: v for k, v in ev.proxies.items() if v is not None},
-                  extra={"history": ev.history, "features": ev.features})
+                  extra={**extra, "history": ev.history, "features": ev.features})
     if not ev.ok:
         fields.update(failure_kind=ev.failure_kind or FailureKind.CRASH, failure_msg=ev.failure_msg)
     return fields
