@@ -1,40 +1,125 @@
-"""The sandboxed child: build, check, (train,) predict one candidate.
+"""The sandboxed child: isolate itself, then build, check, (train,) predict one candidate.
 
-    python -m sandbox.child JOB_DIR
+    echo NONCE | python -P -m sandbox.child JOB_DIR
 
-Reads JOB_DIR/job.json and JOB_DIR/candidate.py, writes JOB_DIR/result.json
-and, after training, JOB_DIR/preds.npz. Runs untrusted code: everything it
-writes is validated by the parent, which alone holds the labels.
+Reads JOB_DIR/job.json and JOB_DIR/candidate.py; writes JOB_DIR/result.json and,
+after training, JOB_DIR/preds.npz through descriptors opened *before* any
+candidate code runs (the guard refuses the candidate those names). Order:
+isolation (rlimits, netns, env) → trusted imports (torch) → audit guard →
+candidate. A pre-forked worker calls `run_job(job_dir, nonce)` after fork.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
+import os
 import sys
 import time
 from pathlib import Path
 
+from knowledge.records import FailureKind
+from sandbox.guard import Guard, install
+from sandbox.isolation import isolate
 from sandbox.loader import CandidateFailure
-from sandbox.protocol import ChildReport, Job
-from sandbox.steps import evaluate_in_child
+from sandbox.protocol import CANDIDATE_FILE, PREDS_FILE, RESULT_FILE, ChildReport, Job
+from sandbox.tamper import Snapshot
 
 
-def run(job_dir: Path) -> ChildReport:
+def failure(kind: FailureKind, msg: str) -> ChildReport:
+    return ChildReport(ok=False, failure_kind=kind, failure_msg=msg[:4000])
+
+
+def open_outputs(job_dir: Path) -> tuple[int, int]:
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+    return os.open(job_dir / RESULT_FILE, flags, 0o600), os.open(job_dir / PREDS_FILE, flags, 0o600)
+
+
+def write_fd(fd: int, data: bytes) -> None:
+    """Replace the file's content (erasing anything the candidate wrote to the descriptor)."""
+    os.ftruncate(fd, 0)
+    os.lseek(fd, 0, os.SEEK_SET)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def encode_preds(preds: dict) -> bytes:
+    if not preds:
+        return b""
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez(buf, **preds)
+    return buf.getvalue()
+
+
+def guarded_evaluate(job: Job, job_dir: Path, guard: Guard, snapshot: Snapshot) -> tuple[ChildReport, dict]:
+    from sandbox.steps import evaluate_in_child
+
+    def checkpoint() -> None:
+        if guard.violations or snapshot.changed():
+            raise CandidateFailure(FailureKind.FORBIDDEN, forbidden_message(guard, snapshot))
+
+    try:
+        report, preds = evaluate_in_child(job, job_dir, checkpoint)
+    except CandidateFailure as fail:
+        report, preds = failure(fail.kind, fail.message), {}
+    except (SystemExit, KeyboardInterrupt) as exc:
+        report, preds = failure(FailureKind.FORBIDDEN, f"the candidate tried to exit early ({exc!r})"), {}
+    except MemoryError:
+        report, preds = failure(FailureKind.MEMORY, "out of memory"), {}
+    if guard.violations or snapshot.changed():  # even if the candidate swallowed the PermissionError
+        report, preds = failure(FailureKind.FORBIDDEN, forbidden_message(guard, snapshot)), {}
+    return report, preds
+
+
+def forbidden_message(guard: Guard, snapshot: Snapshot) -> str:
+    found = [*guard.violations, *(f"patching {name}" for name in snapshot.changed())]
+    more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+    return f"sandbox violation: {found[0]}{more}"
+
+
+def run_job(job_dir: Path, nonce: str) -> None:
+    """Everything after the job is handed over; never returns (os._exit skips candidate atexit hooks)."""
+    t0 = time.perf_counter()
     job = Job.model_validate_json((job_dir / "job.json").read_text())
-    return evaluate_in_child(job, job_dir)
+    isolation = isolate(job.limits, job_dir, job.threads)
+    result_fd, preds_fd = open_outputs(job_dir)
+    from evals.tasks.base import TaskSpec
+    from sandbox.steps import warm_up  # torch and the trusted training code, imported before the guard
+
+    warm_up(TaskSpec.from_dict(job.spec))
+    snapshot = Snapshot.take()
+    guard = install(job_dir, str(job_dir / CANDIDATE_FILE), read_only=[job.data_path])
+    report, preds = guarded_evaluate(job, job_dir, guard, snapshot)
+    blob = encode_preds(preds)
+    timings = {**report.timings, "child_total_s": time.perf_counter() - t0}
+    report = report.model_copy(update={
+        "timings": timings, "nonce": nonce, "isolation": isolation.as_flags(),
+        "preds_sha256": hashlib.sha256(blob).hexdigest() if blob else None,
+    })
+    write_fd(preds_fd, blob)
+    write_fd(result_fd, report.model_dump_json().encode())
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    os._exit(0)
+
+
+def read_nonce() -> str:
+    """The parent's one-time nonce from stdin; stdin is then closed for the candidate."""
+    nonce = sys.stdin.buffer.readline(128).decode("ascii", "replace").strip()
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    return nonce
 
 
 def main(argv: list[str]) -> int:
-    job_dir = Path(argv[1])
-    t0 = time.perf_counter()
-    try:
-        report = run(job_dir)
-    except CandidateFailure as fail:
-        report = ChildReport(ok=False, failure_kind=fail.kind, failure_msg=fail.message[:4000])
-    report.timings["child_total_s"] = time.perf_counter() - t0
-    tmp = job_dir / "result.json.tmp"
-    tmp.write_text(report.model_dump_json())
-    tmp.rename(job_dir / "result.json")
-    return 0
+    job_dir = Path(argv[1]).resolve()
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", str(job_dir))]  # no imports from the job dir
+    run_job(job_dir, read_nonce())
+    return 1  # not reached
 
 
 if __name__ == "__main__":

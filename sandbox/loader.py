@@ -33,10 +33,13 @@ def load_candidate(source: str, path: str) -> ModuleType:
     module.__file__ = path
     try:
         exec(code, module.__dict__)
+    except MemoryError:
+        raise CandidateFailure(FailureKind.MEMORY, "out of memory while loading the module") from None
     except ImportError as err:
         raise CandidateFailure(FailureKind.IMPORT, trim_traceback(err)) from None
     except Exception as err:
-        raise CandidateFailure(FailureKind.BUILD, trim_traceback(err)) from None
+        kind = FailureKind.MEMORY if is_allocation_failure(err) else FailureKind.BUILD
+        raise CandidateFailure(kind, trim_traceback(err)) from None
     if not isinstance(getattr(module, "Net", None), type):
         raise CandidateFailure(FailureKind.BUILD, "the code defines no class named Net")
     return module
@@ -55,4 +58,12 @@ def stage(kind: FailureKind, fn, *args, **kwargs):
     except MemoryError:
         raise CandidateFailure(FailureKind.MEMORY, "out of memory") from None
     except Exception as err:
+        if is_allocation_failure(err):
+            raise CandidateFailure(FailureKind.MEMORY, trim_traceback(err)) from None
         raise CandidateFailure(kind, trim_traceback(err)) from None
+
+
+def is_allocation_failure(err: BaseException) -> bool:
+    """torch reports a refused allocation as RuntimeError("... can't allocate memory ...")."""
+    text = str(err)
+    return isinstance(err, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text)

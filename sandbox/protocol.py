@@ -4,6 +4,8 @@ Parent → child: `job.json` (a `Job`), `candidate.py`, and a public data file
 (training split plus validation/test *inputs*; never their labels).
 Child → parent: `result.json` (a `ChildReport`, size-capped and schema-checked,
 never executed) and `preds.npz` (numpy arrays, loaded with allow_pickle=False).
+The parent hands the child a one-time nonce on stdin; a report counts only if it
+carries that nonce and the SHA-256 of the predictions file it vouches for.
 """
 
 from __future__ import annotations
@@ -13,10 +15,15 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from knowledge.records import FailureKind
+from sandbox.limits import SandboxLimits
 
 Stage = Literal["probe", "full"]  # probe: build/shape/fingerprint/proxies only; full: also train
 MAX_REPORT_BYTES = 256 * 1024
+MAX_PREDS_BYTES = 512 * 1024 * 1024
 CANDIDATE_FILE = "candidate.py"
+RESULT_FILE = "result.json"
+PREDS_FILE = "preds.npz"
+VIOLATIONS_FILE = "violations.log"  # the guard's refusals, one per line, written as they happen
 
 
 class Job(BaseModel):
@@ -28,6 +35,8 @@ class Job(BaseModel):
     device: str = "cpu"
     threads: int = 1
     epochs: int | None = None  # override the recipe's epochs (staged fidelity)
+    proxies: bool = True  # probe stage: also compute training-free proxies
+    limits: SandboxLimits = Field(default_factory=SandboxLimits)
 
 
 class ChildReport(BaseModel):
@@ -43,3 +52,6 @@ class ChildReport(BaseModel):
     features: dict[str, float] = Field(default_factory=dict)
     timings: dict[str, float] = Field(default_factory=dict)
     history: list[float | None] = Field(default_factory=list, max_length=100_000)
+    isolation: dict[str, bool] = Field(default_factory=dict)  # what sandbox.isolation could apply
+    nonce: str | None = Field(None, max_length=64)  # echoes the parent's one-time nonce
+    preds_sha256: str | None = Field(None, max_length=64)  # of the preds.npz this report vouches for

@@ -1,138 +1,148 @@
 """Run one job in a separate, killable process: the parent side of the sandbox.
 
-The child gets a private temporary directory, a scrubbed environment, its own
-process group and a wall-clock timeout after which the whole group is killed.
-Its result file is size-capped and schema-validated; predictions are loaded
-with allow_pickle=False. Nothing the child writes is ever executed.
+    result = SubprocessRunner(limits=SandboxLimits(timeout_s=60)).run(code, job)
+
+The child gets a private temporary directory (removed afterwards), an
+allow-listed environment, its own process group, rlimits and a network
+namespace (applied by the child itself, `sandbox.isolation`), and a one-time
+nonce on stdin. Its stdout+stderr come back through a pipe, capped (the tail is
+kept; a flood kills it). After the wall-clock timeout the whole group is
+killed; it is killed again on every exit path. The exit code is never trusted
+alone: `sandbox.collect` validates the result file and predictions.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import numpy as np
-from pydantic import ValidationError
-
 from knowledge.records import FailureKind
-from sandbox.protocol import CANDIDATE_FILE, MAX_REPORT_BYTES, ChildReport, Job
+from sandbox.collect import RunResult, collect, failed, read_tail
+from sandbox.isolation import PROJECT_ROOT, child_env
+from sandbox.limits import SandboxLimits
+from sandbox.protocol import CANDIDATE_FILE, Job
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ENV_ALLOW = ("PATH", "LANG", "LC_ALL", "TZ")
-MAX_LOG_BYTES = 64 * 1024
-
-
-@dataclass(frozen=True)
-class RunResult:
-    """What came back from one sandboxed job, already validated."""
-
-    report: ChildReport
-    preds: dict[str, np.ndarray] = field(default_factory=dict)
-    wall_s: float = 0.0
-    stderr_tail: str = ""
+__all__ = ["PROJECT_ROOT", "RunResult", "SubprocessRunner", "child_env", "collect", "failed", "kill_group", "read_tail"]
+FLOOD_BYTES = 64 * 1024 * 1024  # more output than this and the child is killed
 
 
-def child_env(job_dir: Path, threads: int) -> dict[str, str]:
-    env = {k: os.environ[k] for k in ENV_ALLOW if k in os.environ}
-    env.update(HOME=str(job_dir), TMPDIR=str(job_dir), PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1",
-               PYTHONPATH=str(PROJECT_ROOT), OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    return env
+class OutputTail:
+    """Drains a pipe in a thread, keeping only the last `cap` bytes."""
 
+    def __init__(self, stream, cap: int, on_flood):
+        self.cap, self.total, self.buf, self.on_flood = cap, 0, bytearray(), on_flood
+        self.thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
+        self.thread.start()
 
-def failed(kind: FailureKind, msg: str, wall_s: float = 0.0, stderr: str = "") -> RunResult:
-    return RunResult(ChildReport(ok=False, failure_kind=kind, failure_msg=msg[:4000]), wall_s=wall_s,
-                     stderr_tail=stderr)
+    def _drain(self, stream) -> None:
+        with stream:
+            while chunk := stream.read1(65536):
+                self.total += len(chunk)
+                self.buf += chunk
+                del self.buf[: max(0, len(self.buf) - self.cap)]
+                if self.total > FLOOD_BYTES:
+                    self.on_flood()
+                    break
+
+    def text(self) -> str:
+        self.thread.join(timeout=5)
+        return bytes(self.buf).decode("utf-8", "replace")
+
+    @property
+    def flooded(self) -> bool:
+        return self.total > FLOOD_BYTES
 
 
 class SubprocessRunner:
     """One fresh Python process per job (simple, slow start: ~1.5 s of `import torch`)."""
 
-    def __init__(self, timeout_s: float = 300.0, threads: int = 1, keep_dirs: bool = False):
-        self.timeout_s, self.threads, self.keep_dirs = timeout_s, threads, keep_dirs
+    def __init__(self, timeout_s: float | None = None, threads: int = 1, keep_dirs: bool = False,
+                 limits: SandboxLimits | None = None):
+        limits = limits or SandboxLimits()
+        self.limits = limits if timeout_s is None else limits.model_copy(update={"timeout_s": timeout_s})
+        self.threads, self.keep_dirs = threads, keep_dirs
+
+    @property
+    def timeout_s(self) -> float:
+        return self.limits.timeout_s
 
     def run(self, code: str, job: Job) -> RunResult:
         job_dir = Path(tempfile.mkdtemp(prefix="archagent-job-"))
         try:
             (job_dir / CANDIDATE_FILE).write_text(code)
-            (job_dir / "job.json").write_text(job.model_copy(update={"threads": self.threads}).model_dump_json())
+            job = job.model_copy(update={"threads": self.threads, "limits": self.limits})
+            (job_dir / "job.json").write_text(job.model_dump_json())
             return self._spawn_and_collect(job_dir)
         finally:
             if not self.keep_dirs:
                 shutil.rmtree(job_dir, ignore_errors=True)
 
     def _spawn_and_collect(self, job_dir: Path) -> RunResult:
-        t0 = time.perf_counter()
-        with open(job_dir / "stderr.log", "wb") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "sandbox.child", str(job_dir)],
-                cwd=job_dir, env=child_env(job_dir, self.threads),
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, start_new_session=True,
-            )
-            timed_out = wait_or_kill(proc, self.timeout_s)
-        wall = time.perf_counter() - t0
-        stderr = read_tail(job_dir / "stderr.log")
-        if timed_out:
-            return failed(FailureKind.TIMEOUT, f"evaluation exceeded {self.timeout_s:.0f} s wall clock", wall, stderr)
-        return collect(job_dir, proc.returncode, wall, stderr)
+        nonce, t0 = secrets.token_hex(16), time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-P", "-m", "sandbox.child", str(job_dir)],
+            cwd=job_dir, env=child_env(job_dir, self.threads), start_new_session=True,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        output = OutputTail(proc.stdout, self.limits.max_output_kb * 1024, lambda: kill_group(proc.pid))
+        end = send_nonce_and_wait(proc, nonce, self.limits.timeout_s)
+        wall, text = time.perf_counter() - t0, output.text()
+        cpu_limit = self.limits.cpu_seconds(self.threads)
+        if end.timed_out:
+            return failed(FailureKind.TIMEOUT, f"evaluation exceeded {self.limits.timeout_s:g} s wall clock",
+                          wall, text)
+        if output.flooded:
+            return failed(FailureKind.FORBIDDEN, f"printed over {FLOOD_BYTES >> 20} MB to stdout/stderr", wall,
+                          text)
+        if end.returncode in (-signal.SIGKILL, -signal.SIGXCPU) and end.cpu_s >= cpu_limit - 1:
+            return failed(FailureKind.TIMEOUT, f"CPU time limit exceeded ({end.cpu_s:.0f} s > {cpu_limit} s)",
+                          wall, text)
+        return collect(job_dir, end.returncode, wall, text, nonce, self.limits)
 
 
-def wait_or_kill(proc: subprocess.Popen, timeout_s: float) -> bool:
-    """Wait for the child; on timeout kill its whole process group. True if it timed out."""
+@dataclass(frozen=True)
+class Exit:
+    returncode: int
+    timed_out: bool
+    cpu_s: float  # user + system CPU seconds of the child
+
+
+def _reap(pid: int, flags: int) -> Exit | None:
+    got, status, usage = os.wait4(pid, flags)
+    if not got:
+        return None
+    return Exit(os.waitstatus_to_exitcode(status), False, usage.ru_utime + usage.ru_stime)
+
+
+def send_nonce_and_wait(proc: subprocess.Popen, nonce: str, timeout_s: float, poll_s: float = 0.02) -> Exit:
+    """Hand over the nonce, wait; on timeout kill the whole group. Always kills the group at the end."""
+    deadline = time.monotonic() + timeout_s
     try:
-        proc.wait(timeout=timeout_s)
-        return False
-    except subprocess.TimeoutExpired:
-        kill_group(proc.pid)
-        proc.wait()
-        return True
+        with contextlib.suppress(BrokenPipeError):
+            proc.stdin.write(nonce.encode() + b"\n")
+            proc.stdin.close()
+        while (end := _reap(proc.pid, os.WNOHANG)) is None:
+            if time.monotonic() >= deadline:
+                kill_group(proc.pid)
+                end = replace(_reap(proc.pid, 0), timed_out=True)
+                break
+            time.sleep(poll_s)
+        proc.returncode = end.returncode  # reaped here: Popen must not wait for it again
+        return end
     finally:
-        kill_group(proc.pid)  # reap grandchildren the candidate may have left behind
+        kill_group(proc.pid)  # grandchildren the candidate may have left behind
 
 
 def kill_group(pgid: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
-
-
-def read_tail(path: Path, limit: int = MAX_LOG_BYTES) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(max(0, path.stat().st_size - limit))
-            return fh.read().decode("utf-8", "replace")
-    except FileNotFoundError:
-        return ""
-
-
-def collect(job_dir: Path, returncode: int, wall: float, stderr: str) -> RunResult:
-    """Validate the child's result file and predictions; anything off is a failure."""
-    result = job_dir / "result.json"
-    if returncode != 0 or not result.is_file():
-        kind = FailureKind.MEMORY if returncode == -signal.SIGKILL else FailureKind.CRASH
-        last = stderr.strip().splitlines()[-1:] or [f"exit status {returncode}"]
-        return failed(kind, f"the evaluation process died: {last[0][:300]}", wall, stderr)
-    if result.stat().st_size > MAX_REPORT_BYTES:
-        return failed(FailureKind.CRASH, "result file over the size cap", wall, stderr)
-    try:
-        report = ChildReport.model_validate_json(result.read_bytes())
-    except ValidationError as err:
-        return failed(FailureKind.CRASH, f"malformed result file: {err.errors()[0]['msg']}", wall, stderr)
-    return RunResult(report, load_preds(job_dir) if report.ok else {}, wall, stderr)
-
-
-def load_preds(job_dir: Path) -> dict[str, np.ndarray]:
-    path = job_dir / "preds.npz"
-    if not path.is_file():
-        return {}
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: np.asarray(data[k]) for k in ("val", "test") if k in data.files}
-    except (ValueError, OSError):
-        return {}

@@ -7,6 +7,7 @@ train → predict. Each step maps its errors to a `FailureKind`.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +16,10 @@ from torch import nn
 
 from evals.causality import check_causality
 from evals.tasks.base import TaskSpec
-from evals.training import predict, train
+from evals.training import make_optimizer, predict, train
 from knowledge.records import FailureKind
 from sandbox.loader import CandidateFailure, load_candidate, stage
+from sandbox.probe import probe
 from sandbox.protocol import CANDIDATE_FILE, ChildReport, Job
 
 
@@ -56,7 +58,19 @@ def budget_check(model: nn.Module, spec: TaskSpec) -> int:
     return params
 
 
-def evaluate_in_child(job: Job, job_dir: Path) -> ChildReport:
+def warm_up(spec: TaskSpec) -> None:
+    """One optimizer step on a dummy parameter, before the guard and the tamper snapshot:
+    torch's lazy imports (torch._dynamo) and its one-time patching of `Optimizer.step`
+    happen here, as trusted code, not inside the candidate's first training step."""
+    weight = nn.Parameter(torch.zeros(2))
+    opt = make_optimizer([weight], spec.recipe)
+    (weight.sum() + 1).pow(2).backward()
+    opt.step()
+
+
+def evaluate_in_child(job: Job, job_dir: Path, checkpoint: Callable[[], None] = lambda: None
+                      ) -> tuple[ChildReport, dict[str, np.ndarray]]:
+    """Run the steps; `checkpoint()` runs after each (the guard raises there on a violation)."""
     torch.set_num_threads(max(1, job.threads))
     spec, timings = TaskSpec.from_dict(job.spec), {}
     with np.load(job.data_path, allow_pickle=False) as data:
@@ -64,26 +78,25 @@ def evaluate_in_child(job: Job, job_dir: Path) -> ChildReport:
     source = (job_dir / CANDIDATE_FILE).read_text()
     t = time.perf_counter()
     module = load_candidate(source, str(job_dir / CANDIDATE_FILE))
+    checkpoint()
     model = stage(FailureKind.BUILD, build, module, spec).to(job.device)
     stage(FailureKind.SHAPE, shape_check, model, spec, arrays["x_train"], job.device)
     if spec.kind == "sequence" and (leak := stage(FailureKind.CAUSALITY, check_causality, model,
                                                  torch.from_numpy(arrays["x_train"][:4]).to(job.device), spec.n_out)):
         raise CandidateFailure(FailureKind.CAUSALITY, leak)
     params = budget_check(model, spec)
+    checkpoint()
     timings["build_s"] = time.perf_counter() - t
     report = ChildReport(ok=True, params=params, timings=timings)
     if job.stage == "probe":
-        return report
+        extras = stage(FailureKind.RUNTIME, probe, model, spec, arrays, job.device, job.proxies)
+        timings.update(extras.pop("timings"))
+        return report.model_copy(update={**extras, "timings": timings}), {}
     t = time.perf_counter()
     history = stage(FailureKind.RUNTIME, train, model, arrays["x_train"], arrays["y_train"], spec,
                     job.device, job.epochs)
     timings["train_s"] = time.perf_counter() - t
     preds = {k: stage(FailureKind.RUNTIME, predict, model, arrays[f"x_{k}"], job.device)
-             for k in ("val", "test")}
-    save_preds(job_dir, preds)
-    return report.model_copy(update={"history": history})
-
-
-def save_preds(job_dir: Path, preds: dict[str, np.ndarray]) -> None:
-    with open(job_dir / "preds.npz", "wb") as fh:
-        np.savez(fh, **preds)
+             for k in ("val", "test")}  # (N, n_out) or (N, T, n_out)
+    checkpoint()
+    return report.model_copy(update={"history": history, "timings": timings}), preds
