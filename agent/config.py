@@ -70,7 +70,16 @@ class SearchConfig(_Strict):
 
 
 class SandboxConfig(_Strict):
+    """Per-candidate limits; `sandbox.limits.SandboxLimits.from_config` turns them into the child's caps."""
+
     timeout_s: float = Field(300.0, gt=0)  # wall clock per candidate evaluation
+    memory_mb: int = Field(6144, ge=256)  # address-space cap (torch alone maps ~0.9 GB)
+    cpu_s: float | None = Field(None, gt=0)  # CPU-time cap; default timeout_s x threads + 10
+    max_file_mb: int = Field(256, gt=0)  # largest file the candidate may write
+    max_procs: int = Field(64, gt=0)  # process/thread headroom (not enforced when running as root)
+    max_open_files: int = Field(256, ge=64)
+    max_output_kb: int = Field(64, gt=0)  # stdout+stderr tail kept per candidate
+    network: bool = False  # false: new network namespace where permitted + in-process socket guard
 
 
 class CampaignConfig(_Strict):
