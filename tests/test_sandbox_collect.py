@@ -1,0 +1,92 @@
+"""The parent's validation of what a child left behind: forged, oversized or tampered results fail.
+
+    pytest tests/test_sandbox_collect.py -q
+
+Real files in a real job directory; `collect` is the code under test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from knowledge.records import FailureKind
+from sandbox.collect import collect
+from sandbox.protocol import MAX_REPORT_BYTES, PREDS_FILE, RESULT_FILE, VIOLATIONS_FILE, ChildReport
+
+NONCE = "0123456789abcdef0123456789abcdef"
+
+
+def npz_bytes(**arrays) -> bytes:
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def write_job(job_dir: Path, preds: bytes = b"", nonce: str | None = NONCE, **fields) -> None:
+    sha = hashlib.sha256(preds).hexdigest() if preds else None
+    report = ChildReport(ok=True, params=10, nonce=nonce, preds_sha256=sha, **fields)
+    (job_dir / RESULT_FILE).write_text(report.model_dump_json())
+    (job_dir / PREDS_FILE).write_bytes(preds)
+
+
+def test_a_genuine_report_and_its_predictions_come_back(tmp_path):
+    write_job(tmp_path, npz_bytes(val=np.ones((3, 10), np.float32), test=np.zeros((2, 10), np.float32)))
+    result = collect(tmp_path, 0, 1.0, "", NONCE)
+    assert result.report.ok and result.preds["val"].shape == (3, 10)
+
+
+@pytest.mark.parametrize("nonce", [None, "f" * 32])
+def test_a_report_without_this_runs_nonce_is_forged(tmp_path, nonce):
+    write_job(tmp_path, nonce=nonce)
+    result = collect(tmp_path, 0, 1.0, "", NONCE)
+    assert result.report.failure_kind == FailureKind.FORBIDDEN and "nonce" in result.report.failure_msg
+
+
+def test_predictions_replaced_after_the_report_are_rejected(tmp_path):
+    write_job(tmp_path, npz_bytes(val=np.ones((3, 10), np.float32)))
+    (tmp_path / PREDS_FILE).write_bytes(npz_bytes(val=np.eye(3, 10, dtype=np.float32)))
+    result = collect(tmp_path, 0, 1.0, "", NONCE)
+    assert result.report.failure_kind == FailureKind.FORBIDDEN and not result.preds
+
+
+def test_pickled_predictions_are_never_unpickled(tmp_path):
+    write_job(tmp_path, npz_bytes(val=np.array([object(), {"a": 1}], dtype=object)))
+    result = collect(tmp_path, 0, 1.0, "", NONCE)
+    assert result.report.failure_kind == FailureKind.FORBIDDEN and "unreadable" in result.report.failure_msg
+
+
+def test_oversized_or_unknown_fields_in_the_report_are_rejected(tmp_path):
+    (tmp_path / RESULT_FILE).write_text(json.dumps({"ok": True, "metric": 1.0, "nonce": NONCE}))
+    assert not collect(tmp_path, 0, 1.0, "", NONCE).report.ok
+    (tmp_path / RESULT_FILE).write_bytes(b" " * (MAX_REPORT_BYTES + 1))
+    assert not collect(tmp_path, 0, 1.0, "", NONCE).report.ok
+
+
+def test_a_valid_report_with_a_bad_exit_status_is_not_trusted(tmp_path):
+    write_job(tmp_path)
+    result = collect(tmp_path, -signal.SIGSEGV, 1.0, "", NONCE)
+    assert result.report.failure_kind == FailureKind.CRASH and "SIGSEGV" in result.report.failure_msg
+
+
+@pytest.mark.parametrize("code, output, kind", [
+    (-signal.SIGXCPU, "", FailureKind.TIMEOUT),
+    (-signal.SIGKILL, "", FailureKind.MEMORY),
+    (1, "Traceback...\nMemoryError", FailureKind.MEMORY),
+    (1, "Traceback...\nValueError: boom", FailureKind.CRASH),
+    (0, "", FailureKind.FORBIDDEN),  # status 0 and no report: an early exit
+])
+def test_deaths_without_a_report_get_a_kind(tmp_path, code, output, kind):
+    assert collect(tmp_path, code, 1.0, output, NONCE).report.failure_kind == kind
+
+
+def test_guard_violations_logged_before_an_abrupt_exit_are_reported(tmp_path):
+    (tmp_path / VIOLATIONS_FILE).write_text("os.kill(4242, 9)\n")
+    result = collect(tmp_path, -signal.SIGKILL, 1.0, "", NONCE)
+    assert result.report.failure_kind == FailureKind.FORBIDDEN and "os.kill" in result.report.failure_msg
