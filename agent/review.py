@@ -150,7 +150,10 @@ def serve(
     from agent.web import make_server
 
     _store(store).close()  # fail early, with one line, on a missing or unreadable store
-    server = make_server(store, host, port)
+    try:
+        server = make_server(store, host, port)
+    except OSError as err:
+        raise ValueError(f"cannot serve on {host}:{port}: {err.strerror or err}") from None
     console.print(f"archagent web app on http://{host}:{server.server_address[1]}/ (Ctrl-C to stop)")
     try:
         server.serve_forever()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import ast
 import difflib
 from dataclasses import dataclass
+from functools import cached_property
 
 from knowledge.records import Candidate
 
@@ -75,15 +76,14 @@ class Lineage:
 
     def generation(self, cid: int) -> int:
         """Longest parent path back to a root (seeds are generation 0)."""
-        memo: dict[int, int] = {}
+        return self.generations.get(cid, 0)
 
-        def gen(i: int, stack: frozenset[int]) -> int:
-            if i not in memo:
-                ps = [p for p in self.by_id[i].parent_ids if p in self.by_id and p not in stack]
-                memo[i] = 1 + max((gen(p, stack | {i}) for p in ps), default=-1)
-            return memo[i]
-
-        return gen(cid, frozenset())
+    @cached_property
+    def generations(self) -> dict[int, int]:
+        gen: dict[int, int] = {}
+        for i in sorted(self.by_id):  # parents are older than their children: lower ids come first
+            gen[i] = 1 + max((gen[p] for p in self.by_id[i].parent_ids if p in gen), default=-1)
+        return gen
 
 
 def code_diff(old: Candidate, new: Candidate, context: int = 3) -> str:

@@ -3,8 +3,8 @@
     from evals.report.lineage_plot import lineage_svg
     svg = lineage_svg(data, top=10, href=lambda cid: f"/candidate/{cid}")
 
-Nodes are the top-`top` candidates plus all their ancestors, placed left to
-right by generation (seeds first) and coloured by metric; edges run from each
+Nodes are the top-`top` candidates plus their first-parent ancestors (up to 6
+back), placed left to right by generation (seeds first) and coloured by metric; edges run from each
 parent to its child, the first parent solid, co-parents dashed. In the SVG,
 every node label links to `href(id)`.
 """
@@ -27,17 +27,18 @@ from evals.report.plots import Plot, to_png  # noqa: E402
 Href = Callable[[int], str]
 
 
-def layout(data: ReportData, top: int) -> dict[int, tuple[float, float]]:
-    """Node id → (x = generation, y = row within the generation)."""
+def layout(data: ReportData, top: int, depth: int = 6) -> dict[int, tuple[float, float]]:
+    """Node id → (x = generation rank, y = row): the top candidates and up to `depth` first-parent ancestors each."""
     lin = data.lineage
     keep: set[int] = set()
     for c in data.ranked()[:top]:
-        keep |= {c.id} | {a for a in lin.ancestors(c.id) if a in lin.by_id}
+        keep |= {a for a in lin.chain(c.id)[: depth + 1] if a in lin.by_id}
     columns: dict[int, list[int]] = defaultdict(list)
     for cid in sorted(keep):
         columns[lin.generation(cid)].append(cid)
     height = max((len(v) for v in columns.values()), default=1)
-    return {cid: (gen, (height - 1) / 2 - row) for gen, ids in columns.items() for row, cid in enumerate(ids)}
+    return {cid: (x, (height - 1) / 2 - row) for x, gen in enumerate(sorted(columns))
+            for row, cid in enumerate(columns[gen])}
 
 
 def lineage_figure(data: ReportData, top: int = 10, href: Href | None = None) -> Figure | None:

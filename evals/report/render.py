@@ -22,7 +22,7 @@ from pygments.lexers import DiffLexer, PythonLexer
 
 from evals.report.data import ReportData, gather, pareto_front
 from evals.report.lineage import arch_name, code_diff
-from evals.report.lineage_plot import lineage_plot, lineage_svg
+from evals.report.lineage_plot import layout, lineage_plot, lineage_svg
 from evals.report.plots import all_plots
 from knowledge.records import Candidate
 from knowledge.store import Store
@@ -99,8 +99,13 @@ def _counts(data: ReportData) -> dict[str, int]:
 
 def render_html(data: ReportData, top: int = 10) -> str:
     svg = lineage_svg(data, top, href=lambda cid: f"#cand-{cid}")
+    ctx = context(data, top)
+    targets = set(layout(data, top)) | {p for r in ctx["rows"] for p in r.cand.parent_ids}
+    targets |= {c.id for cost in ctx["fronts"].values() for c in cost}
+    top_ids = {r.cand.id for r in ctx["rows"]}
+    extra = [c for c in data.candidates if c.id in targets - top_ids]
     return environment().get_template("report.html.j2").render(lineage_svg=Markup(svg) if svg else None,
-                                                               **context(data, top))
+                                                               link_targets=extra, anchored=targets | top_ids, **ctx)
 
 
 def render_markdown(data: ReportData, plots_dir: Path, top: int = 10) -> str:
