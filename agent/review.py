@@ -70,7 +70,9 @@ def diff(
 def node_json(lin: Lineage, node: Node) -> dict:
     c = lin.by_id[node.id]
     out = {**summary(c), "repeat": node.repeat}
-    return out | {"children": [node_json(lin, k) for k in node.children]} if not node.repeat else out
+    if not node.repeat:
+        out["children"] = [node_json(lin, k) for k in node.children]
+    return out
 
 
 def summary(c: Candidate) -> dict:
@@ -101,7 +103,7 @@ def _label(lin: Lineage, cid: int, focus: int) -> str:
     if c is None:
         return f"#{cid} [dim](not in this campaign)[/]"
     metric = f" {c.metric:.4f}" if c.metric is not None else ""
-    co = [p for p in c.parent_ids[1:]]
+    co = c.parent_ids[1:]
     extra = f" [dim]co-parents {', '.join(f'#{p}' for p in co)}[/]" if co else ""
     text = f"#{c.id} [{_style(c)}]{c.status}[/]{metric} {arch_name(c, 30)} [dim]{c.backend}[/]{extra}"
     return f"[bold reverse]{text}[/]" if cid == focus else text

@@ -29,11 +29,19 @@ def test_html_report_is_self_contained_and_complete(example_store, tmp_path):
     for section in ("progress", "funnel", "pareto", "prefilter", "lineage", "usage", "top", "config"):
         assert f'id="{section}"' in html
     assert html.count("data:image/png;base64,") >= 4  # best-so-far, funnel, pareto, usage
-    assert "not available" in html  # this campaign has no FLOPs and no pre-filter scores yet
+    cands = Store(example_store).candidates(1)
+    trained = [c for c in cands if c.metric is not None]
+    if any(c.flops for c in trained):
+        assert "FLOPs: not available" not in html and "<h3>accuracy vs flops</h3>\n<table>" in html
+    else:
+        assert "not available: no trained candidate has flops" in html
+    scored = [c for c in trained if c.prefilter_score is not None]
+    assert ("Kendall τ = " if len(scored) >= 3 else "τ = n/a" if scored else "no trained candidate has a pre-filter") \
+        in html
     targets = set(re.findall(r'id="([^"]+)"', html))
     links = set(re.findall(r'href="#([^"]+)"', html))
     assert links and links <= targets  # every in-page link (top-10 code/diff, lineage nodes) lands
-    best = max((c for c in Store(example_store).candidates(1) if c.metric is not None), key=lambda c: c.metric)
+    best = max(trained, key=lambda c: c.metric)
     assert f'href="#cand-{best.id}"' in html and f'id="diff-{best.id}"' in html
 
 

@@ -111,7 +111,7 @@ def _pareto_axis(ax, ok: list[Candidate], front: list[Candidate], cost: str, met
         ax.annotate(label(c, 18), (getattr(c, cost), c.metric), fontsize=7, xytext=(4, -10),
                     textcoords="offset points")
     ax.set_xscale("log")
-    ax.set(xlabel=cost, ylabel=metric)
+    ax.set(xlabel={"flops": "FLOPs per example"}.get(cost, cost), ylabel=metric)
     ax.grid(alpha=0.3)
 
 
