@@ -161,30 +161,6 @@ def show(
         console.print(call.reply, markup=False, highlight=False)
 
 
-@app.command()
-def evaluate(
-    file: Annotated[Path, typer.Argument(help="candidate .py file")],
-    task: Annotated[str, typer.Option(help="task name")] = "digits",
-    timeout: Annotated[float, typer.Option(help="wall-clock limit in seconds")] = 300.0,
-    as_json: JsonOpt = False,
-) -> None:
-    """Fully evaluate one candidate file in the sandbox, exactly as a campaign would."""
-    from evals.evaluate import Evaluator
-    from sandbox.runner import SubprocessRunner
-
-    if not file.is_file():
-        fail(f"no such file: {file}")
-    ev = Evaluator(get_task(task), SubprocessRunner(timeout, threads=2)).evaluate(file.read_text())
-    out = {"status": ev.status, "metric": ev.metric, "test_metric": ev.test_metric, "params": ev.params,
-           "flops": ev.flops, "error": ev.failure_msg, "timings": ev.timings}
-    if as_json:
-        print(json.dumps(out))
-    else:
-        console.print(out)
-    if not ev.ok:
-        raise typer.Exit(1)
-
-
 def main() -> None:
     """Entry point: user mistakes become one red line and exit status 2."""
     try:
@@ -194,6 +170,7 @@ def main() -> None:
         sys.exit(2)
 
 
-from agent.review import register  # noqa: E402  (diff, lineage, report, serve)
+from agent import cli_tools, review  # noqa: E402  (commands defined in their own modules)
 
-register(app)
+cli_tools.register(app)
+review.register(app)

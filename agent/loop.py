@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from agent.config import CampaignConfig
 from agent.exemplars import SEED_BACKEND, build_context, ranked
 from agent.llm import BackendExhausted, Completion
+from agent.prefilter import Prefilter
 from agent.proposer import Proposal, Proposer, messages_json
 from agent.proposers import make_proposers
 from evals.evaluate import Evaluation, Evaluator
@@ -42,7 +43,9 @@ class Campaign:
         self.cfg, self.on_event = cfg, on_event or (lambda name, cand: None)
         self.store = Store(cfg.store)
         self.task: Task = get_task(cfg.task.name, cfg.task.options)
-        self.evaluator = evaluator or Evaluator(self.task, SubprocessRunner(cfg.sandbox.timeout_s, threads=2))
+        self.evaluator = evaluator or Evaluator(self.task, SubprocessRunner(cfg.sandbox.timeout_s, threads=2),
+                                                max_params=cfg.task.max_params, max_flops=cfg.task.max_flops)
+        self.prefilter = Prefilter(cfg.prefilter, self.task.higher_is_better, cfg.seed)
         self.record = self._open_record()
         self.id = self.record.id
         self.t0 = time.monotonic()
@@ -83,7 +86,7 @@ class Campaign:
         return reason
 
     def handle(self, proposal: Proposal) -> Candidate:
-        """Log a proposal; dedupe it; evaluate it if it is new."""
+        """Log a proposal; dedupe it on text and code; process it if it is new."""
         base = dict(parent_ids=proposal.parent_ids, backend=proposal.backend, llm_call_id=proposal.llm_call_id)
         if proposal.code is None:
             cid = self.store.add_candidate(self.id, "", Status.FAILED, failure_kind=proposal.failure_kind,
@@ -92,24 +95,69 @@ class Campaign:
         keys = fingerprint(proposal.code)
         dup = self.store.find_duplicate(self.id, text_key=keys["text_key"], code_key=keys["code_key"])
         if dup:
-            cid = self.store.add_candidate(self.id, proposal.code, Status.DUPLICATE, duplicate_of=dup[0],
-                                           extra={"matched_on": dup[1]}, **keys, **base)
-            return self._emit("duplicate", cid)
+            return self._mark_duplicate(self.store.add_candidate(self.id, proposal.code, Status.PENDING, **keys,
+                                                                 **base), dup)
         cid = self.store.add_candidate(self.id, proposal.code, Status.PENDING, **keys, **base)
-        return self.evaluate(cid)
+        return self.process(cid)
 
-    def evaluate(self, cid: int) -> Candidate:
+    def process(self, cid: int, force_train: bool = False) -> Candidate:
+        """probe → graph dedupe → pre-filter → [short run →] full training."""
         cand = self.store.candidate(cid)
         self.store.update_candidate(cid, status=Status.RUNNING, heartbeat=time.time())
         self._emit("running", cid)
-        ev = self.evaluator.evaluate(cand.code)
-        self.store.update_candidate(cid, **outcome_fields(ev, cand.extra))
+        probe = self.evaluator.evaluate(cand.code, "probe", proxies=self.cfg.prefilter.enabled)
+        self.store.update_candidate(cid, **probe_fields(probe, cand.extra))
+        if not probe.ok:
+            return self._finish(cid, probe)
+        dup = self.store.find_duplicate(self.id, graph_key=probe.graph_key, exclude_id=cid)
+        if dup and not force_train:
+            return self._mark_duplicate(cid, dup)
+        if not (force_train or self._passes_prefilter(cid)):
+            return self._emit("filtered", cid)
+        if self.cfg.prefilter.low_fidelity_epochs and not force_train and not self._passes_short_run(cid):
+            return self._emit("filtered", cid)
+        return self._finish(cid, self.evaluator.evaluate(cand.code))
+
+    def _passes_prefilter(self, cid: int) -> bool:
+        history = self.store.candidates(self.id)
+        self.prefilter.refit(history)
+        cand = self.store.candidate(cid)
+        score, predicted = self.prefilter.score(cand)
+        decision = self.prefilter.decide(cand, score, history)
+        extra = {**cand.extra, "predicted_metric": predicted, "epsilon": decision.epsilon,
+                 "prefilter": decision.reason}
+        self.store.update_candidate(cid, prefilter_score=score, extra=extra,
+                                    **({} if decision.train else {"status": Status.FILTERED}))
+        return decision.train
+
+    def _passes_short_run(self, cid: int) -> bool:
+        cand, epochs = self.store.candidate(cid), self.cfg.prefilter.low_fidelity_epochs
+        short = self.evaluator.evaluate(cand.code, epochs=epochs)
+        if not short.ok:
+            self._finish(cid, short)
+            return False
+        earlier = [c.extra["low_fidelity_metric"] for c in self.store.candidates(self.id)
+                   if "low_fidelity_metric" in c.extra and c.id != cid]
+        promoted = self.prefilter.promote(short.metric, earlier)
+        extra = {**cand.extra, "low_fidelity_metric": short.metric, "low_fidelity_epochs": epochs}
+        self.store.update_candidate(cid, extra=extra, **({} if promoted else {"status": Status.FILTERED}))
+        return promoted
+
+    def _finish(self, cid: int, ev: Evaluation) -> Candidate:
+        cand = self.store.candidate(cid)
+        self.store.update_candidate(cid, **outcome_fields(ev, cand))
         return self._emit("ok" if ev.ok else "failed", cid)
+
+    def _mark_duplicate(self, cid: int, dup: tuple[int, str]) -> Candidate:
+        extra = {**self.store.candidate(cid).extra, "matched_on": dup[1]}
+        self.store.update_candidate(cid, status=Status.DUPLICATE, duplicate_of=dup[0], extra=extra)
+        return self._emit("duplicate", cid)
 
     # -- campaign start ----------------------------------------------------------
     def _requeue(self) -> None:
+        """Candidates a crash left pending or running are processed again from the start."""
         for cand in self.store.candidates(self.id, Status.PENDING, Status.RUNNING):
-            self.evaluate(cand.id)
+            self.process(cand.id, force_train=cand.backend == SEED_BACKEND)
 
     def _seed(self) -> None:
         if any(c.backend == SEED_BACKEND for c in self.store.candidates(self.id)):
@@ -118,7 +166,7 @@ class Campaign:
             keys = fingerprint(code)
             cid = self.store.add_candidate(self.id, code, Status.PENDING, backend=SEED_BACKEND,
                                            extra={"seed_name": name}, **keys)
-            self.evaluate(cid)
+            self.process(cid, force_train=True)
 
     # -- budget and bookkeeping --------------------------------------------------
     def n_proposals(self) -> int:
@@ -166,11 +214,19 @@ def fingerprint(code: str) -> dict[str, str | None]:
     return {"text_key": text_key(code), "code_key": ck}
 
 
-def outcome_fields(ev: Evaluation, extra: dict) -> dict:
+def probe_fields(ev: Evaluation, extra: dict) -> dict:
+    """What the probe stage adds to a candidate: FLOPs, graph key, proxies, static features."""
+    return dict(params=ev.params, flops=ev.flops, graph_key=ev.graph_key,
+                proxies={k: v for k, v in ev.proxies.items() if v is not None},
+                timings={f"probe_{k}": v for k, v in ev.timings.items()}, extra={**extra, "features": ev.features})
+
+
+def outcome_fields(ev: Evaluation, cand: Candidate) -> dict:
+    """A finished evaluation: status, metrics, timings and training curve."""
     fields = dict(status=Status.OK if ev.ok else Status.FAILED, metric=ev.metric, test_metric=ev.test_metric,
-                  params=ev.params, flops=ev.flops, graph_key=ev.graph_key, timings=ev.timings,
-                  proxies={k: v for k, v in ev.proxies.items() if v is not None},
-                  extra={**extra, "history": ev.history, "features": ev.features})
+                  timings={**cand.timings, **ev.timings}, extra={**cand.extra, "history": ev.history})
+    if ev.params is not None:
+        fields["params"] = ev.params
     if not ev.ok:
         fields.update(failure_kind=ev.failure_kind or FailureKind.CRASH, failure_msg=ev.failure_msg)
     return fields

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
-from evals.tasks.base import Task
+from evals.tasks.base import Task, TaskSpec
 from knowledge.records import FailureKind
 from sandbox.protocol import Job, Stage
 from sandbox.runner import RunResult
@@ -59,9 +59,11 @@ def public_data_file(task: Task, cache_dir: Path | None = None) -> Path:
     return path
 
 
-def make_job(task: Task, data_path: Path, stage: Stage = "full", epochs: int | None = None,
-             device: str = "cpu") -> Job:
-    return Job(spec=task.spec.to_dict(), data_path=str(data_path), stage=stage, epochs=epochs, device=device)
+def make_job(task: Task | TaskSpec, data_path: Path, stage: Stage = "full", epochs: int | None = None,
+             device: str = "cpu", proxies: bool = True) -> Job:
+    spec = task if isinstance(task, TaskSpec) else task.spec
+    return Job(spec=spec.to_dict(), data_path=str(data_path), stage=stage, epochs=epochs, device=device,
+               proxies=proxies)
 
 
 def check_preds(task: Task, preds: dict[str, np.ndarray]) -> str | None:
@@ -98,12 +100,30 @@ def score(task: Task, result: RunResult, stage: Stage = "full") -> Evaluation:
 
 
 class Evaluator:
-    """Task + sandbox runner: `evaluate(code)` gives a trusted `Evaluation`."""
+    """Task + sandbox runner: `evaluate(code)` gives a trusted `Evaluation`.
 
-    def __init__(self, task: Task, runner, data_dir: Path | None = None, device: str = "cpu"):
+    `max_params`/`max_flops` override the task's budget gates (from the config).
+    """
+
+    def __init__(self, task: Task, runner, data_dir: Path | None = None, device: str = "cpu",
+                 max_params: int | None = None, max_flops: int | None = None):
         self.task, self.runner, self.device = task, runner, device
         self.data_path = public_data_file(task, data_dir)
+        budget = {k: v for k, v in (("max_params", max_params), ("max_flops", max_flops)) if v is not None}
+        self.spec = replace(task.spec, **budget)
 
-    def evaluate(self, code: str, stage: Stage = "full", epochs: int | None = None) -> Evaluation:
-        job = make_job(self.task, self.data_path, stage, epochs, self.device)
-        return score(self.task, self.runner.run(code, job), stage)
+    def job(self, stage: Stage = "full", epochs: int | None = None, proxies: bool = True) -> Job:
+        return make_job(self.spec, self.data_path, stage, epochs, self.device, proxies)
+
+    def evaluate(self, code: str, stage: Stage = "full", epochs: int | None = None, proxies: bool = True) -> Evaluation:
+        return score(self.task, self.runner.run(code, self.job(stage, epochs, proxies)), stage)
+
+    def probe_and_train(self, code: str) -> Evaluation:
+        """Probe, then train: a candidate's full evaluation as a campaign runs it."""
+        probe = self.evaluate(code, "probe")
+        if not probe.ok:
+            return probe
+        full = self.evaluate(code)
+        timings = {**{f"probe_{k}": v for k, v in probe.timings.items()}, **full.timings}
+        return replace(full, flops=probe.flops, graph_key=probe.graph_key, proxies=probe.proxies,
+                       features=probe.features, timings=timings, params=full.params or probe.params)
