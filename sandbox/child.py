@@ -11,6 +11,7 @@ candidate. A pre-forked worker calls `run_job(job_dir, nonce)` after fork.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -80,6 +81,14 @@ def forbidden_message(guard: Guard, snapshot: Snapshot) -> str:
     return f"sandbox violation: {found[0]}{more}"
 
 
+def memory_peaks() -> dict[str, float]:
+    """Peak address space (what RLIMIT_AS caps) and peak resident memory, in MB."""
+    fields = {"VmPeak": "vm_peak_mb", "VmHWM": "rss_peak_mb"}
+    with open("/proc/self/status") as fh:
+        rows = [line.split() for line in fh if line.split(":")[0] in fields]
+    return {fields[row[0].rstrip(":")]: int(row[1]) / 1024 for row in rows}
+
+
 def run_job(job_dir: Path, nonce: str) -> None:
     """Everything after the job is handed over; never returns (os._exit skips candidate atexit hooks)."""
     t0 = time.perf_counter()
@@ -94,15 +103,16 @@ def run_job(job_dir: Path, nonce: str) -> None:
     guard = install(job_dir, str(job_dir / CANDIDATE_FILE), read_only=[job.data_path])
     report, preds = guarded_evaluate(job, job_dir, guard, snapshot)
     blob = encode_preds(preds)
-    timings = {**report.timings, "child_total_s": time.perf_counter() - t0}
+    timings = {**report.timings, **memory_peaks(), "child_total_s": time.perf_counter() - t0}
     report = report.model_copy(update={
         "timings": timings, "nonce": nonce, "isolation": isolation.as_flags(),
         "preds_sha256": hashlib.sha256(blob).hexdigest() if blob else None,
     })
     write_fd(preds_fd, blob)
     write_fd(result_fd, report.model_dump_json().encode())
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
+    for stream in (sys.__stdout__, sys.__stderr__):  # not sys.stdout: the candidate may have replaced it
+        with contextlib.suppress(Exception):
+            stream.flush()
     os._exit(0)
 
 

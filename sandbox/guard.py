@@ -42,6 +42,7 @@ PATH_WRITE_EVENTS = {"os.remove": 1, "os.rmdir": 1, "os.mkdir": 1, "os.chmod": 1
 RESERVED = (RESULT_FILE, PREDS_FILE, VIOLATIONS_FILE, "job.json", CANDIDATE_FILE)
 SYSTEM_READ = ("/usr", "/lib", "/lib64", "/dev/null", "/dev/urandom", "/sys/devices/system/cpu", "/sys/fs/cgroup",
                "/etc/localtime", "/etc/ld.so.cache", "/proc/cpuinfo", "/proc/meminfo")
+DEVICE_READ = ("/proc/self", "/dev/nvidia", "/proc/driver/nvidia")  # CUDA probes some of these from Python
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
 
 
@@ -107,7 +108,7 @@ class Guard:
     def readable(self, path) -> bool:
         real = os.path.realpath(os.fsdecode(path))
         own = f"/proc/{os.getpid()}"
-        return is_under(real, (*self.read_roots, self.job_dir, own)) or real.startswith("/proc/self")
+        return is_under(real, (*self.read_roots, self.job_dir, own)) or real.startswith(DEVICE_READ)
 
     def called_by_candidate(self) -> bool:
         frame = sys._getframe(3)  # 0 called_by_candidate, 1 check, 2 hook, 3 whoever raised the event

@@ -96,7 +96,7 @@ def set_rlimits(limits: SandboxLimits, threads: int) -> bool:
         resource.RLIMIT_CORE: 0,
     }
     for which, soft in caps.items():
-        hard = cpu + 5 if which == resource.RLIMIT_CPU else soft  # SIGXCPU first, SIGKILL 5 s later
+        hard = cpu + 2 if which == resource.RLIMIT_CPU else soft  # SIGXCPU first, SIGKILL 2 s later
         resource.setrlimit(which, (soft, hard))
     nproc = _user_process_count() + limits.max_procs  # RLIMIT_NPROC counts the whole user
     resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
