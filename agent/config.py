@@ -40,6 +40,7 @@ class BackendConfig(_Strict):
     max_tokens: int = Field(900, gt=0)
     timeout_s: float = Field(120.0, gt=0)
     n_ctx: int = Field(4096, gt=0)  # local: llama.cpp context window
+    n_threads: int | None = Field(None, gt=0)  # local: llama.cpp threads (default: all cores)
     weight: float = Field(1.0, gt=0)  # share of proposals when several backends are set
 
     @model_validator(mode="after")
@@ -54,6 +55,8 @@ class BackendConfig(_Strict):
 class TaskConfig(_Strict):
     name: str = "digits"  # built-in task name
     options: dict[str, Any] = Field(default_factory=dict)  # task-specific settings
+    max_params: int | None = Field(None, gt=0)  # budget gates; default: the task's own
+    max_flops: int | None = Field(None, gt=0)
 
 
 class BudgetConfig(_Strict):
@@ -67,6 +70,17 @@ class SearchConfig(_Strict):
     n_exemplars: int = Field(3, ge=0)  # few-shot architectures per prompt
     n_results: int = Field(8, ge=0)  # rows of the results table in the prompt
     n_failures: int = Field(3, ge=0)  # recent failures shown in the prompt
+
+
+class PrefilterConfig(_Strict):
+    """Cheap ranking before training: proxies + a learned predictor decide who trains."""
+
+    enabled: bool = True
+    top_fraction: float = Field(0.5, gt=0.0, le=1.0)  # train proposals ranked in this top share
+    epsilon: float = Field(0.1, ge=0.0, le=1.0)  # share trained regardless of rank (honest validation)
+    warmup: int = Field(6, ge=0)  # train everything until this many proposals have been scored
+    low_fidelity_epochs: int | None = Field(None, gt=0)  # staged fidelity: a short run first
+    promote_fraction: float = Field(0.5, gt=0.0, le=1.0)  # share of short runs promoted to full training
 
 
 class SandboxConfig(_Strict):
@@ -91,6 +105,7 @@ class CampaignConfig(_Strict):
     backends: list[BackendConfig] = Field(default_factory=lambda: [BackendConfig()], min_length=1)
     search: SearchConfig = SearchConfig()
     sandbox: SandboxConfig = SandboxConfig()
+    prefilter: PrefilterConfig = PrefilterConfig()
     prompts_dir: Path | None = None  # user templates; default: the packaged prompts/
 
 

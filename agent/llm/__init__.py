@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 
-def make_backend(cfg: BackendConfig) -> LLMBackend:
+def make_backend(cfg: BackendConfig, seed: int = 0) -> LLMBackend:
     """Build the backend a config names. Raises LLMError with one clear line."""
     if cfg.kind == "replay":
         from agent.llm.replay import ReplayBackend
@@ -38,5 +38,5 @@ def make_backend(cfg: BackendConfig) -> LLMBackend:
     if cfg.kind == "local":
         from agent.llm.local import LocalBackend
 
-        return LocalBackend(cfg)
+        return LocalBackend(cfg, seed=seed, n_threads=cfg.n_threads)
     raise LLMError(f"backend kind '{cfg.kind}' is not an LLM backend")
