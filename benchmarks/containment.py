@@ -41,6 +41,7 @@ CATEGORIES = [  # (category, fixture, limits, needs training)
     ("os._exit(0) early", "os_exit_early", {}, False),
     ("fake result.json/preds.npz", "fake_result_file", {}, False),
     ("patch torch", "patch_torch", {}, False),
+    ("torch C++ file I/O (save/from_file)", "torch_file_io", {}, False),
     ("labels from gc/frames", "label_snoop", {}, False),
     ("stdout flood", "stdout_spam", {}, False),
     ("fake result line (1 epoch)", "fake_result_line", {}, True),

@@ -99,8 +99,8 @@ def run_job(job_dir: Path, nonce: str) -> None:
     from sandbox.steps import warm_up  # torch and the trusted training code, imported before the guard
 
     warm_up(TaskSpec.from_dict(job.spec))
-    snapshot = Snapshot.take()
     guard = install(job_dir, str(job_dir / CANDIDATE_FILE), read_only=[job.data_path])
+    snapshot = Snapshot.take()  # after install: the guard's own refusers replace a few torch entry points
     report, preds = guarded_evaluate(job, job_dir, guard, snapshot)
     blob = encode_preds(preds)
     timings = {**report.timings, **memory_peaks(), "child_total_s": time.perf_counter() - t0}

@@ -16,6 +16,7 @@ behind the OS-level isolation (`sandbox.isolation`), not a replacement for it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -145,22 +146,38 @@ def default_read_roots(project_root: Path) -> list[str]:
     return sorted(prefixes | {p for p in sys.path if p and os.path.isdir(p)})
 
 
-UNAUDITED = (("_posixsubprocess", "fork_exec", "starting processes"), ("_thread", "start_new_thread", "threads"),
-             ("_thread", "start_joinable_thread", "threads"), ("threading", "_start_new_thread", "threads"))
+UNAUDITED = (  # (owner, attribute, what): entry points with no audit event (C/C++ I/O), replaced by refusers
+    ("_posixsubprocess", "fork_exec", "starting processes"), ("_thread", "start_new_thread", "threads"),
+    ("_thread", "start_joinable_thread", "threads"), ("threading", "_start_new_thread", "threads"),
+    ("torch", "from_file", "file I/O"), ("torch.UntypedStorage", "from_file", "file I/O"),
+    ("torch.TypedStorage", "from_file", "file I/O"), ("torch._C", "PyTorchFileWriter", "file I/O"),
+    ("torch._C", "PyTorchFileReader", "file I/O"), ("torch.jit", "save", "file I/O"), ("torch.jit", "load", "file I/O"),
+    ("torch._C", "import_ir_module", "file I/O"), ("torch.distributed", "TCPStore", "sockets"),
+    ("torch.distributed", "init_process_group", "sockets"), ("torch._C._distributed_c10d", "TCPStore", "sockets"),
+)
+
+
+def _resolve(dotted: str):
+    """An already-imported module, or a class inside one ("torch.UntypedStorage"); None if absent."""
+    if dotted in sys.modules:
+        return sys.modules[dotted]
+    module, _, name = dotted.rpartition(".")
+    return getattr(sys.modules.get(module), name, None)
 
 
 def _refuse_unaudited(guard: Guard) -> None:
-    """Process and thread starters with no audit event in this Python: replace them."""
-    for module, name, what in UNAUDITED:
-        mod = sys.modules.get(module)
-        if mod is not None and hasattr(mod, name):
-            setattr(mod, name, _refuser(guard, f"{module}.{name}", what))
+    """Process/thread starters and torch's C++ file and socket I/O raise no audit event: replace them."""
+    for owner, name, what in UNAUDITED:
+        target = _resolve(owner)
+        if target is not None and hasattr(target, name):
+            with contextlib.suppress(AttributeError, TypeError):  # some C types refuse new attributes
+                setattr(target, name, _refuser(guard, f"{what} ({owner}.{name})", what))
 
 
 def _refuser(guard: Guard, label: str, what: str):
     def refuse(*_args, **_kwargs):
         guard.record(label)
-        raise PermissionError(f"sandbox: {what} are forbidden")
+        raise PermissionError(f"sandbox: forbidden ({what})")
 
     return refuse
 

@@ -49,6 +49,7 @@ def probe(digits, name: str, **limits):
     ("fake_result_file", "result.json"),
     ("exit_early", "exit early"),
     ("os_exit_early", "early exit"),
+    ("torch_file_io", "file I/O"),
 ])
 def test_forbidden_attempts_are_refused_and_recorded(digits, name, needle):
     result = probe(digits, name)
@@ -57,6 +58,7 @@ def test_forbidden_attempts_are_refused_and_recorded(digits, name, needle):
     assert not result.preds
     assert not Path("/tmp/archagent-hostile-was-here.txt").exists()
     assert not Path("/tmp/archagent-hostile-shell.txt").exists()
+    assert not Path("/tmp/archagent-hostile-torchsave.pt").exists()
 
 
 def test_infinite_loop_is_killed_at_the_wall_clock_timeout(digits):
@@ -123,3 +125,11 @@ def test_nan_is_a_failure(digits, name, needle):
     ev = Evaluator(task, SubprocessRunner(threads=1, limits=SandboxLimits(timeout_s=120)), data.parent)
     result = ev.evaluate((HOSTILE / f"{name}.py").read_text(), epochs=1)
     assert result.failure_kind == FailureKind.NAN and needle in result.failure_msg
+
+
+def test_a_benign_seed_trains_and_scores_under_the_full_sandbox(digits):
+    task, data = digits
+    ev = Evaluator(task, SubprocessRunner(threads=1, limits=SandboxLimits(timeout_s=120)), data.parent)
+    result = ev.evaluate(task.seeds()["mlp"], epochs=2)
+    assert result.ok and result.metric > 0.5, result.failure_msg
+    assert result.timings["vm_peak_mb"] < SandboxLimits().memory_mb
