@@ -121,6 +121,7 @@ class Campaign:
     def _passes_prefilter(self, cid: int) -> bool:
         history = self.store.candidates(self.id)
         self.prefilter.refit(history)
+        self.prefilter.set_population([c for c in history if c.proxies])
         cand = self.store.candidate(cid)
         score, predicted = self.prefilter.score(cand)
         decision = self.prefilter.decide(cand, score, history)

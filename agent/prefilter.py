@@ -49,6 +49,13 @@ class Prefilter:
         self.combiner.fit([c.proxies for c in done], [c.metric for c in done], self.higher)
         self.predictor.fit([row(c) for c in done], [c.metric for c in done])
 
+    def set_population(self, probed: list[Candidate]) -> None:
+        """Proxy percentiles are ranked against every probed proposal, trained or not."""
+        names = self.combiner.default_weights
+        self.combiner.reference = {
+            n: np.array([c.proxies.get(n, np.nan) for c in probed], dtype=float) for n in names
+        }
+
     def score(self, cand: Candidate) -> tuple[float, float | None]:
         """(pre-filter score, predicted metric or None before the predictor is fitted)."""
         score = float(self.combiner.score([cand.proxies])[0])
@@ -60,8 +67,8 @@ class Prefilter:
         scored = [c for c in history if c.prefilter_score is not None and c.id != cand.id]
         if not self.cfg.enabled or len(scored) < self.cfg.warmup:
             return Decision(True, False, "warm-up: training everything")
-        others = self.combiner.score([c.proxies for c in scored])
-        rank = float(np.mean(np.asarray(others) < score))  # share of earlier proposals it beats
+        others = self.combiner.score([c.proxies for c in scored]) if scored else []
+        rank = float(np.mean(np.asarray(others) < score)) if scored else 1.0  # share of earlier ones it beats
         if rank >= 1.0 - self.cfg.top_fraction:
             return Decision(True, False, f"ranked above {rank:.0%} of scored proposals")
         if self.rng.random() < self.cfg.epsilon:
