@@ -22,7 +22,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-import sqlite_utils
 from markupsafe import Markup
 
 from evals.report.data import ReportData, gather
@@ -44,11 +43,7 @@ class Page:
 
 
 def open_readonly(path: Path) -> Store:
-    """A `Store` on a read-only connection (no schema migration, no writes)."""
-    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10.0, check_same_thread=False)
-    store = Store.__new__(Store)  # Store() would migrate, i.e. write; its read methods only need .db and .path
-    store.path, store.db = path, sqlite_utils.Database(conn)
-    return store
+    return Store.open_readonly(path)
 
 
 def render(name: str, **ctx) -> str:

@@ -39,6 +39,17 @@ class Store:
         self.db = _open(self.path)
         self._migrate()
 
+    @classmethod
+    def open_readonly(cls, path: str | Path) -> Store:
+        """A store on a read-only connection: no migration, no writes (safe beside a running campaign)."""
+        path = Path(path)
+        if not path.is_file():
+            raise StoreError(f"no knowledge store at {path}")
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10.0, check_same_thread=False)
+        store = cls.__new__(cls)
+        store.path, store.db = path, sqlite_utils.Database(conn)
+        return store
+
     def _migrate(self) -> None:
         self.db.executescript(_SCHEMA)
         row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
