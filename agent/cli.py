@@ -19,11 +19,12 @@ import typer
 from rich.console import Console
 from rich.syntax import Syntax
 
-from agent.config import ConfigError, load_config
+from agent.config import CampaignConfig, ConfigError, load_config
 from agent.display import LiveProgress, fmt_int, fmt_metric, leaderboard
 from agent.llm import LLMError
-from evals.tasks import TaskError, get_task
-from knowledge.records import Status
+from agent.prefilter import ranking_quality
+from evals.tasks import Task, TaskError, get_task
+from knowledge.records import Campaign, Status
 from knowledge.store import Store, StoreError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="LLM-driven neural-architecture discovery.")
@@ -69,21 +70,24 @@ def status(store: StoreOpt = Path("archagent.db"), as_json: JsonOpt = False) -> 
     st = open_store(store)
     rows = []
     for camp in st.campaigns():
-        ok = [c for c in st.candidates(camp.id, Status.OK) if c.metric is not None]
-        higher = get_task(camp.task).higher_is_better if camp.task else True
-        best = (max if higher else min)((c.metric for c in ok), default=None)
+        cands, higher = st.candidates(camp.id), task_of(camp).higher_is_better
+        best = (max if higher else min)((c.metric for c in cands if c.status == Status.OK and c.metric is not None),
+                                        default=None)
         rows.append({"campaign": camp.name, "task": camp.task, "state": camp.state, "counts": st.counts(camp.id),
-                     "best_metric": best, **st.totals(camp.id)})
+                     "best_metric": best, "prefilter": ranking_quality(cands, higher), **st.totals(camp.id)})
     if as_json:
         print(json.dumps(rows, indent=2))
         return
     from rich.table import Table
 
-    t = Table("campaign", "task", "state", "candidates", "best", "LLM calls", "tokens")
+    t = Table("campaign", "task", "state", "candidates", "best", "LLM calls", "tokens", "pre-filter τ / ρ (ε-random)")
     for r in rows:
         counts = " ".join(f"{k}={v}" for k, v in sorted(r["counts"].items()))
+        q = r["prefilter"]
+        quality = (f"{fmt_metric(q['trained']['kendall_tau'])} / {fmt_metric(q['trained']['spearman_rho'])} "
+                   f"n={q['trained']['n']} ({fmt_metric(q['epsilon']['kendall_tau'])}, n={q['epsilon']['n']})")
         t.add_row(r["campaign"], r["task"], r["state"], counts, fmt_metric(r["best_metric"]), str(r["calls"]),
-                  fmt_int(r["tokens"]))
+                  fmt_int(r["tokens"]), quality)
     console.print(t)
 
 
@@ -99,13 +103,19 @@ def list_(
     """Leaderboard of a campaign's candidates."""
     st = open_store(store)
     camp = st.campaign(campaign)
-    task = get_task(camp.task)
+    task = task_of(camp)
     cands = st.candidates(camp.id, *(status_ or []))
     cands = sort_candidates(cands, sort, task.higher_is_better)[: limit or None]
     if as_json:
         print(json.dumps([candidate_json(c) for c in cands], indent=2))
     else:
         console.print(leaderboard(cands, task.metric_name))
+
+
+def task_of(camp: Campaign) -> Task:
+    """The campaign's task, built from its stored config (options included)."""
+    cfg = CampaignConfig.model_validate_json(camp.config_json)
+    return get_task(cfg.task.name, cfg.task.options)
 
 
 def sort_candidates(cands, key: str, higher_is_better: bool):

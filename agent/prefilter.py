@@ -91,6 +91,10 @@ def ranking_quality(cands: list[Candidate], higher_is_better: bool) -> dict[str,
     for name, group in (("trained", trained), ("epsilon", [c for c in trained if c.extra.get("epsilon")])):
         s, m = [c.prefilter_score for c in group], [c.metric if higher_is_better else -c.metric for c in group]
         ok = len(group) >= 3
-        out[name] = {"n": len(group), "kendall_tau": kendall_tau(s, m) if ok else float("nan"),
-                     "spearman_rho": spearman_rho(s, m) if ok else float("nan")}
+        out[name] = {"n": len(group), "kendall_tau": finite(kendall_tau(s, m)) if ok else None,
+                     "spearman_rho": finite(spearman_rho(s, m)) if ok else None}
     return out
+
+
+def finite(x: float) -> float | None:
+    return x if np.isfinite(x) else None
