@@ -24,6 +24,7 @@ from evals.fingerprint import code_key, text_key
 from evals.tasks import Task, get_task
 from knowledge.records import Candidate, FailureKind, Status
 from knowledge.store import Store
+from sandbox.limits import SandboxLimits
 from sandbox.runner import SubprocessRunner
 
 EventHook = Callable[[str, Candidate], None]  # (event name, candidate)
@@ -43,8 +44,9 @@ class Campaign:
         self.cfg, self.on_event = cfg, on_event or (lambda name, cand: None)
         self.store = Store(cfg.store)
         self.task: Task = get_task(cfg.task.name, cfg.task.options)
-        self.evaluator = evaluator or Evaluator(self.task, SubprocessRunner(cfg.sandbox.timeout_s, threads=2),
-                                                max_params=cfg.task.max_params, max_flops=cfg.task.max_flops)
+        runner = SubprocessRunner(threads=2, limits=SandboxLimits.from_config(cfg.sandbox))
+        self.evaluator = evaluator or Evaluator(self.task, runner, max_params=cfg.task.max_params,
+                                                max_flops=cfg.task.max_flops)
         self.prefilter = Prefilter(cfg.prefilter, self.task.higher_is_better, cfg.seed)
         self.record = self._open_record()
         self.id = self.record.id
