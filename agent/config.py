@@ -70,6 +70,7 @@ class SearchConfig(_Strict):
     n_exemplars: int = Field(3, ge=0)  # few-shot architectures per prompt
     n_results: int = Field(8, ge=0)  # rows of the results table in the prompt
     n_failures: int = Field(3, ge=0)  # recent failures shown in the prompt
+    directives: bool = True  # ask for one random concrete change per proposal (prompts/directives.txt)
 
 
 class PrefilterConfig(_Strict):

@@ -11,12 +11,13 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from agent.config import CampaignConfig
 from agent.exemplars import SEED_BACKEND, build_context, ranked
 from agent.llm import BackendExhausted, Completion
 from agent.prefilter import Prefilter
+from agent.prompting import load_directives
 from agent.proposer import Proposal, Proposer, messages_json
 from agent.proposers import make_proposers
 from evals.evaluate import Evaluation, Evaluator
@@ -48,6 +49,7 @@ class Campaign:
         self.evaluator = evaluator or Evaluator(self.task, runner, max_params=cfg.task.max_params,
                                                 max_flops=cfg.task.max_flops)
         self.prefilter = Prefilter(cfg.prefilter, self.task.higher_is_better, cfg.seed)
+        self.directives = load_directives(cfg.prompts_dir) if cfg.search.directives else []
         self.record = self._open_record()
         self.id = self.record.id
         self.t0 = time.monotonic()
@@ -80,6 +82,8 @@ class Campaign:
             proposer = rng.choices(proposers, weights)[0]
             ctx = build_context(self.store, self.id, self.task, self.cfg.search.n_exemplars,
                                 self.cfg.search.n_results, self.cfg.search.n_failures)
+            if self.directives:
+                ctx = replace(ctx, directive=rng.choice(self.directives))
             try:
                 proposal = proposer.propose(ctx, self._record_call)
             except BackendExhausted:

@@ -78,6 +78,14 @@ class PromptContext:
     failures: list[FailureRow] = field(default_factory=list)
     duplicates: list[DuplicateRow] = field(default_factory=list)
     insights: list[str] = field(default_factory=list)
+    directive: str = ""  # one concrete architectural change to try (prompts/directives.txt)
+
+
+def load_directives(user_dir: Path | None = None) -> list[str]:
+    """The directive list: the user's `directives.txt` if present, else the packaged one."""
+    path = user_dir / "directives.txt" if user_dir and (user_dir / "directives.txt").is_file() else None
+    text = (path or TEMPLATE_DIR / "directives.txt").read_text()
+    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 
 class Prompts:
