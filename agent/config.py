@@ -97,6 +97,20 @@ class SandboxConfig(_Strict):
     network: bool = False  # false: new network namespace where permitted + in-process socket guard
 
 
+class ExecutorConfig(_Strict):
+    """Where sandboxed trainings run; `sandbox.executor.make_executor` builds it."""
+
+    kind: Literal["local", "ray"] = "local"  # local: warm fork-server workers; ray: Ray core tasks
+    workers: int = Field(1, gt=0)  # trainings in flight at once
+    threads: int = Field(1, gt=0)  # torch intra-op threads per training
+    max_retries: int = Field(1, ge=0)  # re-runs after a worker died, then the candidate is LOST
+    gpu_ids: list[int] = Field(default_factory=list)  # local: worker i trains on gpu_ids[i % len]
+    address: str = "local"  # ray: "local" starts a private cluster, else e.g. "ray://head:10001"
+    cluster_cpus: int | None = Field(None, gt=0)  # ray, address "local": CPUs of the private cluster
+    num_cpus: float = Field(1.0, gt=0)  # ray: CPUs reserved per job
+    num_gpus: float = Field(0.0, ge=0)  # ray: GPUs per job (> 0: the job trains on CUDA)
+
+
 class CampaignConfig(_Strict):
     name: str = "campaign"
     store: Path = Path("archagent.db")
@@ -106,6 +120,7 @@ class CampaignConfig(_Strict):
     backends: list[BackendConfig] = Field(default_factory=lambda: [BackendConfig()], min_length=1)
     search: SearchConfig = SearchConfig()
     sandbox: SandboxConfig = SandboxConfig()
+    executor: ExecutorConfig = ExecutorConfig()
     prefilter: PrefilterConfig = PrefilterConfig()
     prompts_dir: Path | None = None  # user templates; default: the packaged prompts/
 
