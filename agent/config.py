@@ -97,6 +97,13 @@ class SandboxConfig(_Strict):
     network: bool = False  # false: new network namespace where permitted + in-process socket guard
 
 
+class PipelineConfig(_Strict):
+    """Overlap of proposing and training: neither the LLM nor the trainers should sit idle."""
+
+    proposers: int = Field(1, gt=0)  # LLM requests in flight at once
+    queue: int = Field(1, ge=0)  # proposals allowed to wait for a busy trainer (more = staler prompts)
+
+
 class ExecutorConfig(_Strict):
     """Where sandboxed trainings run; `sandbox.executor.make_executor` builds it."""
 
@@ -121,6 +128,7 @@ class CampaignConfig(_Strict):
     search: SearchConfig = SearchConfig()
     sandbox: SandboxConfig = SandboxConfig()
     executor: ExecutorConfig = ExecutorConfig()
+    pipeline: PipelineConfig = PipelineConfig()
     prefilter: PrefilterConfig = PrefilterConfig()
     prompts_dir: Path | None = None  # user templates; default: the packaged prompts/
 

@@ -105,7 +105,7 @@ class Evaluator:
     `max_params`/`max_flops` override the task's budget gates (from the config).
     """
 
-    def __init__(self, task: Task, runner, data_dir: Path | None = None, device: str = "cpu",
+    def __init__(self, task: Task, runner=None, data_dir: Path | None = None, device: str = "cpu",
                  max_params: int | None = None, max_flops: int | None = None):
         self.task, self.runner, self.device = task, runner, device
         self.data_path = public_data_file(task, data_dir)

@@ -15,6 +15,7 @@ that stream, so repeated prompts still give varied samples.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from types import ModuleType
@@ -67,6 +68,7 @@ class LocalBackend(LLMBackend):
         n_threads: int | None = None,
     ):
         self.cfg = cfg
+        self._lock = threading.Lock()
         llama_cpp = _import_llama_cpp()  # first: fail fast, before assembling weights
         self.model, self.model_path = resolve_model(cfg.model, cache_dir)
         t0 = time.perf_counter()
@@ -87,9 +89,10 @@ class LocalBackend(LLMBackend):
             raise LLMError("the local backend was closed")
         t0 = time.perf_counter()
         try:
-            response = self._llm.create_chat_completion(
-                messages=messages, temperature=temperature, max_tokens=max_tokens
-            )
+            with self._lock:  # one llama.cpp context: one generation at a time
+                response = self._llm.create_chat_completion(
+                    messages=messages, temperature=temperature, max_tokens=max_tokens
+                )
         except (ValueError, RuntimeError) as err:  # e.g. the prompt exceeds n_ctx
             raise LLMError(f"{self.model}: {' '.join(str(err).split())}") from None
         latency = time.perf_counter() - t0
