@@ -184,3 +184,7 @@ from agent import cli_tools, review  # noqa: E402  (commands defined in their ow
 
 cli_tools.register(app)
 review.register(app)
+
+
+if __name__ == "__main__":
+    main()

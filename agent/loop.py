@@ -20,6 +20,7 @@ from functools import partial
 
 from agent.config import CampaignConfig
 from agent.exemplars import SEED_BACKEND, build_context, ranked
+from agent.extract import extract_code
 from agent.lifecycle import Lifecycle
 from agent.llm import BackendExhausted, Completion
 from agent.prefilter import Prefilter
@@ -29,7 +30,7 @@ from agent.proposers import make_proposers
 from evals.evaluate import Evaluator
 from evals.fingerprint import code_key, text_key
 from evals.tasks import Task, get_task
-from knowledge.records import Candidate, Status
+from knowledge.records import Candidate, FailureKind, LLMCall, Status
 from knowledge.store import Store
 from sandbox.executor import Executor, make_executor
 from sandbox.limits import SandboxLimits
@@ -153,9 +154,11 @@ class Campaign:
 
     # -- campaign start ----------------------------------------------------------
     def _requeue(self) -> None:
-        """Candidates a crash left pending or running are evaluated again from the start."""
+        """Work a crash left behind: replies not yet turned into candidates, and unfinished evaluations."""
         for cand in self.store.candidates(self.id, Status.PENDING, Status.RUNNING):
             self.lifecycle.start(cand.id, force_train=cand.backend == SEED_BACKEND)
+        for call in self.store.orphan_calls(self.id):
+            self.handle(proposal_from_call(call))
 
     def _seed(self) -> None:
         if any(c.backend == SEED_BACKEND for c in self.store.candidates(self.id)):
@@ -192,6 +195,16 @@ class Campaign:
 
     def summary(self, reason: str) -> Summary:
         return Summary(self.cfg.name, self.store.counts(self.id), self.best(), time.monotonic() - self.t0, reason)
+
+
+def proposal_from_call(call: LLMCall) -> Proposal:
+    """Rebuild the proposal a logged reply made (its exemplar parents are in the stored prompt only)."""
+    if call.error:
+        return Proposal(None, (), call.backend, call.id, FailureKind.LLM, call.error[:500])
+    code = extract_code(call.reply)
+    if code is None:
+        return Proposal(None, (), call.backend, call.id, FailureKind.NO_CODE, "the reply held no code block")
+    return Proposal(code, (), call.backend, call.id)
 
 
 def record_call(store: Store, campaign_id: int, backend: str, model: str, purpose: str, messages: list,

@@ -100,6 +100,14 @@ class Store:
     def llm_call(self, call_id: int) -> LLMCall:
         return LLMCall(**self.db["llm_calls"].get(call_id))
 
+    def orphan_calls(self, campaign_id: int) -> list[LLMCall]:
+        """Proposal calls whose reply never became a candidate (the loop died in between)."""
+        sql = ("SELECT * FROM llm_calls l WHERE campaign_id = ? AND purpose = 'propose' AND NOT EXISTS "
+               "(SELECT 1 FROM candidates c WHERE c.llm_call_id = l.id) ORDER BY id")
+        cursor = self.db.execute(sql, [campaign_id])
+        cols = [d[0] for d in cursor.description]
+        return [LLMCall(**dict(zip(cols, row, strict=True))) for row in cursor.fetchall()]
+
     def llm_calls(self, campaign_id: int) -> list[LLMCall]:
         rows = self.db["llm_calls"].rows_where("campaign_id = ?", [campaign_id], order_by="id")
         return [LLMCall(**r) for r in rows]
