@@ -58,7 +58,8 @@ class LLMProposer(Proposer):
         messages = self.prompts.messages("propose", ctx)
         try:
             reply = complete_with_retry(self.backend, messages, temperature=self.cfg.temperature,
-                                        max_tokens=self.cfg.max_tokens)
+                                        max_tokens=self.cfg.max_tokens, attempts=self.cfg.retries,
+                                        max_wait_s=self.cfg.retry_max_wait_s)
         except BackendExhausted:
             raise
         except LLMError as err:

@@ -35,7 +35,7 @@ class FakeOpenAI(BaseHTTPRequestHandler):
 
     script: list[int] = [200]
     requests: list[dict] = []
-    content: str = REPLY
+    content: str | list[str] = REPLY  # a list: one reply per successful request, in order
     delay_s: float = 0.0
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
@@ -44,7 +44,8 @@ class FakeOpenAI(BaseHTTPRequestHandler):
         cls.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
         status = cls.script[min(len(cls.requests), len(cls.script)) - 1]
         time.sleep(cls.delay_s)
-        self._send(status, _ok_payload(body, cls.content) if status == 200 else _error_payload(status))
+        content = cls.content if isinstance(cls.content, str) or status != 200 else cls.content.pop(0)
+        self._send(status, _ok_payload(body, content) if status == 200 else _error_payload(status))
 
     def _send(self, status: int, payload: dict) -> None:
         data = json.dumps(payload).encode()
