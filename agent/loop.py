@@ -22,7 +22,7 @@ from agent.config import CampaignConfig
 from agent.exemplars import SEED_BACKEND, build_context, ranked
 from agent.extract import extract_code
 from agent.lifecycle import Lifecycle
-from agent.llm import BackendExhausted, Completion
+from agent.llm import BackendExhausted, Completion, preflight
 from agent.prefilter import Prefilter
 from agent.prompting import load_directives
 from agent.proposer import Proposal, Proposer, messages_json
@@ -50,8 +50,10 @@ class Summary:
 class Campaign:
     def __init__(self, cfg: CampaignConfig, on_event: EventHook | None = None, executor: Executor | None = None):
         self.cfg, self.on_event = cfg, on_event or (lambda name, cand: None)
-        self.store = Store(cfg.store)
+        for backend in cfg.backends:
+            preflight(backend)
         self.task: Task = get_task(cfg.task.name, cfg.task.options)
+        self.store = Store(cfg.store)
         self.evaluator = Evaluator(self.task, max_params=cfg.task.max_params, max_flops=cfg.task.max_flops)
         self.prefilter = Prefilter(cfg.prefilter, self.task.higher_is_better, cfg.seed)
         self.directives = load_directives(cfg.prompts_dir) if cfg.search.directives else []
@@ -76,17 +78,15 @@ class Campaign:
         owned = self._executor is None
         executor = self._executor or make_executor(self.cfg.executor, SandboxLimits.from_config(self.cfg.sandbox))
         self.lifecycle = Lifecycle(self.cfg, self.store, self.evaluator, self.prefilter, executor, self._emit)
+        proposers = make_proposers(self.cfg, self.store, self.id)  # first: a bad backend fails before any work
         try:
             self._requeue()
             self._seed()
             self._drain(executor)
-            proposers = make_proposers(self.cfg, self.store, self.id)
-            try:
-                reason = self._drive(proposers, executor)
-            finally:
-                for p in proposers:
-                    p.close()
+            reason = self._drive(proposers, executor)
         finally:
+            for p in proposers:
+                p.close()
             if owned:
                 executor.shutdown()
         self.store.set_campaign_state(self.id, "finished")

@@ -22,6 +22,7 @@ __all__ = [
     "TransientLLMError",
     "complete_with_retry",
     "make_backend",
+    "preflight",
 ]
 
 
@@ -40,3 +41,24 @@ def make_backend(cfg: BackendConfig, seed: int = 0) -> LLMBackend:
 
         return LocalBackend(cfg, seed=seed, n_threads=cfg.n_threads)
     raise LLMError(f"backend kind '{cfg.kind}' is not an LLM backend")
+
+
+def preflight(cfg: BackendConfig) -> None:
+    """Cheap checks before a campaign touches the store: files exist, extras are installed, keys are set."""
+    import importlib.util
+    import os
+    from pathlib import Path
+
+    if cfg.kind == "replay" and not Path(cfg.path).is_file():
+        raise LLMError(f"replay file not found: {cfg.path}")
+    if cfg.kind == "local":
+        from agent.llm.model_files import PRESETS
+
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise LLMError("the local backend needs the 'local' extra: pip install 'archagent[local]'")
+        model = cfg.model or next(iter(PRESETS))
+        if model not in PRESETS and not Path(model).is_file():
+            raise LLMError(f"local model '{model}' is neither a .gguf file nor a preset ({', '.join(PRESETS)})")
+    if cfg.kind == "litellm" and cfg.api_key_env and not os.environ.get(cfg.api_key_env):
+        raise LLMError(f"api_key_env names ${cfg.api_key_env}, which is not set in the environment")
+

@@ -20,7 +20,7 @@ class ReplayBackend(LLMBackend):
     def __init__(self, path: Path, model: str | None = None):
         self.path = Path(path)
         if not self.path.is_file():
-            raise BackendExhausted(f"replay file not found: {self.path}")
+            raise LLMError(f"replay file not found: {self.path}")
         self._rows = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
         self._next = 0
         self.model = model or self.path.name

@@ -1,0 +1,72 @@
+"""User mistakes give one clear line, a non-zero exit, and touch no existing data."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from knowledge.records import Status
+from knowledge.store import Store
+
+ROOT = Path(__file__).parent.parent
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "80"}
+    return subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=cwd, capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def one_line_error(proc: subprocess.CompletedProcess, needle: str) -> None:
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+
+
+@pytest.fixture
+def existing_store(tmp_path: Path) -> Path:
+    store = Store(tmp_path / "s.db")
+    camp = store.create_campaign("old", "digits", "{}")
+    store.add_candidate(camp.id, "code", Status.OK, metric=0.5)
+    store.close()
+    return tmp_path / "s.db"
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(b"".join(p.read_bytes() for p in sorted(path.parent.glob(path.name + "*")))).hexdigest()
+
+
+BAD_CONFIGS = {
+    "malformed": ("name = \n", "not valid TOML"),
+    "unknown key": ('store = "s.db"\n[budget]\nproposal = 3\n', "unknown key 'budget.proposal'"),
+    "bad value": ('store = "s.db"\n[budget]\nproposals = "many"\n', "'budget.proposals'"),
+    "unknown backend": ('store = "s.db"\n[[backends]]\nkind = "gpt9"\n', "backends.0.kind"),
+    "missing model file": ('store = "s.db"\n[[backends]]\nkind = "local"\nmodel = "/nope/m.gguf"\n', "m.gguf"),
+    "missing replay file": ('store = "s.db"\n[[backends]]\nkind = "replay"\npath = "r.jsonl"\n', "r.jsonl"),
+    "unknown task": ('store = "s.db"\n[task]\nname = "imagenet"\n', "unknown task"),
+    "unwritable store": ('store = "/no/such/dir/s.db"\n', "does not exist"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CONFIGS))
+def test_bad_config_is_one_line_and_harmless(case: str, existing_store: Path, tmp_path: Path):
+    text, needle = BAD_CONFIGS[case]
+    (tmp_path / "c.toml").write_text(text)
+    before = digest(existing_store)
+    one_line_error(cli("run", "c.toml", cwd=tmp_path), needle)
+    assert digest(existing_store) == before
+    assert [c.name for c in Store(existing_store).campaigns()] == ["old"]
+
+
+def test_missing_files_and_ids(existing_store: Path, tmp_path: Path):
+    one_line_error(cli("run", "nope.toml", cwd=tmp_path), "not found")
+    one_line_error(cli("evaluate", "--task", "digits", "nope.py", cwd=tmp_path), "no such file")
+    one_line_error(cli("show", "99", "--store", str(existing_store), cwd=tmp_path), "no candidate 99")
+    one_line_error(cli("list", "nope", "--store", str(existing_store), cwd=tmp_path), "no campaign 'nope'")
+    one_line_error(cli("status", "--store", str(tmp_path / "none.db"), cwd=tmp_path), "no knowledge store")
