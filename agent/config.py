@@ -118,6 +118,7 @@ class ExecutorConfig(_Strict):
     cluster_cpus: int | None = Field(None, gt=0)  # ray, address "local": CPUs of the private cluster
     num_cpus: float = Field(1.0, gt=0)  # ray: CPUs reserved per job
     num_gpus: float = Field(0.0, ge=0)  # ray: GPUs per job (> 0: the job trains on CUDA)
+    warm: bool = True  # ray: fork jobs from a warm server in each Ray worker (false: a fresh process per job)
 
 
 class CampaignConfig(_Strict):

@@ -168,7 +168,7 @@ def make_executor(cfg: ExecutorConfig, limits: SandboxLimits) -> Executor:
 
         return RayExecutor(address=cfg.address, workers=cfg.workers, threads=cfg.threads, num_cpus=cfg.num_cpus,
                            num_gpus=cfg.num_gpus, limits=limits, max_retries=cfg.max_retries,
-                           cluster_cpus=cfg.cluster_cpus)
+                           cluster_cpus=cfg.cluster_cpus, warm=cfg.warm)
     from sandbox.local_executor import LocalExecutor
 
     return LocalExecutor(workers=cfg.workers, threads=cfg.threads, limits=limits, max_retries=cfg.max_retries,

@@ -109,34 +109,47 @@ class LocalExecutor(Executor):
 
     def _run_once(self, server: ForkServer, slot: int, job_id: JobId, code: str, job: Job) -> RunResult:
         gpu = str(self.gpu_ids[slot % len(self.gpu_ids)]) if self.gpu_ids else None
-        update = {"threads": self.threads, "limits": self.limits, **({"device": gpu_device(gpu)} if gpu else {})}
-        job_dir, nonce = Path(tempfile.mkdtemp(prefix="archagent-job-")), secrets.token_hex(16)
         try:
-            (job_dir / CANDIDATE_FILE).write_text(code)
-            (job_dir / "job.json").write_text(job.model_copy(update=update).model_dump_json())
-            t0 = time.perf_counter()
-            end = server.run(job_dir, nonce, self.limits.timeout_s, gpu, lambda pid: self._started(job_id, pid))
-            wall = time.perf_counter() - t0
-            output = read_tail(job_dir / OUTPUT_LOG, self.limits.max_output_kb * 1024)
-            return self._judge(job_dir, end, nonce, wall, output)
+            return run_on_server(server, code, job, self.limits, self.threads, gpu,
+                                 lambda pid: self._started(job_id, pid))
         finally:
             with self._lock:
                 self._running.pop(job_id, None)
-            shutil.rmtree(job_dir, ignore_errors=True)
-
-    def _judge(self, job_dir: Path, end: ChildExit, nonce: str, wall: float, output: str) -> RunResult:
-        """The same verdicts as `SubprocessRunner`: wall and CPU timeouts, then `collect`."""
-        if end.timed_out:
-            return failed(FailureKind.TIMEOUT, f"evaluation exceeded {self.limits.timeout_s:g} s wall clock",
-                          wall, output)
-        cpu_limit = self.limits.cpu_seconds(self.threads)
-        if end.code in (-signal.SIGKILL, -signal.SIGXCPU) and end.cpu_s >= cpu_limit - 1:
-            return failed(FailureKind.TIMEOUT, f"CPU time limit exceeded ({end.cpu_s:.0f} s > {cpu_limit} s)",
-                          wall, output)
-        return collect(job_dir, end.code, wall, output, nonce, self.limits)
 
     def _started(self, job_id: JobId, pid: int) -> None:
         with self._lock:
             self._running[job_id] = pid
         if not self.is_open(job_id):  # cancelled while it was being forked
             kill_child(pid)
+
+
+def run_on_server(server: ForkServer, code: str, job: Job, limits: SandboxLimits, threads: int,
+                  gpu: str | None = None, on_start=None) -> RunResult:
+    """One job in a fresh private directory on a warm server, judged like `SubprocessRunner` judges.
+
+    Raises ServerDied if the server goes away (the caller retries or reports LOST).
+    """
+    update = {"threads": threads, "limits": limits, **({"device": gpu_device(gpu)} if gpu else {})}
+    job_dir, nonce = Path(tempfile.mkdtemp(prefix="archagent-job-")), secrets.token_hex(16)
+    try:
+        (job_dir / CANDIDATE_FILE).write_text(code)
+        (job_dir / "job.json").write_text(job.model_copy(update=update).model_dump_json())
+        t0 = time.perf_counter()
+        end = server.run(job_dir, nonce, limits.timeout_s, gpu, on_start)
+        wall = time.perf_counter() - t0
+        output = read_tail(job_dir / OUTPUT_LOG, limits.max_output_kb * 1024)
+        return judge(job_dir, end, nonce, wall, output, limits, threads)
+    finally:
+        shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def judge(job_dir: Path, end: ChildExit, nonce: str, wall: float, output: str, limits: SandboxLimits,
+          threads: int) -> RunResult:
+    """The same verdicts as `SubprocessRunner`: wall and CPU timeouts, then `collect`."""
+    if end.timed_out:
+        return failed(FailureKind.TIMEOUT, f"evaluation exceeded {limits.timeout_s:g} s wall clock", wall, output)
+    cpu_limit = limits.cpu_seconds(threads)
+    if end.code in (-signal.SIGKILL, -signal.SIGXCPU) and end.cpu_s >= cpu_limit - 1:
+        return failed(FailureKind.TIMEOUT, f"CPU time limit exceeded ({end.cpu_s:.0f} s > {cpu_limit} s)",
+                      wall, output)
+    return collect(job_dir, end.code, wall, output, nonce, limits)

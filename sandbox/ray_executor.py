@@ -1,4 +1,4 @@
-"""The cluster executor: each job is a Ray core task that runs the sandboxed subprocess runner.
+"""The cluster executor: each job is a Ray core task that runs one sandboxed child.
 
     ex = RayExecutor(address="local", workers=2, cluster_cpus=2)    # or address="ray://head:10001"
     job_id = ex.submit(code, job)
@@ -8,10 +8,13 @@
 and the timeout backstop counts from launch). `address="local"` starts a private
 in-process cluster (passed explicitly so Ray never attaches to a stale one); any
 other address connects to a running cluster.
-Inside the task the job runs through `SubprocessRunner`, so the sandbox's isolation
-and wall-clock timeout apply unchanged. Per job: `num_cpus`, `num_gpus` (a task
-given a GPU trains with device "cuda"). A dead worker is retried `max_retries`
-times by Ray, then reported LOST; cancel and the timeout backstop use
+Inside the task the job runs in a sandboxed child exactly as locally: by default
+forked from a warm fork server kept in each Ray worker process (`warm=True`;
+`sandbox/forkserver.py`), else through `SubprocessRunner` (a fresh interpreter per
+job); the isolation, nonce check and wall-clock timeout apply unchanged either way.
+Per job: `num_cpus`, `num_gpus` (a task given a GPU trains on that GPU). A dead
+worker (Ray worker or its fork server) is retried `max_retries` times by Ray, then
+reported LOST; cancel and the timeout backstop use
 `ray.cancel(force=True)`, which kills the task's process. The public data file
 travels through the object store, so workers on other nodes need no shared disk.
 """
@@ -32,17 +35,37 @@ POLL_S = 0.05
 BACKSTOP_GRACE_S = 30.0  # beyond the in-task timeout, before the executor force-cancels
 
 
-def run_job_task(code: str, job: Job, data: bytes, limits: SandboxLimits, threads: int) -> RunResult:
-    """The body of one Ray task, on a worker node."""
+_server = None  # this Ray worker process's warm fork server (Ray reuses worker processes across tasks)
+
+
+def run_job_task(code: str, job: Job, data: bytes, limits: SandboxLimits, threads: int, warm: bool) -> RunResult:
+    """The body of one Ray task, on a worker node. Raises ServerDied (Ray retries it) if the warm server died."""
     import ray
 
     from sandbox.executor import gpu_device
     from sandbox.runner import SubprocessRunner
 
-    if gpus := ray.get_gpu_ids():  # Ray chose this task's GPU (and set CUDA_VISIBLE_DEVICES for it)
-        job = job.model_copy(update={"device": gpu_device(gpus[0])})
+    gpus = ray.get_gpu_ids()  # Ray chose this task's GPU (and set CUDA_VISIBLE_DEVICES for it)
     job = job.model_copy(update={"data_path": str(node_local_copy(job.data_path, data))})
-    return SubprocessRunner(threads=threads, limits=limits).run(code, job)
+    if not warm:
+        job = job.model_copy(update={"device": gpu_device(gpus[0])}) if gpus else job
+        return SubprocessRunner(threads=threads, limits=limits).run(code, job)
+    return run_warm(code, job, limits, threads, str(gpus[0]) if gpus else None)
+
+
+def run_warm(code: str, job: Job, limits: SandboxLimits, threads: int, gpu: str | None) -> RunResult:
+    global _server
+    from sandbox.forkserver import ForkServer, ServerDied
+    from sandbox.local_executor import run_on_server
+
+    if _server is None or _server.proc.poll() is not None:
+        _server = ForkServer(threads)
+    try:
+        return run_on_server(_server, code, job, limits, threads, gpu)
+    except ServerDied:
+        _server.close()
+        _server = None
+        raise
 
 
 def node_local_copy(path: str, data: bytes) -> Path:
@@ -65,20 +88,22 @@ def node_local_copy(path: str, data: bytes) -> Path:
 class RayExecutor(Executor):
     def __init__(self, address: str = "local", workers: int = 2, threads: int = 1, num_cpus: float = 1.0,
                  num_gpus: float = 0.0, limits: SandboxLimits | None = None, max_retries: int = 1,
-                 cluster_cpus: int | None = None, timeout_s: float | None = None):
+                 cluster_cpus: int | None = None, timeout_s: float | None = None, warm: bool = True):
         import ray
+
+        from sandbox.forkserver import ServerDied
 
         super().__init__()
         limits = limits or SandboxLimits()
         self.limits = limits if timeout_s is None else limits.model_copy(update={"timeout_s": timeout_s})
-        self.workers, self.threads, self.timeout_s = workers, threads, self.limits.timeout_s
+        self.workers, self.threads, self.timeout_s, self.warm = workers, threads, self.limits.timeout_s, warm
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:
             local = address == "local"
             ray.init(address=address, num_cpus=cluster_cpus if local else None, include_dashboard=False,
                      log_to_driver=False, configure_logging=False)
         self._task = ray.remote(run_job_task).options(num_cpus=num_cpus, num_gpus=num_gpus,
-                                                      max_retries=max_retries, retry_exceptions=False)
+                                                      max_retries=max_retries, retry_exceptions=[ServerDied])
         self._data: dict[str, object] = {}  # data path -> object ref of its bytes
         self._queued: list[tuple[JobId, str, Job]] = []
         self._flying: dict[object, tuple[JobId, float]] = {}  # ref -> (job id, deadline)
@@ -132,7 +157,8 @@ class RayExecutor(Executor):
                 job_id, code, job = self._queued.pop(0)
             if job.data_path not in self._data:
                 self._data[job.data_path] = ray.put(Path(job.data_path).read_bytes())
-            ref = self._task.remote(code, job, self._data[job.data_path], self.limits, self.threads)
+            ref = self._task.remote(code, job, self._data[job.data_path], self.limits, self.threads,
+                                      self.warm)
             self._flying[ref] = (job_id, time.monotonic() + self.timeout_s + BACKSTOP_GRACE_S)
 
     def _collect_ready(self) -> None:
@@ -178,5 +204,9 @@ def task_result(ref) -> RunResult:
         return failed(FailureKind.MEMORY, "Ray's memory monitor killed the worker")
     except rex.TaskCancelledError:
         return failed(FailureKind.LOST, "the task was cancelled by Ray")
+    except rex.RayTaskError as err:
+        if "ServerDied" in type(err).__name__ or "ServerDied" in str(err).splitlines()[-1]:
+            return failed(FailureKind.LOST, f"worker lost after retries: {str(err).strip().splitlines()[-1][:300]}")
+        return failed(FailureKind.CRASH, f"the Ray task failed: {str(err).strip().splitlines()[-1][:300]}")
     except rex.RayError as err:
         return failed(FailureKind.CRASH, f"the Ray task failed: {str(err).strip().splitlines()[-1][:300]}")

@@ -1,6 +1,10 @@
 """One contract, every executor backend: real sandboxed processes, real training, real kills.
 
     pytest tests/test_executor_contract.py            (Ray cases skip when ray is not installed)
+
+Backends: local (warm fork servers), ray (Ray tasks on warm fork servers), ray-cold
+(Ray tasks, a fresh `python -m sandbox.child` per job). "Lost worker" kills the
+process that started the sandbox child: a fork server, or the Ray worker itself.
 """
 
 from __future__ import annotations
@@ -36,18 +40,19 @@ def ray_cluster():
     ray.shutdown()
 
 
-@pytest.fixture(params=["local", "ray"])
+@pytest.fixture(params=["local", "ray", "ray-cold"])
 def make(request):
     """A factory for executors of one backend; all are shut down after the test."""
     made: list[Executor] = []
-    if request.param == "ray":
+    if request.param.startswith("ray"):
         request.getfixturevalue("ray_cluster")
 
     def factory(workers: int = 2, timeout_s: float = 120.0, max_retries: int = 1) -> Executor:
-        if request.param == "ray":
+        if request.param.startswith("ray"):
             from sandbox.ray_executor import RayExecutor
 
-            ex = RayExecutor(workers=workers, timeout_s=timeout_s, max_retries=max_retries)
+            ex = RayExecutor(workers=workers, timeout_s=timeout_s, max_retries=max_retries,
+                             warm=request.param == "ray")
         else:
             from sandbox.local_executor import LocalExecutor
 
@@ -156,3 +161,32 @@ def test_lost_worker_is_retried_then_reported(make, task_job, retries):
     (done,) = list(ex.as_completed())
     assert done.outcome == (JobOutcome.LOST if retries == 0 else JobOutcome.OK)
     assert gone(child)  # no orphan left running the candidate
+
+
+PARENT = """
+import sys, time
+from evals.evaluate import make_job, public_data_file
+from evals.tasks import get_task
+from sandbox.local_executor import LocalExecutor
+task = get_task("digits", {"epochs": 1})
+ex = LocalExecutor(workers=2, timeout_s=120)
+ex.submit(sys.argv[1], make_job(task, public_data_file(task, __import__("pathlib").Path(sys.argv[2]))))
+while len(ex.server_pids()) < 2:
+    time.sleep(0.05)
+print(*ex.server_pids(), flush=True)
+time.sleep(600)
+"""
+
+
+def test_local_workers_die_with_their_parent(tmp_path):
+    import subprocess
+    import sys
+
+    tag = f"orphan-{time.monotonic_ns()}"
+    proc = subprocess.Popen([sys.executable, "-c", PARENT, SPIN.format(tag=tag), str(tmp_path)],
+                            stdout=subprocess.PIPE, text=True)
+    servers = [int(p) for p in proc.stdout.readline().split()]
+    child = sandbox_child(tag)
+    proc.kill()  # SIGKILL: no cleanup code runs in the parent
+    proc.wait()
+    assert len(servers) == 2 and all(gone(pid) for pid in [*servers, child])
