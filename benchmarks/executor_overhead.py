@@ -88,7 +88,7 @@ def throughput_rows(code: str, job, n: int, with_ray: bool) -> list[str]:
     for workers in (1, 2):
         with LocalExecutor(workers=workers, timeout_s=300) as ex:
             executor_samples(ex, code, job, workers)  # warm every server (approximately) first
-            rows.append(f"| {f'local, {workers} worker(s)':<28} | {throughput(ex, code, job, n):6.1f} | - |")
+            rows.append(f"| {f'local, {workers} worker(s)':<30} | {throughput(ex, code, job, n):6.1f} | - |")
     if with_ray:
         from sandbox.ray_executor import RayExecutor
 
@@ -97,7 +97,7 @@ def throughput_rows(code: str, job, n: int, with_ray: bool) -> list[str]:
             with RayExecutor(address="local", workers=2, cluster_cpus=2, timeout_s=300, warm=warm) as ex:
                 start = time.perf_counter() - t0
                 name = "ray, 2 CPUs, " + ("warm workers" if warm else "fresh process/job")
-                rows.append(f"| {name:<28} | {throughput(ex, code, job, n):6.1f} | {start:.1f} s |")
+                rows.append(f"| {name:<30} | {throughput(ex, code, job, n):6.1f} | {start:.1f} s |")
     return rows
 
 
@@ -115,8 +115,8 @@ def main() -> None:
     print("|----------------------------------|-----------------|--------------|----------------|-------------|")
     print("\n".join(overhead_rows(code, job, args.jobs)))
     print(f"\nthroughput, {args.throughput_jobs} jobs submitted at once\n")
-    print("| executor                     | jobs/min | start-up |")
-    print("|------------------------------|----------|----------|")
+    print("| executor                       | jobs/min | start-up |")
+    print("|--------------------------------|----------|----------|")
     print("\n".join(throughput_rows(code, job, args.throughput_jobs, not args.no_ray)))
 
 
