@@ -71,7 +71,7 @@ def blind() -> nn.Module:
 
 
 def architectures() -> dict[str, Factory]:
-    """The benchmark set: 39 models from hopeless to strong."""
+    """The benchmark set: 37 models from hopeless to strong."""
     archs: dict[str, Factory] = {"blind_avgpool": blind, "linear": mlp([], None)}
     for w in (2, 4, 8, 16, 32, 64, 128, 256, 512):
         archs[f"mlp_{w}"] = mlp([w])
