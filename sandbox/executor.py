@@ -1,13 +1,15 @@
 """Run many sandboxed jobs at once: the `Executor` interface shared by all backends.
 
-    with make_executor(cfg.executor, cfg.sandbox.timeout_s) as ex:
-        ids = [ex.submit(code, job) for code in codes]
+    with make_executor(cfg.executor, SandboxLimits.from_config(cfg.sandbox)) as ex:
+        ids = [ex.submit(code, make_job(task, data_path)) for code in codes]
         for job_id, result in ex.as_completed():   # in completion order
-            ...
+            evaluation = score(task, result)          # evals.evaluate: trusted scoring, as before
 
 Backends: `local` (a pool of warm fork-server workers, `sandbox/local_executor.py`)
 and `ray` (Ray core tasks, `sandbox/ray_executor.py`). Every job still runs in its
-own sandboxed child process; the executor only decides where and when.
+own sandboxed child process; the executor only decides where and when. When a job is
+given a GPU, the executor sets `job.device` (see `gpu_device`); otherwise the job's own
+device is kept.
 
 Contract (tested in tests/test_executor_contract.py for every backend):
 - `submit` returns at once with a job id; jobs start as workers free up.
@@ -15,7 +17,10 @@ Contract (tested in tests/test_executor_contract.py for every backend):
   submitted job is left; jobs submitted while iterating are included.
 - A cancelled job yields nothing (`cancel` returns False if its result was already in).
 - Failures are results, never exceptions: a timeout is `FailureKind.TIMEOUT`, a worker
-  that died (after `max_retries` retries) is `FailureKind.LOST`.
+  that died (after `max_retries` retries) is `FailureKind.LOST`; `Completed.outcome`
+  sorts them into OK / FAILED (the candidate's fault) / TIMEOUT / CRASH / LOST.
+- `as_completed(timeout=s)` returns early after s idle seconds (for a loop that also
+  waits on proposals); `pending()` counts jobs whose result is not yet yielded.
 """
 
 from __future__ import annotations
