@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agent.baselines import BASELINE_KINDS, make_baseline
 from agent.config import BackendConfig, CampaignConfig
 from agent.llm import make_backend
 from agent.prompting import Prompts
@@ -17,7 +18,8 @@ def make_proposer(cfg: BackendConfig, prompts: Prompts) -> Proposer:
 def make_proposers(cfg: CampaignConfig, store: Store, campaign_id: int) -> list[Proposer]:
     """One proposer per configured backend; replay backends skip replies already consumed."""
     prompts = Prompts(cfg.prompts_dir)
-    proposers = [make_proposer(b, prompts) for b in cfg.backends]
+    proposers = [make_baseline(b, cfg, store, campaign_id) if b.kind in BASELINE_KINDS else make_proposer(b, prompts)
+                 for b in cfg.backends]
     calls = store.llm_calls(campaign_id)
     for p in proposers:
         skip = getattr(getattr(p, "backend", None), "skip", None)

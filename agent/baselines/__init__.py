@@ -1,0 +1,25 @@
+"""Non-LLM proposers behind the `Proposer` interface: random search and regularized evolution.
+
+    [[backends]]
+    kind = "random"      # or "evolution"
+
+Both read their campaign's history from the store and record no LLM calls;
+their candidates carry backend "random" / "evolution".
+"""
+
+from __future__ import annotations
+
+from agent.baselines.evolution import EvolutionProposer
+from agent.baselines.random_search import RandomProposer
+from agent.config import BackendConfig, CampaignConfig
+from agent.proposer import Proposer
+from evals.tasks import get_task
+from knowledge.store import Store
+
+BASELINE_KINDS = ("random", "evolution")
+
+
+def make_baseline(backend: BackendConfig, cfg: CampaignConfig, store: Store, campaign_id: int) -> Proposer:
+    """The random or evolution proposer for one `[[backends]]` entry, seeded by the campaign's `seed`."""
+    cls = {"random": RandomProposer, "evolution": EvolutionProposer}[backend.kind]
+    return cls(get_task(cfg.task.name, cfg.task.options), cfg.seed, store, campaign_id)

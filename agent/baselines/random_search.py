@@ -1,0 +1,21 @@
+"""Random search: every proposal is a fresh sample from the architecture grammar.
+
+    [[backends]]
+    kind = "random"
+
+The baseline any search method must beat on the same budget. Deterministic per
+config `seed`; candidates are stored with backend "random" and no parents.
+"""
+
+from __future__ import annotations
+
+from agent.baselines.base import BaselineProposer
+from agent.prompting import PromptContext
+from agent.proposer import CallRecorder, Proposal
+
+
+class RandomProposer(BaselineProposer):
+    name = "random"
+
+    def propose(self, ctx: PromptContext, record_call: CallRecorder) -> Proposal:
+        return Proposal(self.sample_code(self.rng()), (), self.name)
