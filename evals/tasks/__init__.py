@@ -1,13 +1,26 @@
-"""Task registry: `get_task(name, options)` builds a task from the config."""
+"""Task registry: `get_task(name, options)` builds a task from the config.
+
+`name` is a built-in (`digits`, `mnist1d`, `charlm`, `npz`), a name registered
+by an installed package under the entry-point group `archagent.tasks`, or a
+`module:Class` path to a `Task` subclass; `options` are its keyword arguments.
+
+    [task]
+    name = "my_tasks.sines:SineTask"
+    options = { n = 512 }
+"""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
+from importlib.metadata import entry_points
 from typing import Any
 
 from evals.tasks.base import Recipe, Split, Splits, Task, TaskSpec
 
 __all__ = ["Recipe", "Split", "Splits", "Task", "TaskSpec", "TaskError", "get_task", "task_names"]
+
+ENTRY_POINT_GROUP = "archagent.tasks"
 
 
 class TaskError(ValueError):
@@ -20,17 +33,66 @@ def _digits(**options: Any) -> Task:
     return DigitsTask(**options)
 
 
-_REGISTRY: dict[str, Callable[..., Task]] = {"digits": _digits}
+def _mnist1d(**options: Any) -> Task:
+    from evals.tasks.mnist1d import Mnist1dTask
+
+    return Mnist1dTask(**options)
+
+
+def _charlm(**options: Any) -> Task:
+    from evals.tasks.charlm import CharLMTask
+
+    return CharLMTask(**options)
+
+
+def _npz(**options: Any) -> Task:
+    from evals.tasks.npz import NpzTask
+
+    return NpzTask(**options)
+
+
+_REGISTRY: dict[str, Callable[..., Task]] = {"digits": _digits, "mnist1d": _mnist1d, "charlm": _charlm, "npz": _npz}
+
+
+def _plugins() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
 def task_names() -> list[str]:
-    return sorted(_REGISTRY)
+    return sorted({*_REGISTRY, *_plugins()})
+
+
+def _import_path(path: str) -> Callable[..., Task]:
+    module_name, _, attr = path.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except ImportError as err:
+        raise TaskError(f"cannot import task module '{module_name}': {err}") from None
+    except AttributeError:
+        raise TaskError(f"module '{module_name}' has no attribute '{attr}'") from None
+    return factory
+
+
+def _factory(name: str) -> Callable[..., Task]:
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if ":" in name:
+        return _import_path(name)
+    plugin = _plugins().get(name)
+    if plugin is None:
+        raise TaskError(f"unknown task '{name}' (known: {', '.join(task_names())}; or give 'module:Class')")
+    try:
+        return plugin.load()
+    except (ImportError, AttributeError) as err:
+        raise TaskError(f"task plugin '{name}' ({plugin.value}) failed to load: {err}") from None
 
 
 def get_task(name: str, options: dict[str, Any] | None = None) -> Task:
-    if name not in _REGISTRY:
-        raise TaskError(f"unknown task '{name}' (known: {', '.join(task_names())})")
+    factory = _factory(name)
     try:
-        return _REGISTRY[name](**(options or {}))
-    except TypeError as err:
+        task = factory(**(options or {}))
+    except (TypeError, ValueError, FileNotFoundError) as err:
         raise TaskError(f"bad options for task '{name}': {err}") from None
+    if not isinstance(task, Task):
+        raise TaskError(f"task '{name}' built a {type(task).__name__}, not an evals.tasks.Task")
+    return task
