@@ -41,9 +41,9 @@ class Prefilter:
         self._fitted_on = -1
 
     def refit(self, cands: list[Candidate]) -> None:
-        """Refit on trained candidates with proxies (only when new results arrived)."""
+        """Refit on trained candidates with proxies, once results grew by 20% (at least one)."""
         done = [c for c in cands if c.status == Status.OK and c.metric is not None and c.proxies]
-        if len(done) == self._fitted_on:
+        if len(done) < max(self._fitted_on + 1, int(1.2 * self._fitted_on)):
             return
         self._fitted_on = len(done)
         self.combiner.fit([c.proxies for c in done], [c.metric for c in done], self.higher)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -23,6 +24,19 @@ from knowledge.records import Campaign, Candidate, FailureKind, LLMCall, Status
 SCHEMA_VERSION = 1
 _SCHEMA = (Path(__file__).parent / "schema.sql").read_text()
 _JSON_FIELDS = {"parent_ids", "proxies", "timings", "extra"}
+
+
+@dataclass(frozen=True)
+class Insight:
+    """One lesson from the analyst, with the candidates it rests on."""
+
+    id: int
+    campaign_id: int
+    task: str
+    text: str
+    candidate_ids: tuple[int, ...]
+    llm_call_id: int | None
+    created: str
 
 
 class StoreError(RuntimeError):
@@ -112,6 +126,21 @@ class Store:
         rows = self.db["llm_calls"].rows_where("campaign_id = ?", [campaign_id], order_by="id")
         return [LLMCall(**r) for r in rows]
 
+    # -- insights ------------------------------------------------------------
+    def add_insight(self, campaign_id: int, task: str, text: str, candidate_ids: tuple[int, ...],
+                    llm_call_id: int | None = None) -> int:
+        row = dict(campaign_id=campaign_id, task=task, text=text, candidate_ids=json.dumps(list(candidate_ids)),
+                   llm_call_id=llm_call_id, created=now())
+        with self.db.conn:
+            return self.db["insights"].insert(row).last_pk
+
+    def insights(self, task: str, limit: int = 50) -> list[Insight]:
+        """The task's insights from every campaign in the store, newest first."""
+        rows = self.db.execute("SELECT * FROM insights WHERE task = ? ORDER BY id DESC LIMIT ?", [task, limit])
+        cols = [d[0] for d in rows.description]
+        out = [dict(zip(cols, r, strict=True)) for r in rows.fetchall()]
+        return [Insight(**{**r, "candidate_ids": tuple(json.loads(r["candidate_ids"]))}) for r in out]
+
     # -- candidates --------------------------------------------------------
     def add_candidate(self, campaign_id: int, code: str, status: Status, **fields: Any) -> int:
         stamp = now()
@@ -159,6 +188,11 @@ class Store:
             if row:
                 return int(row[0]), name
         return None
+
+    def count_proposals(self, campaign_id: int, seed_backend: str = "seed") -> int:
+        """Candidates the proposers made (seeds excluded), valid or not."""
+        sql = "SELECT count(*) FROM candidates WHERE campaign_id = ? AND backend != ?"
+        return self.db.execute(sql, [campaign_id, seed_backend]).fetchone()[0]
 
     def counts(self, campaign_id: int) -> dict[str, int]:
         sql = "SELECT status, count(*) FROM candidates WHERE campaign_id = ? GROUP BY status"
