@@ -103,6 +103,7 @@ def warm_up() -> None:
 
     from evals.tasks.base import Recipe, TaskSpec
     from evals.training import predict, train
+    from sandbox.probe import probe
 
     torch.set_num_threads(1)
     spec = TaskSpec(name="warmup", kind="classification", in_shape=(1, 4, 4), n_out=2, recipe=Recipe(epochs=1))
@@ -110,6 +111,7 @@ def warm_up() -> None:
     x, y = np.zeros((8, 1, 4, 4), np.float32), np.zeros(8, np.int64)  # (B, 1, 4, 4), (B,)
     train(model, x, y, spec)
     predict(model, x)
+    probe(model, spec, {"x_train": x, "y_train": y}, "cpu")  # FLOP counter, dispatch trace, proxies
 
 
 def threads_alive() -> int:
