@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from agent.baselines.grammar import sample_arch
 from agent.baselines.writer import write_code
@@ -15,28 +17,39 @@ MAX_DRAWS = 32  # samples tried before accepting one the campaign has already se
 
 
 class BaselineProposer(Proposer):
-    """A non-LLM proposer reading its campaign's history from the store (no LLM calls are recorded)."""
+    """A non-LLM proposer reading its campaign's history from the store (no LLM calls are recorded).
+
+    `propose` runs in the loop's proposer thread: it reads through its own store connection (`history`).
+    """
 
     def __init__(self, task: Task, seed: int, store: Store, campaign_id: int):
         if task.spec.kind != "classification":
             raise ValueError(f"the {self.name} baseline supports classification tasks only, "
                              f"not '{task.spec.name}' ({task.spec.kind})")
-        self.task, self.seed, self.store, self.campaign_id = task, seed, store, campaign_id
+        self.task, self.seed, self.store_path, self.campaign_id = task, seed, store.path, campaign_id
 
-    def rng(self) -> random.Random:
+    @contextmanager
+    def history(self) -> Iterator[Store]:
+        store = Store(self.store_path)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def rng(self, store: Store) -> random.Random:
         """Deterministic for (config seed, number of candidates so far): a resumed campaign continues the stream."""
-        n = len(self.store.candidates(self.campaign_id))
+        n = len(store.candidates(self.campaign_id))
         return random.Random(f"{self.name}:{self.seed}:{n}")
 
-    def is_new(self, code: str) -> bool:
+    def is_new(self, store: Store, code: str) -> bool:
         keys = dict(text_key=text_key(code), code_key=code_key(code))
-        return self.store.find_duplicate(self.campaign_id, **keys) is None
+        return store.find_duplicate(self.campaign_id, **keys) is None
 
-    def sample_code(self, rng: random.Random) -> str:
+    def sample_code(self, store: Store, rng: random.Random) -> str:
         """A fresh grammar sample, new to this campaign when one can be found within MAX_DRAWS."""
         code = ""
         for _ in range(MAX_DRAWS):
             code = write_code(sample_arch(rng, self.task.spec), self.task.spec)
-            if self.is_new(code):
+            if self.is_new(store, code):
                 break
         return code

@@ -3,12 +3,15 @@
     [[backends]]
     kind = "evolution"
 
-The population is the campaign's last `population_size` trained candidates
-(seeds included), in order of creation, so the oldest die first. Until it is
-full, proposals are random grammar samples; then each proposal samples
-`tournament_size` members, mutates the best one (`mutations.mutate`) and names
-it as the parent. A parent no mutation applies to is skipped for another
-tournament; after that a random sample is proposed instead.
+The population is the campaign's last `population_size` candidates that are
+trained or still training (seeds included), in order of creation, so the
+oldest die first. Until it is full, proposals are random grammar samples; then
+each proposal samples `tournament_size` trained members, mutates the best one
+(`mutations.mutate`) and names it as the parent. With the loop's pipelining a
+member may still be training when a proposal is made: it counts toward the
+population but cannot win a tournament yet (asynchronous evolution). A parent
+no mutation applies to is skipped for another tournament; after MAX_DRAWS
+tournaments a random sample is proposed instead.
 """
 
 from __future__ import annotations
@@ -28,26 +31,32 @@ class EvolutionProposer(BaselineProposer):
     name = "evolution"
 
     def __init__(self, task: Task, seed: int, store: Store, campaign_id: int,
-                 population_size: int = 8, tournament_size: int = 3):
+                 population_size: int = 4, tournament_size: int = 2):
         super().__init__(task, seed, store, campaign_id)
         self.population_size, self.tournament_size = population_size, tournament_size
 
-    def population(self) -> list[Candidate]:
-        ok = [c for c in self.store.candidates(self.campaign_id, Status.OK) if c.metric is not None]
-        return ok[-self.population_size:]
+    def population(self, store: Store) -> list[Candidate]:
+        """The last `population_size` members: trained ones and ones still in training (no fitness yet)."""
+        alive = (Status.OK, Status.PENDING, Status.RUNNING)
+        members = store.candidates(self.campaign_id, *alive)
+        members = [c for c in members if c.status != Status.OK or c.metric is not None]
+        return members[-self.population_size:]
 
     def propose(self, ctx: PromptContext, record_call: CallRecorder) -> Proposal:
-        rng, pop = self.rng(), self.population()
-        if len(pop) < self.population_size:
-            return Proposal(self.sample_code(rng), (), self.name)
-        for _ in range(MAX_DRAWS):
-            parent = self.tournament(pop, rng)
-            child = mutate(parent.code, self.task.spec, rng)
-            if child is not None and self.is_new(child.code):
-                return Proposal(child.code, (parent.id,), self.name)
-        return Proposal(self.sample_code(rng), (), self.name)
+        with self.history() as store:
+            rng, pop = self.rng(store), self.population(store)
+            scored = [c for c in pop if c.status == Status.OK]
+            if len(pop) < self.population_size or not scored:
+                return Proposal(self.sample_code(store, rng), (), self.name)
+            for _ in range(MAX_DRAWS):
+                parent = self.tournament(scored, rng)
+                child = mutate(parent.code, self.task.spec, rng)
+                if child is not None and self.is_new(store, child.code):
+                    return Proposal(child.code, (parent.id,), self.name)
+            return Proposal(self.sample_code(store, rng), (), self.name)
 
     def tournament(self, pop: list[Candidate], rng: random.Random) -> Candidate:
+        """The best of `tournament_size` members drawn without replacement."""
         contenders = rng.sample(pop, min(self.tournament_size, len(pop)))
         best = contenders[0]
         for c in contenders[1:]:

@@ -18,4 +18,5 @@ class RandomProposer(BaselineProposer):
     name = "random"
 
     def propose(self, ctx: PromptContext, record_call: CallRecorder) -> Proposal:
-        return Proposal(self.sample_code(self.rng()), (), self.name)
+        with self.history() as store:
+            return Proposal(self.sample_code(store, self.rng(store)), (), self.name)
