@@ -68,6 +68,16 @@ def warm_up(spec: TaskSpec) -> None:
     opt.step()
 
 
+def causality_check(model: nn.Module, spec: TaskSpec, arrays: dict[str, np.ndarray], device: str) -> None:
+    """Sequence models: outputs at t must not depend on tokens after t (whatever the loss says)."""
+    if spec.kind != "sequence":
+        return
+    x = torch.from_numpy(arrays["x_train"][:4]).to(device)  # (4, T)
+    leak = stage(FailureKind.CAUSALITY, check_causality, model, x, spec.n_out)
+    if leak:
+        raise CandidateFailure(FailureKind.CAUSALITY, leak)
+
+
 def evaluate_in_child(job: Job, job_dir: Path, checkpoint: Callable[[], None] = lambda: None
                       ) -> tuple[ChildReport, dict[str, np.ndarray]]:
     """Run the steps; `checkpoint()` runs after each (the guard raises there on a violation)."""
@@ -81,9 +91,7 @@ def evaluate_in_child(job: Job, job_dir: Path, checkpoint: Callable[[], None] = 
     checkpoint()
     model = stage(FailureKind.BUILD, build, module, spec).to(job.device)
     stage(FailureKind.SHAPE, shape_check, model, spec, arrays["x_train"], job.device)
-    if spec.kind == "sequence" and (leak := stage(FailureKind.CAUSALITY, check_causality, model,
-                                                 torch.from_numpy(arrays["x_train"][:4]).to(job.device), spec.n_out)):
-        raise CandidateFailure(FailureKind.CAUSALITY, leak)
+    causality_check(model, spec, arrays, job.device)
     params = budget_check(model, spec)
     checkpoint()
     timings["build_s"] = time.perf_counter() - t
@@ -96,6 +104,7 @@ def evaluate_in_child(job: Job, job_dir: Path, checkpoint: Callable[[], None] = 
     history = stage(FailureKind.RUNTIME, train, model, arrays["x_train"], arrays["y_train"], spec,
                     job.device, job.epochs)
     timings["train_s"] = time.perf_counter() - t
+    causality_check(model, spec, arrays, job.device)  # again: a model may learn to leak
     preds = {k: stage(FailureKind.RUNTIME, predict, model, arrays[f"x_{k}"], job.device)
              for k in ("val", "test")}  # (N, n_out) or (N, T, n_out)
     checkpoint()
