@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +26,21 @@ console = Console()
 Files = Annotated[list[Path], typer.Argument(help="candidate .py files")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object per file")]
 TimeoutOpt = Annotated[float, typer.Option(help="wall-clock limit per sandbox job, seconds")]
+OptionOpt = Annotated[list[str] | None, typer.Option("--option", "-o", help="task option KEY=VALUE (repeatable)")]
+
+
+def task_from(name: str, options: list[str] | None):
+    """The task with `KEY=VALUE` options; values are TOML literals (3, 0.5, "x", [1, 2]) or plain strings."""
+    parsed = {}
+    for item in options or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"task option '{item}' is not KEY=VALUE")
+        try:
+            parsed[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            parsed[key.strip()] = value
+    return get_task(name, parsed)
 
 
 def read_sources(files: list[Path]) -> list[str]:
@@ -52,11 +68,11 @@ def _cell(v) -> str:
 
 
 def evaluate(file: Annotated[Path, typer.Argument(help="candidate .py file")],
-             task: Annotated[str, typer.Option(help="task name")] = "digits",
+             task: Annotated[str, typer.Option(help="task name")] = "digits", option: OptionOpt = None,
              timeout: TimeoutOpt = 300.0, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Fully evaluate one candidate file in the sandbox, exactly as a campaign would."""
     (code,) = read_sources([file])
-    ev = Evaluator(get_task(task), SubprocessRunner(timeout, threads=2)).probe_and_train(code)
+    ev = Evaluator(task_from(task, option), SubprocessRunner(timeout, threads=2)).probe_and_train(code)
     out = {"file": str(file), "status": ev.status, "metric": ev.metric, "test_metric": ev.test_metric,
            "params": ev.params, "flops": ev.flops, "error": ev.failure_msg, "graph_key": ev.graph_key,
            "proxies": ev.proxies, "timings": ev.timings}
@@ -68,10 +84,10 @@ def evaluate(file: Annotated[Path, typer.Argument(help="candidate .py file")],
         raise typer.Exit(1)
 
 
-def score(files: Files, task: Annotated[str, typer.Option(help="task name")] = "digits",
+def score(files: Files, task: Annotated[str, typer.Option(help="task name")] = "digits", option: OptionOpt = None,
           timeout: TimeoutOpt = 120.0, as_json: JsonOpt = False) -> None:
     """Training-free pre-filter only: params, FLOPs, proxies and a combined score per file."""
-    ev = Evaluator(get_task(task), SubprocessRunner(timeout, threads=2))
+    ev = Evaluator(task_from(task, option), SubprocessRunner(timeout, threads=2))
     probes = [ev.evaluate(code, "probe") for code in read_sources(files)]
     scores = combined_scores(probes)
     rows = [{"file": str(f), **p.proxies, "status": p.status, "params": p.params, "flops": p.flops,
@@ -88,9 +104,9 @@ def combined_scores(probes: list[Evaluation]) -> list[float | None]:
 
 
 def fingerprint(files: Files, task: Annotated[str | None, typer.Option(help="also build: graph_key")] = None,
-                timeout: TimeoutOpt = 120.0, as_json: JsonOpt = False) -> None:
+                option: OptionOpt = None, timeout: TimeoutOpt = 120.0, as_json: JsonOpt = False) -> None:
     """Dedup fingerprints per file: text_key, code_key and (with --task) graph_key."""
-    evaluator = Evaluator(get_task(task), SubprocessRunner(timeout, threads=2)) if task else None
+    evaluator = Evaluator(task_from(task, option), SubprocessRunner(timeout, threads=2)) if task else None
     rows = []
     for f, code in zip(files, read_sources(files), strict=True):
         row = {"file": str(f), "text_key": text_key(code), "code_key": None, "error": None}
