@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from agent.baselines.ast_mutations import EDITS
+from agent.baselines.curves import baseline_curves
 from agent.baselines.grammar import read_arch, sample_arch
 from agent.baselines.mutations import mutate
 from agent.baselines.writer import write_code
@@ -90,6 +91,8 @@ def test_random_campaign_trains_grammar_samples(tmp_path):
     assert [c.backend for c in proposed] == ["random", "random"]
     assert all(c.status == Status.OK and 0.0 <= c.metric <= 1.0 and c.parent_ids == () for c in proposed)
     assert all(read_arch(c.code) is not None for c in proposed)
+    curve = baseline_curves(Store(tmp_path / "store.db"), "digits")["random-test"]
+    assert curve == [proposed[0].metric, max(c.metric for c in proposed)]
 
 
 def test_evolution_campaign_mutates_a_population_member(tmp_path):
@@ -97,4 +100,7 @@ def test_evolution_campaign_mutates_a_population_member(tmp_path):
     warmup, child = proposed
     assert warmup.parent_ids == () and child.parent_ids and child.backend == "evolution"
     assert child.status == Status.OK and child.metric is not None
-    assert child.code_key != Store(tmp_path / "store.db").candidate(child.parent_ids[0]).code_key
+    store = Store(tmp_path / "store.db")
+    assert child.code_key != store.candidate(child.parent_ids[0]).code_key
+    assert baseline_curves(store, "digits") == {} and list(baseline_curves(store, "digits", "evolution")) == [
+        "evolution-test"]
