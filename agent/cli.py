@@ -180,10 +180,11 @@ def main() -> None:
         sys.exit(2)
 
 
-from agent import cli_tools, review  # noqa: E402  (commands defined in their own modules)
+from agent import cli_tools, commands_knowledge, review  # noqa: E402  (commands defined in their own modules)
 
 cli_tools.register(app)
 review.register(app)
+commands_knowledge.register(app)
 
 
 if __name__ == "__main__":

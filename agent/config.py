@@ -73,6 +73,13 @@ class SearchConfig(_Strict):
     n_results: int = Field(8, ge=0)  # rows of the results table in the prompt
     n_failures: int = Field(3, ge=0)  # recent failures shown in the prompt
     directives: bool = True  # ask for one random concrete change per proposal (prompts/directives.txt)
+    islands: int = Field(2, ge=1)  # sub-populations evolving separately; each proposal draws exemplars from one
+    migration_interval: int = Field(10, ge=1)  # proposals between migrations (each island sees the others' best)
+    transfer: bool = True  # start from earlier campaigns' best architectures and insights on the same task
+    insight_every: int = Field(5, ge=0)  # analyst prompt every N finished proposals (0 = never)
+    n_insights: int = Field(5, ge=0)  # insights shown per prompt
+    analyst: int | None = Field(None, ge=0)  # index into [[backends]] for the analyst; default: the first LLM one
+    repair_attempts: int | None = Field(None, ge=0)  # repairs per build/shape failure; None: 0 local, 1 litellm
 
 
 class PrefilterConfig(_Strict):

@@ -1,13 +1,28 @@
-"""What a prompt shows: few-shot exemplars and compact tables from the store."""
+"""What a prompt shows: few-shot exemplars from one island, compact tables and insights from the store.
+
+    ctx = build_context(store, campaign_id, task, cfg.search)   # agent/loop.py, once per proposal
+
+Islands: every LLM proposal draws its exemplars from one sub-population
+(round-robin over `search.islands`), and its candidate records that island in
+`extra["island"]`. Seeds, baseline proposals and earlier campaigns' best
+architectures belong to every island. Every `search.migration_interval`
+proposals each island also sees the other islands' best (as of that moment),
+so one family cannot take over every island at once.
+"""
 
 from __future__ import annotations
 
-from agent.prompting import DuplicateRow, Exemplar, FailureRow, PromptContext, ResultRow, TaskBrief
+import re
+
+from agent.config import SearchConfig
+from agent.insights import relevant_insights
+from agent.prompting import DuplicateRow, Exemplar, FailureRow, PromptContext, ResultRow, TaskBrief, trim_error
 from evals.tasks.base import Task
 from knowledge.records import Candidate, Status
 from knowledge.store import Store
 
 SEED_BACKEND = "seed"
+_LAYER = re.compile(r"\bnn\.([A-Z]\w*)")
 
 
 def ranked(cands: list[Candidate], task: Task) -> list[Candidate]:
@@ -17,35 +32,88 @@ def ranked(cands: list[Candidate], task: Task) -> list[Candidate]:
     return sorted(scored, key=lambda c: (sign * c.metric, c.params or 0, c.id))
 
 
+def layer_types(code: str) -> frozenset[str]:
+    """The torch.nn layer types a source uses: a cheap structural family."""
+    return frozenset(_LAYER.findall(code))
+
+
+def distinct(cands: list[Candidate]) -> list[Candidate]:
+    """Drop repeats of the same code or executed graph, keeping the first (best) one."""
+    out, seen = [], set()
+    for c in cands:
+        keys = {k for k in (c.code_key, c.graph_key, c.text_key) if k}
+        if not keys & seen:
+            out.append(c)
+        seen |= keys
+    return out
+
+
 def select_exemplars(cands: list[Candidate], task: Task, n: int) -> list[Candidate]:
-    """The best so far (distinct code), plus at least one seed while n allows."""
-    best, seen = [], set()
-    for c in ranked(cands, task):
-        if (c.code_key or c.text_key or c.id) not in seen:
-            best.append(c)
-            seen.add(c.code_key or c.text_key or c.id)
-    seeds = [c for c in cands if c.backend == SEED_BACKEND and c.status == Status.OK]
-    picked = best[: max(n - 1, 0)] if seeds else best[:n]
-    for s in seeds + best:
-        if len(picked) >= n:
-            break
-        if s not in picked:
-            picked.append(s)
+    """Best first over distinct architectures, one per layer family before any repeat, plus a seed while n allows."""
+    pool = distinct(ranked(cands, task))
+    seeds = [c for c in pool if c.backend == SEED_BACKEND]
+    room = max(n - 1, 0) if seeds else n
+    families: set[frozenset[str]] = set()
+    picked = []
+    for c in pool:
+        if len(picked) < room and layer_types(c.code) not in families:
+            picked.append(c)
+            families.add(layer_types(c.code))
+    for c in pool + seeds:
+        if len(picked) < room and c not in picked:
+            picked.append(c)
+    for c in seeds + pool:
+        if len(picked) < n and c not in picked:
+            picked.append(c)
     return picked
 
 
-def label(c: Candidate) -> str:
-    return f"seed {c.extra.get('seed_name', '')}".strip() if c.backend == SEED_BACKEND else f"candidate #{c.id}"
+def island_pool(cands: list[Candidate], task: Task, island: int, search: SearchConfig) -> list[Candidate]:
+    """What one island may draw on: its own candidates, shared ones, and migrants from the last migration."""
+    island_of = {c.id: c.extra.get("island") for c in cands}
+    own = [c for c in cands if island_of[c.id] in (None, island)]
+    proposals = [c for c in cands if c.backend != SEED_BACKEND]
+    cutoff = len(proposals) // search.migration_interval * search.migration_interval
+    settled = proposals[:cutoff]
+    migrants = []
+    for other in {island_of[c.id] for c in settled} - {None, island}:
+        migrants += ranked([c for c in settled if island_of[c.id] == other], task)[:1]
+    return own + migrants
 
 
-def build_context(store: Store, campaign_id: int, task: Task, n_exemplars: int, n_results: int,
-                  n_failures: int) -> PromptContext:
+def prior_best(store: Store, campaign_id: int, task: Task, n: int) -> list[Candidate]:
+    """The best architectures of earlier campaigns on the same task in this store."""
+    name = store.campaign(campaign_id).task
+    others = [c for c in store.campaigns() if c.task == name and c.id != campaign_id]
+    return ranked([cand for camp in others for cand in store.candidates(camp.id, Status.OK)], task)[:n]
+
+
+def label(c: Candidate, campaign_id: int | None = None) -> str:
+    if c.backend == SEED_BACKEND:
+        return f"seed {c.extra.get('seed_name', '')}".strip()
+    if campaign_id is not None and c.campaign_id != campaign_id:
+        return f"candidate #{c.id} from an earlier campaign"
+    return f"candidate #{c.id}"
+
+
+def duplicate_rows(cands: list[Candidate], n: int = 3) -> list[DuplicateRow]:
+    dups = [c for c in cands if c.status == Status.DUPLICATE and c.duplicate_of][-n:]
+    return [DuplicateRow(c.duplicate_of, f"your proposal #{c.id} matched it on {c.extra.get('matched_on', 'code')}")
+            for c in dups]
+
+
+def build_context(store: Store, campaign_id: int, task: Task, search: SearchConfig,
+                  island: int | None = None) -> PromptContext:
+    """The propose prompt's context: exemplars of one island, results, failures, duplicates, insights."""
     cands = store.candidates(campaign_id)
-    exemplars = [Exemplar(c.code, label(c), c.id, c.metric, c.params)
-                 for c in select_exemplars(cands, task, n_exemplars)]
-    results = [ResultRow(c.id, c.metric, c.params, c.flops) for c in ranked(cands, task)[:n_results]]
-    failed = [c for c in cands if c.status == Status.FAILED][-n_failures:] if n_failures else []
-    failures = [FailureRow(str(c.failure_kind), c.failure_msg or "") for c in failed]
-    dups = [c for c in cands if c.status == Status.DUPLICATE][-3:]
-    duplicates = [DuplicateRow(c.duplicate_of, f"candidate #{c.duplicate_of}") for c in dups if c.duplicate_of]
-    return PromptContext(TaskBrief.of(task), exemplars, results, failures, duplicates)
+    if island is None:
+        island = sum(1 for c in cands if c.backend != SEED_BACKEND) % search.islands
+    prior = prior_best(store, campaign_id, task, search.n_exemplars) if search.transfer else []
+    picked = select_exemplars(island_pool(cands, task, island, search) + prior, task, search.n_exemplars)
+    exemplars = [Exemplar(c.code, label(c, campaign_id), c.id, c.metric, c.params) for c in picked]
+    results = [ResultRow(c.id, c.metric, c.params, c.flops) for c in ranked(cands, task)[:search.n_results]]
+    failed = [c for c in cands if c.status == Status.FAILED][-search.n_failures:] if search.n_failures else []
+    failures = [FailureRow(str(c.failure_kind), trim_error(c.failure_msg or "")) for c in failed]
+    insights = relevant_insights(store, campaign_id, {c.id for c in picked}, search)
+    return PromptContext(TaskBrief.of(task), exemplars, results, failures, duplicate_rows(cands), insights,
+                         island=island)

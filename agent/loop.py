@@ -21,6 +21,7 @@ from functools import partial
 from agent.config import CampaignConfig
 from agent.exemplars import SEED_BACKEND, build_context, ranked
 from agent.extract import extract_code
+from agent.knowledge_loop import KnowledgeLoop
 from agent.lifecycle import Lifecycle
 from agent.llm import BackendExhausted, Completion, preflight
 from agent.prefilter import Prefilter
@@ -58,6 +59,7 @@ class Campaign:
         self.prefilter = Prefilter(cfg.prefilter, self.task.higher_is_better, cfg.seed)
         self.directives = load_directives(cfg.prompts_dir) if cfg.search.directives else []
         self._executor = executor
+        self.knowledge: KnowledgeLoop | None = None  # built in run(), with the proposers
         self.record = self._open_record()
         self.id = self.record.id
         self.t0 = time.monotonic()
@@ -79,6 +81,7 @@ class Campaign:
         executor = self._executor or make_executor(self.cfg.executor, SandboxLimits.from_config(self.cfg.sandbox))
         self.lifecycle = Lifecycle(self.cfg, self.store, self.evaluator, self.prefilter, executor, self._emit)
         proposers = make_proposers(self.cfg, self.store, self.id)  # first: a bad backend fails before any work
+        self.knowledge = KnowledgeLoop(self, proposers)
         try:
             self._requeue()
             self._seed()
@@ -123,15 +126,14 @@ class Campaign:
                 self.lifecycle.on_result(completed)
 
     def _context(self, rng: random.Random):
-        ctx = build_context(self.store, self.id, self.task, self.cfg.search.n_exemplars,
-                            self.cfg.search.n_results, self.cfg.search.n_failures)
+        ctx = build_context(self.store, self.id, self.task, self.cfg.search)
         return replace(ctx, directive=rng.choice(self.directives)) if self.directives else ctx
 
     def _propose(self, proposer: Proposer, ctx) -> Proposal:
         """Runs in a proposer thread, with its own store connection for logging the LLM call."""
         store = Store(self.cfg.store)
         try:
-            return proposer.propose(ctx, partial(record_call, store, self.id))
+            return self.knowledge.note_island(proposer.propose(ctx, partial(record_call, store, self.id)), ctx)
         finally:
             store.close()
 
@@ -187,6 +189,8 @@ class Campaign:
     def _emit(self, event: str, cid: int) -> Candidate:
         cand = self.store.candidate(cid)
         self.on_event(event, cand)
+        if self.knowledge:
+            self.knowledge.on_event(event, cand)
         return cand
 
     def best(self) -> Candidate | None:

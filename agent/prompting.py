@@ -34,7 +34,8 @@ class TaskBrief:
             inp = f"int64 token ids of shape (batch, {shape})"
             out = f"(batch, {shape}, {s.n_out}) next-token logits; position t may only depend on tokens <= t"
         else:
-            inp, out = f"float32 tensor of shape (batch, {shape})", f"(batch, {s.n_out}) logits"
+            inp = f"float32 tensor of shape (batch, {shape})"
+            out = f"(batch, {s.n_out}) {'predictions' if s.kind == 'regression' else 'logits'}"
         return cls(s.name, s.kind, task.description, inp, out, task.metric_name, task.higher_is_better,
                    s.max_params)
 
@@ -79,6 +80,48 @@ class PromptContext:
     duplicates: list[DuplicateRow] = field(default_factory=list)
     insights: list[str] = field(default_factory=list)
     directive: str = ""  # one concrete architectural change to try (prompts/directives.txt)
+    island: int | None = None  # the sub-population the exemplars came from (agent/exemplars.py)
+
+
+@dataclass(frozen=True)
+class RepairContext:
+    """`repair.j2`: one failed candidate and its trimmed error."""
+
+    task: TaskBrief
+    code: str
+    failure_kind: str
+    error: str
+    attempt: int = 1
+
+
+@dataclass(frozen=True)
+class AnalysisRow:
+    """One finished candidate as the analyst sees it."""
+
+    id: int
+    status: str  # ok | failed
+    metric: float | None
+    params: int | None
+    flops: int | None
+    layers: str  # e.g. "Conv2d x2, Linear x1"
+    failure: str = ""  # "[shape] mat1 and mat2 ..." for a failed one
+
+
+@dataclass(frozen=True)
+class AnalyzeContext:
+    """`analyze.j2`: finished candidates and the lessons already known."""
+
+    task: TaskBrief
+    rows: list[AnalysisRow] = field(default_factory=list)
+    insights: list[str] = field(default_factory=list)
+    max_lessons: int = 3
+
+
+def trim_error(text: str, max_lines: int = 8, max_chars: int = 600) -> str:
+    """The informative tail of an error message or traceback: its last non-blank lines."""
+    lines = [line.rstrip() for line in text.strip().splitlines() if line.strip()]
+    tail = "\n".join(lines[-max_lines:])
+    return tail if len(tail) <= max_chars else "..." + tail[-max_chars:]
 
 
 def load_directives(user_dir: Path | None = None) -> list[str]:
@@ -101,7 +144,7 @@ class Prompts:
     def render(self, name: str, **context) -> str:
         return self.env.get_template(f"{name}.j2").render(**context)
 
-    def messages(self, purpose: str, ctx: PromptContext) -> list[dict[str, str]]:
+    def messages(self, purpose: str, ctx: PromptContext | RepairContext | AnalyzeContext) -> list[dict[str, str]]:
         return [
             {"role": "system", "content": self.render("system").strip()},
             {"role": "user", "content": self.render(purpose, **vars(ctx)).strip()},

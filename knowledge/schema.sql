@@ -59,3 +59,15 @@ CREATE INDEX IF NOT EXISTS idx_cand_text_key ON candidates(campaign_id, text_key
 CREATE INDEX IF NOT EXISTS idx_cand_code_key ON candidates(campaign_id, code_key);
 CREATE INDEX IF NOT EXISTS idx_cand_graph_key ON candidates(campaign_id, graph_key);
 CREATE INDEX IF NOT EXISTS idx_calls_campaign ON llm_calls(campaign_id);
+
+-- Lessons an analyst LLM distilled from finished candidates; shared by every campaign on the task.
+CREATE TABLE IF NOT EXISTS insights (
+    id INTEGER PRIMARY KEY,
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+    task TEXT NOT NULL,
+    text TEXT NOT NULL,
+    candidate_ids TEXT NOT NULL DEFAULT '[]',
+    llm_call_id INTEGER REFERENCES llm_calls(id),
+    created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idx_insights_task ON insights(task, id);

@@ -1,6 +1,22 @@
 """Every template renders with every field of its typed context."""
 
-from agent.prompting import DuplicateRow, Exemplar, FailureRow, PromptContext, Prompts, ResultRow, TaskBrief
+import dataclasses
+
+import pytest
+
+from agent.prompting import (
+    AnalysisRow,
+    AnalyzeContext,
+    DuplicateRow,
+    Exemplar,
+    FailureRow,
+    PromptContext,
+    Prompts,
+    RepairContext,
+    ResultRow,
+    TaskBrief,
+    trim_error,
+)
 from evals.tasks import get_task
 
 
@@ -12,14 +28,57 @@ def full_context() -> PromptContext:
         failures=[FailureRow("shape", "line 3: x\nRuntimeError: mat1")],
         duplicates=[DuplicateRow(1, "candidate #1")],
         insights=["depthwise convs cut params"],
+        directive="halve the widths",
+        island=1,
     )
+
+
+def repair_context() -> RepairContext:
+    return RepairContext(TaskBrief.of(get_task("digits")), "class Net:\n    bad = 1\n", "shape",
+                         "RuntimeError: mat1 and mat2 shapes cannot be multiplied (4x512 and 256x10)", attempt=2)
+
+
+def analyze_context() -> AnalyzeContext:
+    rows = [AnalysisRow(3, "ok", 0.9512, 20_000, 40_000, "Conv2d x2, Linear x1"),
+            AnalysisRow(4, "failed", None, None, None, "", "[shape] mat1 | mat2")]
+    return AnalyzeContext(TaskBrief.of(get_task("digits")), rows, ["wider is better"], max_lessons=2)
 
 
 def test_propose_renders_every_field():
     text = Prompts().messages("propose", full_context())[1]["content"]
     for needle in ("accuracy 0.9700", "1,234 params", "| 1 | 0.9700 | 1,234 | 5,678 |", "[shape] line 3: x | Runtime",
-                   "architecture 1", "depthwise convs", "(batch, 1, 8, 8)", "2,000,000 parameters"):
+                   "architecture 1", "depthwise convs", "(batch, 1, 8, 8)", "2,000,000 parameters",
+                   "halve the widths", "(seed cnn)", "candidate #1"):
         assert needle in text, needle
+
+
+def test_repair_renders_every_field():
+    text = Prompts().messages("repair", repair_context())[1]["content"]
+    for needle in ("shape error (repair attempt 2)", "bad = 1", "(4x512 and 256x10)", "(batch, 1, 8, 8)",
+                   "2,000,000 parameters", "```python"):
+        assert needle in text, needle
+
+
+def test_analyze_renders_every_field():
+    text = Prompts().messages("analyze", analyze_context())[1]["content"]
+    for needle in ("| 3 | ok | 0.9512 | 20,000 | 40,000 | Conv2d x2, Linear x1 |", "| 4 | failed | - | - | - | - |",
+                   "[shape] mat1 / mat2", "- wider is better", "at most 2 new", "[ids: <id>, <id>]", "accuracy"):
+        assert needle in text, needle
+
+
+@pytest.mark.parametrize("purpose,make", [("propose", full_context), ("repair", repair_context),
+                                          ("analyze", analyze_context)])
+def test_every_field_reaches_the_prompt(purpose, make):
+    """Blanking any one field changes the rendered prompt: no context field is silently unused."""
+    ctx = make()
+    full = Prompts().messages(purpose, ctx)[1]["content"]
+    unused = {"propose": {"island"}}.get(purpose, set())  # recorded on the candidate, not shown to the model
+    for f in dataclasses.fields(ctx):
+        if f.name in unused or f.name == "task":
+            continue
+        value = getattr(ctx, f.name)
+        blank = type(value)() if not isinstance(value, int) else value + 1
+        assert Prompts().messages(purpose, dataclasses.replace(ctx, **{f.name: blank}))[1]["content"] != full, f.name
 
 
 def test_user_template_dir_overrides(tmp_path):
@@ -27,3 +86,10 @@ def test_user_template_dir_overrides(tmp_path):
     msgs = Prompts(tmp_path).messages("propose", full_context())
     assert msgs[1]["content"] == "custom digits"
     assert "class Net" in msgs[0]["content"]  # system falls back to the packaged template
+    assert "repair attempt" in Prompts(tmp_path).messages("repair", repair_context())[1]["content"]
+
+
+def test_trim_error_keeps_the_tail():
+    tb = "Traceback (most recent call last):\n" + "\n".join(f'  File "x.py", line {i}' for i in range(50))
+    trimmed = trim_error(tb + "\nRuntimeError: boom\n\n", max_lines=3)
+    assert trimmed.endswith("RuntimeError: boom") and trimmed.count("\n") == 2

@@ -1,9 +1,11 @@
 """Replay backend: replies read in order from a JSONL file.
 
 Each line is {"reply": "..."} (optionally "model", "prompt_tokens",
-"completion_tokens", "cost_usd"). Used by tests, demos and exact re-runs of an
-exported campaign (`archagent export-replay`). When the file runs out the
-backend raises BackendExhausted, which ends the campaign cleanly.
+"completion_tokens", "cost_usd", and "purpose": propose | analyze | repair,
+default propose: a backend serves only the rows of its own purpose). Used by
+tests, demos and exact re-runs of an exported campaign (`archagent
+export-replay`). When the file runs out the backend raises BackendExhausted,
+which ends the campaign cleanly.
 """
 
 from __future__ import annotations
@@ -11,17 +13,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent.llm.base import BackendExhausted, Completion, LLMBackend, Message
+from agent.llm.base import BackendExhausted, Completion, LLMBackend, LLMError, Message
 
 
 class ReplayBackend(LLMBackend):
     kind = "replay"
 
-    def __init__(self, path: Path, model: str | None = None):
+    def __init__(self, path: Path, model: str | None = None, purpose: str = "propose"):
         self.path = Path(path)
         if not self.path.is_file():
             raise LLMError(f"replay file not found: {self.path}")
-        self._rows = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        rows = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+        self._rows = [r for r in rows if r.get("purpose", "propose") == purpose]
         self._next = 0
         self.model = model or self.path.name
 

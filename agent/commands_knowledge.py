@@ -1,0 +1,98 @@
+"""Commands around the knowledge loop: `backends check` and `export-replay`.
+
+    archagent backends check examples/digits.toml
+    archagent export-replay digits-demo --out demo.jsonl [--store archagent.db]
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from agent.config import BackendConfig, load_config
+from agent.llm import LLMError, make_backend, preflight
+
+console = Console()
+CHECK_MESSAGES = [{"role": "user", "content": "Reply with the single word OK."}]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    index: int
+    kind: str
+    model: str
+    ok: bool
+    latency_s: float | None
+    detail: str  # the reply's start, or the exact error
+
+
+def check_backend(index: int, cfg: BackendConfig) -> CheckResult:
+    """One tiny request through a configured backend: its latency, or the exact error."""
+    from agent.baselines import BASELINE_KINDS
+
+    model = str(cfg.model or cfg.path or "(default)")
+    if cfg.kind in BASELINE_KINDS:
+        return CheckResult(index, cfg.kind, model, True, None, "no LLM: a non-LLM baseline")
+    try:
+        preflight(cfg)
+        backend = make_backend(cfg)
+        try:
+            reply = backend.complete(CHECK_MESSAGES, temperature=0.0, max_tokens=8)
+        finally:
+            backend.close()
+    except LLMError as err:
+        return CheckResult(index, cfg.kind, model, False, None, f"{type(err).__name__}: {err}")
+    return CheckResult(index, cfg.kind, reply.model, True, reply.latency_s, " ".join(reply.text.split())[:60])
+
+
+def backends_check(
+    config: Annotated[Path, typer.Argument(help="campaign config (TOML)")],
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per backend")] = False,
+) -> None:
+    """Send one tiny request per configured backend; report latency or the exact error (exit 1 if any fails)."""
+    results = [check_backend(i, b) for i, b in enumerate(load_config(config).backends)]
+    if as_json:
+        for r in results:
+            print(json.dumps(asdict(r)))
+    else:
+        table = Table("#", "kind", "model", "status", "latency", "reply / error")
+        for r in results:
+            latency = "-" if r.latency_s is None else f"{r.latency_s:.2f} s"
+            table.add_row(str(r.index), r.kind, r.model, "ok" if r.ok else "[red]FAILED[/]", latency, escape(r.detail))
+        console.print(table)
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+def export_replay_cmd(
+    campaign: Annotated[str, typer.Argument(help="campaign name")],
+    out: Annotated[Path, typer.Option("--out", help="replay file to write (JSONL)")],
+    store: Annotated[Path, typer.Option("--store", envvar="ARCHAGENT_STORE", help="knowledge store")] = Path(
+        "archagent.db"),
+) -> None:
+    """Write a campaign's LLM replies as a replay file for an exact re-run with the replay backend."""
+    from agent.replay_export import export_replay
+    from knowledge.store import Store
+
+    if not store.is_file():
+        raise FileNotFoundError(f"no knowledge store at {store} (run a campaign first, or pass --store)")
+    summary = export_replay(Store.open_readonly(store), campaign, out)
+    parts = ", ".join(f"{n} {p}" for p, n in sorted(summary.by_purpose.items())) or "no replies"
+    console.print(f"wrote {summary.rows} replies ({parts}) to {out}", highlight=False)
+    if summary.skipped_errors:
+        console.print(f"[yellow]left out {summary.skipped_errors} calls that ended in an error: "
+                      "a re-run will not reproduce their failures[/]")
+
+
+def register(app: typer.Typer) -> None:
+    backends = typer.Typer(no_args_is_help=True, help="Configured LLM backends.")
+    backends.command("check")(backends_check)
+    app.add_typer(backends, name="backends")
+    app.command("export-replay")(export_replay_cmd)

@@ -1,0 +1,115 @@
+"""Insights: every `search.insight_every` finished proposals an analyst prompt distils lessons into the store.
+
+    [search]
+    insight_every = 5   # 0 = never
+    analyst = 1         # index into [[backends]]; default: the first LLM backend
+
+The analyst answers one lesson per line, `- <lesson> [ids: 3, 7]`; lessons that
+cite no candidate of this campaign are dropped, a reply with none yields no
+insights (never an error). Insights are stored per task, so a later campaign on
+the same task in the same store starts with them; `relevant_insights` picks
+those citing the current exemplars first, then the most recent.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from agent.config import SearchConfig
+from agent.prompting import AnalysisRow, AnalyzeContext, Prompts, TaskBrief, trim_error
+from agent.proposer import CallRecorder
+from agent.sources import Source
+from evals.tasks.base import Task
+from knowledge.records import Candidate, Status
+from knowledge.store import Store
+
+_LESSON = re.compile(  # "- lesson [ids: 3, 7]", also "1. lesson (id 3)", "* lesson [ids=#3,#7]."
+    r"^\s*(?:[-*•]|\d+[.)])?\s*(?P<text>.+?)\s*[\[(]\s*ids?\s*[:=]?\s*(?P<ids>[#\d,\s]+)[\])]\s*\.?\s*$", re.IGNORECASE)
+_LAYER = re.compile(r"\bnn\.([A-Z]\w*)")
+MAX_LESSON_CHARS = 240
+FINISHED = (Status.OK, Status.FAILED)
+
+
+@dataclass(frozen=True)
+class Lesson:
+    text: str
+    candidate_ids: tuple[int, ...]
+
+
+def parse_lessons(reply: str, known_ids: set[int], limit: int = 5) -> list[Lesson]:
+    """Lines `- lesson [ids: 3, 7]` citing at least one known candidate; anything else is ignored."""
+    lessons = []
+    for line in reply.splitlines():
+        m = _LESSON.match(line.replace("`", ""))
+        if not m:
+            continue
+        ids = tuple(dict.fromkeys(int(x) for x in re.findall(r"\d+", m["ids"]) if int(x) in known_ids))
+        text = m["text"].strip().rstrip(",;:")[:MAX_LESSON_CHARS]
+        if ids and len(text) >= 8:
+            lessons.append(Lesson(text, ids))
+    return lessons[:limit]
+
+
+def layer_summary(code: str) -> str:
+    """'Conv2d x2, Linear x1': the layer types a source names, with counts."""
+    names = _LAYER.findall(code)
+    return ", ".join(f"{n} x{names.count(n)}" for n in dict.fromkeys(names))
+
+
+def analysis_rows(cands: list[Candidate], task: Task, n_best: int = 5, n_recent: int = 10) -> list[AnalysisRow]:
+    """The best few and the most recent finished candidates, oldest first."""
+    finished = [c for c in cands if c.status in FINISHED]
+    sign = -1.0 if task.higher_is_better else 1.0
+    best = sorted((c for c in finished if c.metric is not None), key=lambda c: sign * c.metric)[:n_best]
+    chosen = sorted({c.id: c for c in best + finished[-n_recent:]}.values(), key=lambda c: c.id)
+    return [AnalysisRow(c.id, str(c.status), c.metric, c.params, c.flops, layer_summary(c.code),
+                        f"[{c.failure_kind}] {trim_error(c.failure_msg or '', max_lines=1)}" if c.failure_kind else "")
+            for c in chosen]
+
+
+def relevant_insights(store: Store, campaign_id: int, exemplar_ids: set[int], search: SearchConfig) -> list[str]:
+    """Up to `n_insights` lessons: those citing the current exemplars first, then the newest."""
+    if not search.n_insights:
+        return []
+    pool = store.insights(store.campaign(campaign_id).task, limit=200)
+    if not search.transfer:
+        pool = [i for i in pool if i.campaign_id == campaign_id]
+    citing = [i for i in pool if set(i.candidate_ids) & exemplar_ids]
+    picked = list({i.id: i for i in citing + pool}.values())[: search.n_insights]
+    return [f"{i.text} (from #{', #'.join(map(str, i.candidate_ids))})" for i in picked]
+
+
+class Analyst:
+    """Counts finished (ok or failed) proposals and asks for lessons every `every` of them."""
+
+    def __init__(self, store: Store, campaign_id: int, task: Task, every: int, source: Source, prompts: Prompts,
+                 record: CallRecorder):
+        self.store, self.campaign_id, self.task, self.every = store, campaign_id, task, every
+        self.source, self.prompts, self.record = source, prompts, record
+        self.task_name = store.campaign(campaign_id).task
+        self.rounds = self._finished() // every  # a resumed campaign does not re-analyse what it has analysed
+        self.exhausted = False
+
+    def _finished(self) -> int:
+        """Finished proposals (seeds excluded: the analyst learns from what the search tried)."""
+        return sum(1 for c in self.store.candidates(self.campaign_id, *FINISHED) if c.backend != "seed")
+
+    def on_finished(self) -> list[int]:
+        """Call after each finished candidate; returns the ids of insights added (usually none)."""
+        if self.exhausted or self._finished() // self.every <= self.rounds:
+            return []
+        self.rounds = self._finished() // self.every
+        return self.analyze()
+
+    def analyze(self) -> list[int]:
+        cands = self.store.candidates(self.campaign_id)
+        known = [i.text for i in self.store.insights(self.task_name, limit=20)]
+        ctx = AnalyzeContext(TaskBrief.of(self.task), analysis_rows(cands, self.task), known)
+        reply, call_id = self.source.ask(self.prompts.messages("analyze", ctx), self.record)
+        if reply is None:
+            self.exhausted = call_id is None
+            return []
+        lessons = [le for le in parse_lessons(reply.text, {c.id for c in cands}) if le.text not in known]
+        return [self.store.add_insight(self.campaign_id, self.task_name, le.text, le.candidate_ids, call_id)
+                for le in lessons[: ctx.max_lessons]]
