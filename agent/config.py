@@ -142,6 +142,13 @@ class CampaignConfig(_Strict):
     prefilter: PrefilterConfig = PrefilterConfig()
     prompts_dir: Path | None = None  # user templates; default: the packaged prompts/
 
+    @model_validator(mode="after")
+    def _analyst_is_llm(self) -> CampaignConfig:
+        i = self.search.analyst
+        if i is not None and (i >= len(self.backends) or self.backends[i].kind in ("random", "evolution")):
+            raise ValueError(f"search.analyst = {i} does not index an LLM backend in [[backends]]")
+        return self
+
 
 def _describe(err: ValidationError) -> str:
     first = err.errors()[0]

@@ -166,3 +166,21 @@ def test_a_new_campaign_starts_from_earlier_best_and_insights(learned, tmp_path)
 ])
 def test_lesson_parsing_is_robust(reply, expected):
     assert [(le.text, le.candidate_ids) for le in parse_lessons(reply, {3, 7})] == expected
+
+
+def test_repair_defaults_follow_the_backend():
+    """DESIGN.md §4: repair did not help the 0.5B local model, resampling did."""
+    from agent.repair import attempts_for
+
+    assert (attempts_for("local", None), attempts_for("litellm", None), attempts_for("replay", None)) == (0, 1, 0)
+    assert attempts_for("local", 2) == 2 and attempts_for("litellm", 0) == 0
+
+
+def test_analyst_must_be_an_llm_backend():
+    from agent.config import ConfigError
+
+    base = {"backends": [{"kind": "random"}, {"kind": "replay", "path": "r.jsonl"}]}
+    assert parse_config({**base, "search": {"analyst": 1}}).search.analyst == 1
+    for bad in (0, 2):
+        with pytest.raises(ConfigError, match="search.analyst"):
+            parse_config({**base, "search": {"analyst": bad}})
