@@ -23,6 +23,7 @@ from knowledge.store import Store
 
 SEED_BACKEND = "seed"
 _LAYER = re.compile(r"\bnn\.([A-Z]\w*)")
+_PRIOR: dict[tuple[str, int, int], list[Candidate]] = {}  # earlier campaigns are finished: read them once
 
 
 def ranked(cands: list[Candidate], task: Task) -> list[Candidate]:
@@ -82,10 +83,13 @@ def island_pool(cands: list[Candidate], task: Task, island: int, search: SearchC
 
 
 def prior_best(store: Store, campaign_id: int, task: Task, n: int) -> list[Candidate]:
-    """The best architectures of earlier campaigns on the same task in this store."""
-    name = store.campaign(campaign_id).task
-    others = [c for c in store.campaigns() if c.task == name and c.id != campaign_id]
-    return ranked([cand for camp in others for cand in store.candidates(camp.id, Status.OK)], task)[:n]
+    """The best architectures of earlier campaigns on the same task in this store (read once per campaign)."""
+    key = (str(store.path), campaign_id, n)
+    if key not in _PRIOR:
+        name = store.campaign(campaign_id).task
+        others = [c for c in store.campaigns() if c.task == name and c.id < campaign_id]
+        _PRIOR[key] = ranked([cand for camp in others for cand in store.candidates(camp.id, Status.OK)], task)[:n]
+    return _PRIOR[key]
 
 
 def label(c: Candidate, campaign_id: int | None = None) -> str:

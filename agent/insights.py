@@ -88,18 +88,17 @@ class Analyst:
         self.store, self.campaign_id, self.task, self.every = store, campaign_id, task, every
         self.source, self.prompts, self.record = source, prompts, record
         self.task_name = store.campaign(campaign_id).task
-        self.rounds = self._finished() // every  # a resumed campaign does not re-analyse what it has analysed
+        # finished proposals (seeds excluded: the analyst learns from what the search tried)
+        self.finished = sum(1 for c in store.candidates(campaign_id, *FINISHED) if c.backend != "seed")
+        self.rounds = self.finished // every  # a resumed campaign does not re-analyse what it has analysed
         self.exhausted = False
 
-    def _finished(self) -> int:
-        """Finished proposals (seeds excluded: the analyst learns from what the search tried)."""
-        return sum(1 for c in self.store.candidates(self.campaign_id, *FINISHED) if c.backend != "seed")
-
-    def on_finished(self) -> list[int]:
-        """Call after each finished candidate; returns the ids of insights added (usually none)."""
-        if self.exhausted or self._finished() // self.every <= self.rounds:
+    def on_finished(self, cand: Candidate) -> list[int]:
+        """Call once per candidate that finished (ok or failed); returns the ids of insights added (usually none)."""
+        self.finished += cand.backend != "seed"
+        if self.exhausted or self.finished // self.every <= self.rounds:
             return []
-        self.rounds = self._finished() // self.every
+        self.rounds = self.finished // self.every
         return self.analyze()
 
     def analyze(self) -> list[int]:

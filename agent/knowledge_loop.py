@@ -68,4 +68,4 @@ class KnowledgeLoop:
         if event == "failed" and self.campaign.budget_exhausted() is None:
             self.repairer.repair(self.store.candidate(cand.id), self.campaign.handle)
         if self.analyst:
-            self.analyst.on_finished()
+            self.analyst.on_finished(cand)
