@@ -27,6 +27,7 @@ from knowledge.store import Store
 _LESSON = re.compile(  # "- lesson [ids: 3, 7]", also "1. lesson (id 3)", "* lesson [ids=#3,#7]."
     r"^\s*(?:[-*•]|\d+[.)])?\s*(?P<text>.+?)\s*[\[(]\s*ids?\s*[:=]?\s*(?P<ids>[#\d,\s]+)[\])]\s*\.?\s*$", re.IGNORECASE)
 _LAYER = re.compile(r"\bnn\.([A-Z]\w*)")
+_BRACKETS = re.compile(r"<[^>]*>|\[[^\]]*\]")  # template placeholders and stray [id: ...] groups
 MAX_LESSON_CHARS = 240
 FINISHED = (Status.OK, Status.FAILED)
 
@@ -37,18 +38,19 @@ class Lesson:
     candidate_ids: tuple[int, ...]
 
 
-def parse_lessons(reply: str, known_ids: set[int], limit: int = 5) -> list[Lesson]:
-    """Lines `- lesson [ids: 3, 7]` citing at least one known candidate; anything else is ignored."""
-    lessons = []
+def parse_lessons(reply: str, known_ids: set[int], limit: int = 5, example: str = "") -> list[Lesson]:
+    """Lines `- lesson [ids: 3, 7]` citing a known candidate; placeholders, the prompt's example, repeats: dropped."""
+    lessons: dict[str, Lesson] = {}
     for line in reply.splitlines():
         m = _LESSON.match(line.replace("`", ""))
         if not m:
             continue
         ids = tuple(dict.fromkeys(int(x) for x in re.findall(r"\d+", m["ids"]) if int(x) in known_ids))
-        text = m["text"].strip().rstrip(",;:")[:MAX_LESSON_CHARS]
-        if ids and len(text) >= 8:
-            lessons.append(Lesson(text, ids))
-    return lessons[:limit]
+        text = _BRACKETS.sub("", m["text"]).strip().rstrip(",;:")[:MAX_LESSON_CHARS]
+        copied = example and text.lower() == _LESSON.sub(r"\g<text>", example).strip().lower()
+        if ids and len(text.split()) >= 3 and not copied and text.lower() not in lessons:
+            lessons[text.lower()] = Lesson(text, ids)
+    return list(lessons.values())[:limit]
 
 
 def layer_summary(code: str) -> str:
@@ -109,6 +111,7 @@ class Analyst:
         if reply is None:
             self.exhausted = call_id is None
             return []
-        lessons = [le for le in parse_lessons(reply.text, {c.id for c in cands}) if le.text not in known]
+        lessons = [le for le in parse_lessons(reply.text, {c.id for c in cands}, example=ctx.example)
+                   if le.text not in known]
         return [self.store.add_insight(self.campaign_id, self.task_name, le.text, le.candidate_ids, call_id)
                 for le in lessons[: ctx.max_lessons]]

@@ -115,6 +115,7 @@ class AnalyzeContext:
     rows: list[AnalysisRow] = field(default_factory=list)
     insights: list[str] = field(default_factory=list)
     max_lessons: int = 3
+    example: str = "depthwise 3x3 convs cut params 4x for -0.3% accuracy vs full convs [ids: 12, 15]"
 
 
 def trim_error(text: str, max_lines: int = 8, max_chars: int = 600) -> str:

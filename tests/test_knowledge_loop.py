@@ -163,9 +163,13 @@ def test_a_new_campaign_starts_from_earlier_best_and_insights(learned, tmp_path)
     ("", []),
     ("```\n- fenced lessons still parse [id: 7].\n```", [("fenced lessons still parse", (7,))]),
     ("- [ids: 3]", []),
+    ("<lesson> [id: 3] [id: 3, 7]\n- <what you learned> [ids: 7]", []),  # the 0.5B model echoed placeholders
+    ("- wide layers help here [ids: 3]\n- Wide layers help here [ids: 7]", [("wide layers help here", (3,))]),
+    ("- the example lesson itself [ids: 3, 7]", []),
 ])
 def test_lesson_parsing_is_robust(reply, expected):
-    assert [(le.text, le.candidate_ids) for le in parse_lessons(reply, {3, 7})] == expected
+    lessons = parse_lessons(reply, {3, 7}, example="the example lesson itself [ids: 12, 15]")
+    assert [(le.text, le.candidate_ids) for le in lessons] == expected
 
 
 def test_repair_defaults_follow_the_backend():

@@ -62,7 +62,8 @@ def test_repair_renders_every_field():
 def test_analyze_renders_every_field():
     text = Prompts().messages("analyze", analyze_context())[1]["content"]
     for needle in ("| 3 | ok | 0.9512 | 20,000 | 40,000 | Conv2d x2, Linear x1 |", "| 4 | failed | - | - | - | - |",
-                   "[shape] mat1 / mat2", "- wider is better", "at most 2 new", "[ids: <id>, <id>]", "accuracy"):
+                   "[shape] mat1 / mat2", "- wider is better", "at most 2 new", "- depthwise 3x3 convs",
+                   "[ids: 12, 15]", "accuracy"):
         assert needle in text, needle
 
 
