@@ -39,6 +39,7 @@ class BackendConfig(_Strict):
     temperature: float = Field(0.3, ge=0.0, le=2.0)
     max_tokens: int = Field(900, gt=0)
     timeout_s: float = Field(120.0, gt=0)
+    copy_retries: int = Field(2, ge=0)  # resample (hotter) when the reply copies an exemplar verbatim
     retries: int = Field(4, ge=1)  # attempts per request on transient errors (timeouts, 429, 5xx)
     retry_max_wait_s: float = Field(30.0, gt=0)  # cap of the exponential backoff between attempts
     n_ctx: int = Field(4096, gt=0)  # local: llama.cpp context window

@@ -172,7 +172,7 @@ class Campaign:
 
     # -- budget and bookkeeping --------------------------------------------------
     def n_proposals(self) -> int:
-        return sum(1 for c in self.store.candidates(self.id) if c.backend != SEED_BACKEND)
+        return self.store.count_proposals(self.id, SEED_BACKEND)
 
     def budget_exhausted(self, in_flight: int = 0) -> str | None:
         b, totals = self.cfg.budget, self.store.totals(self.id)

@@ -16,6 +16,7 @@ from agent.config import BackendConfig
 from agent.extract import extract_code
 from agent.llm import BackendExhausted, Completion, LLMBackend, LLMError, complete_with_retry
 from agent.prompting import PromptContext, Prompts
+from evals.fingerprint import text_key
 from knowledge.records import FailureKind
 
 
@@ -54,22 +55,29 @@ class LLMProposer(Proposer):
         self.name = f"{backend.kind}:{backend.model}"
 
     def propose(self, ctx: PromptContext, record_call: CallRecorder) -> Proposal:
+        """Ask the LLM; a verbatim copy of an exemplar is resampled hotter (`copy_retries` times)."""
         parents = tuple(ex.id for ex in ctx.exemplars if ex.id is not None)
         messages = self.prompts.messages("propose", ctx)
-        try:
-            reply = complete_with_retry(self.backend, messages, temperature=self.cfg.temperature,
-                                        max_tokens=self.cfg.max_tokens, attempts=self.cfg.retries,
-                                        max_wait_s=self.cfg.retry_max_wait_s)
-        except BackendExhausted:
-            raise
-        except LLMError as err:
-            call_id = record_call(self.name, self.backend.model, "propose", messages, None, str(err))
-            return Proposal(None, parents, self.name, call_id, FailureKind.LLM, str(err)[:500])
-        call_id = record_call(self.name, reply.model, "propose", messages, reply, None)
-        code = extract_code(reply.text)
-        if code is None:
-            return Proposal(None, parents, self.name, call_id, FailureKind.NO_CODE, "the reply held no code block")
-        return Proposal(code, parents, self.name, call_id)
+        copies = {text_key(ex.code) for ex in ctx.exemplars}
+        for attempt in range(self.cfg.copy_retries + 1):
+            try:
+                reply = complete_with_retry(self.backend, messages, max_tokens=self.cfg.max_tokens,
+                                            temperature=min(2.0, self.cfg.temperature + 0.3 * attempt),
+                                            attempts=self.cfg.retries, max_wait_s=self.cfg.retry_max_wait_s)
+            except BackendExhausted:
+                raise
+            except LLMError as err:
+                call_id = record_call(self.name, self.backend.model, "propose", messages, None, str(err))
+                return Proposal(None, parents, self.name, call_id, FailureKind.LLM, str(err)[:500])
+            code = extract_code(reply.text)
+            if code is not None and text_key(code) in copies and attempt < self.cfg.copy_retries:
+                record_call(self.name, reply.model, "propose-copy", messages, reply, None)
+                continue
+            call_id = record_call(self.name, reply.model, "propose", messages, reply, None)
+            if code is None:
+                return Proposal(None, parents, self.name, call_id, FailureKind.NO_CODE, "the reply held no code block")
+            return Proposal(code, parents, self.name, call_id)
+        raise AssertionError("unreachable: the last attempt always returns")
 
     def close(self) -> None:
         self.backend.close()

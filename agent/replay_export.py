@@ -18,6 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.llm.replay import stream
 from knowledge.records import LLMCall
 from knowledge.store import Store
 
@@ -36,11 +37,21 @@ def replay_row(call: LLMCall) -> dict:
 
 
 def ordered_calls(store: Store, campaign_id: int) -> list[LLMCall]:
-    """Proposal calls in candidate order, then every other call in the order it was made."""
+    """Proposal calls (resampled copies included) in candidate order, then every other call in call order.
+
+    A resampled copy ("propose-copy") has no candidate: it sorts just before the proposal call after it.
+    """
     made_by = {c.llm_call_id: c.id for c in store.candidates(campaign_id) if c.llm_call_id is not None}
     calls = store.llm_calls(campaign_id)
-    proposals = sorted((c for c in calls if c.purpose == "propose"), key=lambda c: (made_by.get(c.id, math.inf), c.id))
-    return proposals + [c for c in calls if c.purpose != "propose"]
+    proposals, pending = [], []
+    for call in sorted((c for c in calls if stream(c.purpose) == "propose"), key=lambda c: c.id):
+        if call.purpose != "propose":
+            pending.append(call)
+            continue
+        proposals.append(((made_by.get(call.id, math.inf), call.id), [*pending, call]))
+        pending = []
+    ordered = [c for _, group in sorted(proposals, key=lambda p: p[0]) for c in group] + pending
+    return ordered + [c for c in calls if stream(c.purpose) != "propose"]
 
 
 def export_replay(store: Store, campaign: str, out: Path) -> ExportSummary:

@@ -24,7 +24,7 @@ class ReplayBackend(LLMBackend):
         if not self.path.is_file():
             raise LLMError(f"replay file not found: {self.path}")
         rows = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
-        self._rows = [r for r in rows if r.get("purpose", "propose") == purpose]
+        self._rows = [r for r in rows if stream(r.get("purpose", "propose")) == purpose]
         self._next = 0
         self.model = model or self.path.name
 
@@ -49,3 +49,8 @@ class ReplayBackend(LLMBackend):
             latency_s=0.0,
             cost_usd=float(row.get("cost_usd", 0.0)),
         )
+
+
+def stream(purpose: str) -> str:
+    """The replay stream a call belongs to: "propose-copy" (a resampled copy) is part of "propose"."""
+    return purpose.split("-", 1)[0]
