@@ -77,7 +77,7 @@ class SearchConfig(_Strict):
     islands: int = Field(2, ge=1)  # sub-populations evolving separately; each proposal draws exemplars from one
     migration_interval: int = Field(10, ge=1)  # proposals between migrations (each island sees the others' best)
     transfer: bool = True  # start from earlier campaigns' best architectures and insights on the same task
-    insight_every: int = Field(5, ge=0)  # analyst prompt every N finished proposals (0 = never)
+    insight_every: int | None = Field(None, ge=0)  # analyst every N finished proposals; None: 5, 0 for local
     n_insights: int = Field(5, ge=0)  # insights shown per prompt
     analyst: int | None = Field(None, ge=0)  # index into [[backends]] for the analyst; default: the first LLM one
     repair_attempts: int | None = Field(None, ge=0)  # repairs per build/shape failure; None: 0 local, 1 litellm

@@ -1,7 +1,7 @@
 """Insights: every `search.insight_every` finished proposals an analyst prompt distils lessons into the store.
 
     [search]
-    insight_every = 5   # 0 = never
+    insight_every = 5   # 0 = never; default 5, or 0 when the analyst backend is local
     analyst = 1         # index into [[backends]]; default: the first LLM backend
 
 The analyst answers one lesson per line, `- <lesson> [ids: 3, 7]`; lessons that
@@ -29,7 +29,11 @@ _LESSON = re.compile(  # "- lesson [ids: 3, 7]", also "1. lesson (id 3)", "* les
 _LAYER = re.compile(r"\bnn\.([A-Z]\w*)")
 _BRACKETS = re.compile(r"<[^>]*>|\[[^\]]*\]")  # template placeholders and stray [id: ...] groups
 MAX_LESSON_CHARS = 240
+# Measured: the local 0.5B model copies the format example (or drops the ids) -> no lessons, 40-180 s per
+# analysis on 2 shared cores; so by default a local analyst is off and any other analyses every 5 proposals.
+DEFAULT_EVERY = {"local": 0}
 FINISHED = (Status.OK, Status.FAILED)
+_CONTAINERS = {"Module", "Sequential", "ModuleList", "ModuleDict", "Parameter", "ParameterList", "Identity"}
 
 
 @dataclass(frozen=True)
@@ -53,9 +57,13 @@ def parse_lessons(reply: str, known_ids: set[int], limit: int = 5, example: str 
     return list(lessons.values())[:limit]
 
 
+def insight_every(kind: str, configured: int | None) -> int:
+    return configured if configured is not None else DEFAULT_EVERY.get(kind, 5)
+
+
 def layer_summary(code: str) -> str:
     """'Conv2d x2, Linear x1': the layer types a source names, with counts."""
-    names = _LAYER.findall(code)
+    names = [n for n in _LAYER.findall(code) if n not in _CONTAINERS]
     return ", ".join(f"{n} x{names.count(n)}" for n in dict.fromkeys(names))
 
 

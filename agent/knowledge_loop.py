@@ -13,7 +13,7 @@ import threading
 from functools import partial
 from typing import TYPE_CHECKING
 
-from agent.insights import Analyst
+from agent.insights import Analyst, insight_every
 from agent.prompting import PromptContext, Prompts
 from agent.proposer import LLMProposer, Proposal, Proposer
 from agent.repair import Repairer, attempts_for
@@ -38,11 +38,11 @@ class KnowledgeLoop:
         sources = {p.name: purpose_source(b, p, "repair", store, campaign.id) for b, p in llm if attempts[p.name]}
         self.repairer = Repairer(store, campaign.task, sources, attempts, prompts, record)
         self.analyst = None
-        if cfg.search.insight_every and llm:
+        if llm:
             b, p = self._analyst_backend(cfg.search.analyst, proposers, llm)
-            source = purpose_source(b, p, "analyze", store, campaign.id)
-            self.analyst = Analyst(store, campaign.id, campaign.task, cfg.search.insight_every, source, prompts,
-                                   record)
+            every = insight_every(b.kind, cfg.search.insight_every)
+            source = purpose_source(b, p, "analyze", store, campaign.id) if every else None
+            self.analyst = Analyst(store, campaign.id, campaign.task, every, source, prompts, record) if every else None
 
     def _analyst_backend(self, index: int | None, proposers: list[Proposer], llm: list) -> tuple:
         if index is None:

@@ -180,6 +180,14 @@ def test_repair_defaults_follow_the_backend():
     assert attempts_for("local", 2) == 2 and attempts_for("litellm", 0) == 0
 
 
+def test_analysis_defaults_follow_the_backend():
+    """Measured: the 0.5B local model copies the format example instead of writing lessons."""
+    from agent.insights import insight_every
+
+    assert (insight_every("local", None), insight_every("litellm", None), insight_every("replay", None)) == (0, 5, 5)
+    assert insight_every("local", 3) == 3
+
+
 def test_analyst_must_be_an_llm_backend():
     from agent.config import ConfigError
 
