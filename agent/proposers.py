@@ -5,24 +5,25 @@ from __future__ import annotations
 from agent.baselines import BASELINE_KINDS, make_baseline
 from agent.config import BackendConfig, CampaignConfig
 from agent.llm import make_backend
+from agent.llm.replay import stream
 from agent.prompting import Prompts
 from agent.proposer import LLMProposer, Proposer
 from knowledge.store import Store
 
 
-def make_proposer(cfg: BackendConfig, prompts: Prompts) -> Proposer:
-    backend = make_backend(cfg)
+def make_proposer(cfg: BackendConfig, prompts: Prompts, seed: int = 0) -> Proposer:
+    backend = make_backend(cfg, seed)
     return LLMProposer(backend, cfg, prompts)
 
 
 def make_proposers(cfg: CampaignConfig, store: Store, campaign_id: int) -> list[Proposer]:
     """One proposer per configured backend; replay backends skip replies already consumed."""
     prompts = Prompts(cfg.prompts_dir)
-    proposers = [make_baseline(b, cfg, store, campaign_id) if b.kind in BASELINE_KINDS else make_proposer(b, prompts)
-                 for b in cfg.backends]
+    proposers = [make_baseline(b, cfg, store, campaign_id) if b.kind in BASELINE_KINDS
+                 else make_proposer(b, prompts, cfg.seed) for b in cfg.backends]
     calls = store.llm_calls(campaign_id)
     for p in proposers:
         skip = getattr(getattr(p, "backend", None), "skip", None)
         if skip:
-            skip(sum(1 for c in calls if c.backend == p.name))
+            skip(sum(1 for c in calls if c.backend == p.name and stream(c.purpose) == "propose"))
     return proposers
