@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -60,6 +60,7 @@ class ReportData:
     higher_is_better: bool
     candidates: tuple[Candidate, ...]
     calls: tuple[LLMCall, ...]
+    baselines: dict[str, list[float]] = field(default_factory=dict)  # random campaigns on the task: best-so-far
 
     @cached_property
     def lineage(self) -> Lineage:
@@ -132,7 +133,20 @@ def gather(store: Store, campaign: str | int) -> ReportData:
     camp = store.campaign(campaign)
     options = (json.loads(camp.config_json or "{}").get("task") or {}).get("options")
     name, higher = task_metric(camp.task, options)
-    return ReportData(camp, name, higher, tuple(store.candidates(camp.id)), tuple(store.llm_calls(camp.id)))
+    baselines = {k: v for k, v in random_baselines(store, camp.task).items() if k != camp.name}
+    return ReportData(camp, name, higher, tuple(store.candidates(camp.id)), tuple(store.llm_calls(camp.id)),
+                      baselines)
+
+
+def random_baselines(store: Store, task: str) -> dict[str, list[float]]:
+    """Best-so-far curves of random-search campaigns on the same task in this store (none if unknown task)."""
+    from agent.baselines.curves import baseline_curves
+    from evals.tasks import TaskError
+
+    try:
+        return baseline_curves(store, task)
+    except (TaskError, TypeError, ImportError):
+        return {}
 
 
 def pareto_front(cands: list[Candidate], cost: str, higher_is_better: bool) -> list[Candidate]:

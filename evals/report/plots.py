@@ -58,6 +58,9 @@ def best_so_far(data: ReportData) -> Plot:
         return Plot("best_so_far", title, note="not available: no candidate has been trained yet")
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     ax.step([n for n, _, _ in rows], [b for _, b, _ in rows], where="post", color=FRONT_COLOR, label="best so far")
+    for i, (_, curve) in enumerate(sorted(data.baselines.items())):
+        ax.step(range(1, len(curve) + 1), curve, where="post", linestyle="--", color="0.55", alpha=0.8,
+                label="random baseline" if i == 0 else None)  # one legend entry for all random campaigns
     for seed in (True, False):
         pts = [(n, c.metric) for n, _, c in rows if (c.backend == SEED_BACKEND) == seed]
         if pts:
