@@ -6,7 +6,6 @@ Backends: `litellm` (hosted or served models), `local` (llama.cpp in-process),
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
@@ -75,10 +74,3 @@ def complete_with_retry(
         return backend.complete(messages, temperature=temperature, max_tokens=max_tokens)
 
     return _call()
-
-
-def timed(fn, *args, **kwargs) -> tuple[object, float]:
-    """Call fn and return (result, seconds)."""
-    t0 = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - t0
