@@ -19,6 +19,7 @@ from agent.insights import relevant_insights
 from agent.prompting import DuplicateRow, Exemplar, FailureRow, PromptContext, ResultRow, TaskBrief, trim_error
 from evals.tasks.base import Task
 from knowledge.records import Candidate, Status
+from knowledge.records import ranked as rank_by_metric
 from knowledge.store import Store
 
 SEED_BACKEND = "seed"
@@ -28,9 +29,7 @@ _PRIOR: dict[tuple[str, int, int], list[Candidate]] = {}  # earlier campaigns ar
 
 def ranked(cands: list[Candidate], task: Task) -> list[Candidate]:
     """OK candidates best first; ties broken by fewer params, then age."""
-    scored = [c for c in cands if c.status == Status.OK and c.metric is not None]
-    sign = -1.0 if task.higher_is_better else 1.0
-    return sorted(scored, key=lambda c: (sign * c.metric, c.params or 0, c.id))
+    return rank_by_metric(cands, task.higher_is_better)
 
 
 def layer_types(code: str) -> frozenset[str]:

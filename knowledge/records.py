@@ -89,3 +89,10 @@ class Campaign:
     config_json: str
     state: str
     created: str
+
+
+def ranked(cands: list[Candidate] | tuple[Candidate, ...], higher_is_better: bool) -> list[Candidate]:
+    """Trained candidates best first; ties broken by fewer params, then age."""
+    scored = [c for c in cands if c.status == Status.OK and c.metric is not None]
+    sign = -1.0 if higher_is_better else 1.0
+    return sorted(scored, key=lambda c: (sign * c.metric, c.params or 0, c.id))

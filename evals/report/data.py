@@ -18,7 +18,7 @@ from functools import cached_property
 from typing import Any
 
 from evals.report.lineage import SEED_BACKEND, Lineage
-from knowledge.records import Campaign, Candidate, LLMCall, Status
+from knowledge.records import Campaign, Candidate, LLMCall, Status, ranked
 from knowledge.store import Store
 
 
@@ -78,9 +78,7 @@ class ReportData:
 
     def ranked(self) -> list[Candidate]:
         """OK candidates best first; ties broken by fewer params, then age."""
-        sign = -1.0 if self.higher_is_better else 1.0
-        scored = [c for c in self.candidates if c.status == Status.OK and c.metric is not None]
-        return sorted(scored, key=lambda c: (sign * c.metric, c.params or 0, c.id))
+        return ranked(self.candidates, self.higher_is_better)
 
     def trained(self) -> list[Candidate]:
         """OK candidates in the order they finished training (id order)."""
