@@ -25,10 +25,10 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from agent.baselines.curves import running_best
 from agent.config import parse_config
 from agent.llm import LLMError
 from agent.loop import Campaign
+from evals.curves import running_best
 from evals.tasks import get_task
 from knowledge.records import Status
 from knowledge.store import Store

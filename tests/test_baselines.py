@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from agent.baselines.ast_mutations import EDITS
-from agent.baselines.curves import baseline_curves
 from agent.baselines.grammar import read_arch, sample_arch
 from agent.baselines.mutations import mutate
 from agent.baselines.writer import write_code
 from agent.config import parse_config
 from agent.loop import Campaign
+from evals.curves import baseline_curves
 from evals.tasks import get_task
 from knowledge.records import Status
 from knowledge.store import Store

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from evals.curves import baseline_curves
 from evals.report.lineage import SEED_BACKEND, Lineage
 from knowledge.records import Campaign, Candidate, LLMCall, Status, ranked
 from knowledge.store import Store
@@ -138,12 +139,11 @@ def gather(store: Store, campaign: str | int) -> ReportData:
 
 def random_baselines(store: Store, task: str) -> dict[str, list[float]]:
     """Best-so-far curves of random-search campaigns on the same task in this store (none if unknown task)."""
-    from agent.baselines.curves import baseline_curves
     from evals.tasks import TaskError
 
     try:
         return baseline_curves(store, task)
-    except (TaskError, TypeError, ImportError):
+    except TaskError:
         return {}
 
 
