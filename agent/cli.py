@@ -24,7 +24,7 @@ from agent.display import LiveProgress, fmt_int, fmt_metric, leaderboard
 from agent.llm import LLMError
 from agent.prefilter import ranking_quality
 from evals.tasks import Task, TaskError, get_task
-from knowledge.records import Campaign, Status
+from knowledge.records import Campaign, Status, ranked
 from knowledge.store import Store, StoreError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="LLM-driven neural-architecture discovery.")
@@ -125,8 +125,9 @@ def sort_candidates(cands, key: str, higher_is_better: bool):
         return sorted(cands, key=lambda c: (c.params is None, c.params or 0, c.id))
     if key != "metric":
         raise ValueError(f"unknown sort key '{key}' (use id, metric or params)")
-    sign = -1 if higher_is_better else 1
-    return sorted(cands, key=lambda c: (c.metric is None, sign * (c.metric or 0.0), c.id))
+    best = ranked(cands, higher_is_better)
+    scored = {c.id for c in best}
+    return best + sorted((c for c in cands if c.id not in scored), key=lambda c: c.id)
 
 
 def candidate_json(c) -> dict:
