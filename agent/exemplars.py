@@ -49,10 +49,14 @@ def distinct(cands: list[Candidate]) -> list[Candidate]:
 
 
 def select_exemplars(cands: list[Candidate], task: Task, n: int) -> list[Candidate]:
-    """Best first over distinct architectures, one per layer family before any repeat, plus a seed while n allows."""
+    """Best first over distinct architectures, one per layer family before any repeat, plus a seed when n >= 2.
+
+    With n == 1 the one exemplar is the best architecture (seed or not): a
+    one-shot prompt must show the model what to improve on.
+    """
     pool = distinct(ranked(cands, task))
     seeds = [c for c in pool if c.backend == SEED_BACKEND]
-    room = max(n - 1, 0) if seeds else n
+    room = n - 1 if seeds and n >= 2 else n
     families: set[frozenset[str]] = set()
     picked = []
     for c in pool:
