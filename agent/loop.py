@@ -57,7 +57,7 @@ class Campaign:
         self.store = Store(cfg.store)
         self.evaluator = Evaluator(self.task, max_params=cfg.task.max_params, max_flops=cfg.task.max_flops)
         self.prefilter = Prefilter(cfg.prefilter, self.task.higher_is_better, cfg.seed)
-        self.directives = load_directives(cfg.prompts_dir) if cfg.search.directives else []
+        self.directives = load_directives(cfg.prompts_dir, cfg.task.name) if cfg.search.directives else []
         self._executor = executor
         self.knowledge: KnowledgeLoop | None = None  # built in run(), with the proposers
         self.record = self._open_record()

@@ -125,10 +125,12 @@ def trim_error(text: str, max_lines: int = 8, max_chars: int = 600) -> str:
     return tail if len(tail) <= max_chars else "..." + tail[-max_chars:]
 
 
-def load_directives(user_dir: Path | None = None) -> list[str]:
-    """The directive list: the user's `directives.txt` if present, else the packaged one."""
-    path = user_dir / "directives.txt" if user_dir and (user_dir / "directives.txt").is_file() else None
-    text = (path or TEMPLATE_DIR / "directives.txt").read_text()
+def load_directives(user_dir: Path | None = None, task: str | None = None) -> list[str]:
+    """The directive list: the user folder's `directives-<task>.txt` or `directives.txt`, else ours (same order)."""
+    names = ([f"directives-{task}.txt"] if task else []) + ["directives.txt"]
+    folders = ([user_dir] if user_dir else []) + [TEMPLATE_DIR]
+    path = next(f / n for f in folders for n in names if (f / n).is_file())
+    text = path.read_text()
     return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
 

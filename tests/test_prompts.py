@@ -94,3 +94,15 @@ def test_trim_error_keeps_the_tail():
     tb = "Traceback (most recent call last):\n" + "\n".join(f'  File "x.py", line {i}' for i in range(50))
     trimmed = trim_error(tb + "\nRuntimeError: boom\n\n", max_lines=3)
     assert trimmed.endswith("RuntimeError: boom") and trimmed.count("\n") == 2
+
+
+def test_directives_prefer_the_task_list_and_the_users_folder(tmp_path):
+    from agent.prompting import load_directives
+
+    digits, generic = load_directives(task="digits"), load_directives(task="mnist1d")
+    assert any("nn.Conv2d" in d for d in digits) and not any("nn.Conv2d" in d for d in generic)
+    assert all(not d.startswith("#") for d in digits + generic)
+    (tmp_path / "directives.txt").write_text("# mine\nUse only linear layers.\n")
+    assert load_directives(tmp_path, "digits") == ["Use only linear layers."]  # the user's general list wins
+    (tmp_path / "directives-digits.txt").write_text("Try a 7x7 stem.\n")
+    assert load_directives(tmp_path, "digits") == ["Try a 7x7 stem."]
