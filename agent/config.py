@@ -38,6 +38,7 @@ class BackendConfig(_Strict):
     path: Path | None = None  # replay: JSONL file of replies
     temperature: float = Field(0.3, ge=0.0, le=2.0)
     max_tokens: int = Field(900, gt=0)
+    stop: list[str] = Field(default_factory=list)  # local/litellm: end the reply at any of these strings
     timeout_s: float = Field(120.0, gt=0)
     copy_retries: int = Field(2, ge=0)  # resample (hotter) when the reply copies an exemplar verbatim
     retries: int = Field(4, ge=1)  # attempts per request on transient errors (timeouts, 429, 5xx)
@@ -70,7 +71,7 @@ class BudgetConfig(_Strict):
 
 
 class SearchConfig(_Strict):
-    n_exemplars: int = Field(3, ge=0)  # few-shot architectures per prompt
+    n_exemplars: int | None = Field(None, ge=0)  # few-shot architectures per prompt; None: 1 for local, 3 others
     n_results: int = Field(8, ge=0)  # rows of the results table in the prompt
     n_failures: int = Field(3, ge=0)  # recent failures shown in the prompt
     directives: bool = True  # ask for one random concrete change per proposal (prompts/directives.txt)

@@ -1,6 +1,6 @@
 """What a prompt shows: few-shot exemplars from one island, compact tables and insights from the store.
 
-    ctx = build_context(store, campaign_id, task, cfg.search)   # agent/loop.py, once per proposal
+    ctx = build_context(store, campaign_id, task, cfg.search, kind="local")   # agent/loop.py, per proposal
 
 Islands: every LLM proposal draws its exemplars from one sub-population
 (round-robin over `search.islands`), and its candidate records that island in
@@ -23,6 +23,7 @@ from knowledge.records import ranked as rank_by_metric
 from knowledge.store import Store
 
 SEED_BACKEND = "seed"
+DEFAULT_SHOTS = {"local": 1}
 _LAYER = re.compile(r"\bnn\.([A-Z]\w*)")
 _PRIOR: dict[tuple[str, int, int], list[Candidate]] = {}  # earlier campaigns are finished: read them once
 
@@ -109,14 +110,21 @@ def duplicate_rows(cands: list[Candidate], n: int = 3) -> list[DuplicateRow]:
             for c in dups]
 
 
+def shots_for(kind: str, search: SearchConfig) -> int:
+    """Exemplars per prompt for a backend kind: the configured number, else 1 for the small local model
+    (benchmarks/local_validity.py: as valid as 2-3 shots and ~40% faster per proposal), else 3."""
+    return search.n_exemplars if search.n_exemplars is not None else DEFAULT_SHOTS.get(kind, 3)
+
+
 def build_context(store: Store, campaign_id: int, task: Task, search: SearchConfig,
-                  island: int | None = None) -> PromptContext:
-    """The propose prompt's context: exemplars of one island, results, failures, duplicates, insights."""
+                  island: int | None = None, kind: str = "") -> PromptContext:
+    """The propose prompt's context for a `kind` backend: exemplars of one island, results, failures, insights."""
     cands = store.candidates(campaign_id)
+    shots = shots_for(kind, search)
     if island is None:
         island = sum(1 for c in cands if c.backend != SEED_BACKEND) % search.islands
-    prior = prior_best(store, campaign_id, task, search.n_exemplars) if search.transfer else []
-    picked = select_exemplars(island_pool(cands, task, island, search) + prior, task, search.n_exemplars)
+    prior = prior_best(store, campaign_id, task, shots) if search.transfer else []
+    picked = select_exemplars(island_pool(cands, task, island, search) + prior, task, shots)
     exemplars = [Exemplar(c.code, label(c, campaign_id), c.id, c.metric, c.params) for c in picked]
     results = [ResultRow(c.id, c.metric, c.params, c.flops) for c in ranked(cands, task)[:search.n_results]]
     failed = [c for c in cands if c.status == Status.FAILED][-search.n_failures:] if search.n_failures else []

@@ -106,7 +106,7 @@ class Campaign:
                 reason = reason or self.budget_exhausted(in_flight=len(futures))
                 while reason is None and len(futures) < limit and self.lifecycle.in_flight < backlog:
                     proposer = rng.choices(proposers, weights)[0]
-                    futures.add(pool.submit(self._propose, proposer, self._context(rng)))
+                    futures.add(pool.submit(self._propose, proposer, self._context(rng, proposer.kind)))
                     reason = self.budget_exhausted(in_flight=len(futures))
                 if not futures and not self.lifecycle.in_flight:
                     return reason or "done"
@@ -125,8 +125,8 @@ class Campaign:
             for completed in executor.as_completed(timeout=1.0):
                 self.lifecycle.on_result(completed)
 
-    def _context(self, rng: random.Random):
-        ctx = build_context(self.store, self.id, self.task, self.cfg.search)
+    def _context(self, rng: random.Random, kind: str):
+        ctx = build_context(self.store, self.id, self.task, self.cfg.search, kind=kind)
         return replace(ctx, directive=rng.choice(self.directives)) if self.directives else ctx
 
     def _propose(self, proposer: Proposer, ctx) -> Proposal:

@@ -39,7 +39,8 @@ CallRecorder = Callable[[str, str, str, list, Completion | None, str | None], in
 class Proposer(ABC):
     """A source of new candidates."""
 
-    name: str = "abstract"
+    name: str = "abstract"  # shown in the store's `backend` column
+    kind: str = "abstract"  # the config's backend kind: per-kind prompt defaults (agent.exemplars.shots_for)
 
     @abstractmethod
     def propose(self, ctx: PromptContext, record_call: CallRecorder) -> Proposal:
@@ -52,7 +53,7 @@ class Proposer(ABC):
 class LLMProposer(Proposer):
     def __init__(self, backend: LLMBackend, cfg: BackendConfig, prompts: Prompts):
         self.backend, self.cfg, self.prompts = backend, cfg, prompts
-        self.name = f"{backend.kind}:{backend.model}"
+        self.name, self.kind = f"{backend.kind}:{backend.model}", backend.kind
 
     def propose(self, ctx: PromptContext, record_call: CallRecorder) -> Proposal:
         """Ask the LLM; a verbatim copy of an exemplar is resampled hotter (`copy_retries` times)."""

@@ -44,3 +44,12 @@ def test_families_come_before_repeats_and_failures_never_show():
 def test_duplicates_of_a_better_candidate_are_skipped():
     twin = Candidate(7, 1, CONV.format(w=64), Status.OK, backend="local:m", metric=0.985, code_key="k3")
     assert 7 not in ids(select_exemplars([*POOL, twin], TASK, 5))
+
+
+def test_shots_default_per_backend_kind_and_config_wins():
+    from agent.config import SearchConfig
+    from agent.exemplars import shots_for
+
+    assert shots_for("local", SearchConfig()) == 1  # the 0.5B model: one exemplar (benchmarks/local_validity.py)
+    assert shots_for("litellm", SearchConfig()) == 3
+    assert shots_for("local", SearchConfig(n_exemplars=2)) == 2

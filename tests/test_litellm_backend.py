@@ -187,3 +187,12 @@ def test_cost_comes_from_litellm_price_map(api_base: str, monkeypatch: pytest.Mo
     cfg = _cfg(api_base, model="openai/gpt-4o-mini", api_key_env=KEY_ENV)
     out = LiteLLMBackend(cfg).complete(MESSAGES, temperature=0.3, max_tokens=50)
     assert 0.0 < out.cost_usd < 0.001  # 11 + 7 tokens at gpt-4o-mini prices
+
+
+def test_stop_sequences_reach_the_server(api_base: str) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(KEY_ENV, "sk-test-123")
+        LiteLLMBackend(_cfg(api_base, api_key_env=KEY_ENV, stop=["\n```\n"])).complete(
+            MESSAGES, temperature=0.0, max_tokens=5)
+    (request,) = FakeOpenAI.requests
+    assert request["body"]["stop"] == ["\n```\n"]

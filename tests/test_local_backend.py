@@ -52,3 +52,19 @@ def test_real_completion_from_assembled_model() -> None:
     assert out.prompt_tokens > 0 and out.completion_tokens > 0
     assert out.text.strip() and out.latency_s > 0 and out.cost_usd == 0.0
     assert out.model == "qwen2.5-coder-0.5b"
+
+
+@pytest.mark.local_llm
+def test_stop_sequence_ends_the_reply() -> None:
+    pytest.importorskip("llama_cpp")
+    for module in PRESETS["qwen2.5-coder-0.5b"].part_modules:
+        pytest.importorskip(module)
+    from agent.llm.local import LocalBackend
+
+    messages = [{"role": "user", "content": "Count from 1 to 12, separated by commas. Nothing else."}]
+    backend = LocalBackend(BackendConfig(kind="local", n_ctx=512, stop=["7"]), seed=1, n_threads=1)
+    try:
+        out = backend.complete(messages, temperature=0.0, max_tokens=48)
+    finally:
+        backend.close()
+    assert "3" in out.text and "7" not in out.text and "12" not in out.text

@@ -28,7 +28,7 @@ from knowledge.store import Store
 
 
 class EvolutionProposer(BaselineProposer):
-    name = "evolution"
+    name = kind = "evolution"
 
     def __init__(self, task: Task, seed: int, store: Store, campaign_id: int,
                  population_size: int = 4, tournament_size: int = 2):

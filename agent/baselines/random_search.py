@@ -15,7 +15,7 @@ from agent.proposer import CallRecorder, Proposal
 
 
 class RandomProposer(BaselineProposer):
-    name = "random"
+    name = kind = "random"
 
     def propose(self, ctx: PromptContext, record_call: CallRecorder) -> Proposal:
         with self.history() as store:

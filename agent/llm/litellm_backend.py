@@ -117,6 +117,7 @@ class LiteLLMBackend(LLMBackend):
                 messages=messages,
                 temperature=temperature,
                 max_tokens=max_tokens,
+                stop=self.cfg.stop or None,
                 api_base=self.cfg.api_base,
                 api_key=self._api_key,
                 timeout=self.cfg.timeout_s,

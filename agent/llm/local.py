@@ -91,7 +91,7 @@ class LocalBackend(LLMBackend):
         try:
             with self._lock:  # one llama.cpp context: one generation at a time
                 response = self._llm.create_chat_completion(
-                    messages=messages, temperature=temperature, max_tokens=max_tokens
+                    messages=messages, temperature=temperature, max_tokens=max_tokens, stop=self.cfg.stop or None
                 )
         except (ValueError, RuntimeError) as err:  # e.g. the prompt exceeds n_ctx
             raise LLMError(f"{self.model}: {' '.join(str(err).split())}") from None
