@@ -23,12 +23,13 @@ from sandbox.probe import probe
 from sandbox.protocol import CANDIDATE_FILE, ChildReport, Job
 
 
-def build(module, spec: TaskSpec) -> nn.Module:
+def build(module, spec: TaskSpec, device: str = "cpu") -> nn.Module:
+    """Net(in_shape, n_out) on the device; moving it runs candidate code too (e.g. a broken __hash__)."""
     torch.manual_seed(spec.recipe.seed)
     model = module.Net(tuple(spec.in_shape), spec.n_out)
     if not isinstance(model, nn.Module):
         raise CandidateFailure(FailureKind.BUILD, "Net(...) did not return a torch.nn.Module")
-    return model
+    return model.to(device)
 
 
 def expected_shape(spec: TaskSpec, batch: int) -> tuple[int, ...]:
@@ -89,10 +90,10 @@ def evaluate_in_child(job: Job, job_dir: Path, checkpoint: Callable[[], None] = 
     t = time.perf_counter()
     module = load_candidate(source, str(job_dir / CANDIDATE_FILE))
     checkpoint()
-    model = stage(FailureKind.BUILD, build, module, spec).to(job.device)
+    model = stage(FailureKind.BUILD, build, module, spec, job.device)
     stage(FailureKind.SHAPE, shape_check, model, spec, arrays["x_train"], job.device)
     causality_check(model, spec, arrays, job.device)
-    params = budget_check(model, spec)
+    params = stage(FailureKind.BUILD, budget_check, model, spec)
     checkpoint()
     timings["build_s"] = time.perf_counter() - t
     report = ChildReport(ok=True, params=params, timings=timings)

@@ -133,3 +133,9 @@ def test_a_benign_seed_trains_and_scores_under_the_full_sandbox(digits):
     result = ev.evaluate(task.seeds()["mlp"], epochs=2)
     assert result.ok and result.metric > 0.5, result.failure_msg
     assert result.timings["vm_peak_mb"] < SandboxLimits().memory_mb
+
+
+def test_candidate_errors_outside_its_own_methods_are_its_failure_not_a_crash(digits):
+    result = probe(digits, "unhashable_net")
+    assert not result.report.ok
+    assert result.report.failure_kind == FailureKind.BUILD and "unhashable" in result.report.failure_msg
