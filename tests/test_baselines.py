@@ -104,3 +104,16 @@ def test_evolution_campaign_mutates_a_population_member(tmp_path):
     assert child.code_key != store.candidate(child.parent_ids[0]).code_key
     assert baseline_curves(store, "digits") == {} and list(baseline_curves(store, "digits", "evolution")) == [
         "evolution-test"]
+
+
+def test_concurrent_random_proposals_draw_different_samples(tmp_path):
+    from agent.baselines.random_search import RandomProposer
+
+    store = Store(tmp_path / "store.db")
+    camp = store.create_campaign("c", "digits", "{}")
+    proposer = RandomProposer(get_task("digits"), 0, store, camp.id)
+    # two proposals in flight at once: neither is in the store when the other draws
+    first, second = (proposer.propose(None, lambda *a: 0).code for _ in range(2))
+    assert first != second
+    fresh = RandomProposer(get_task("digits"), 0, store, camp.id)
+    assert fresh.propose(None, lambda *a: 0).code == first  # same seed, same store state: same stream

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -27,6 +28,7 @@ class BaselineProposer(Proposer):
             raise ValueError(f"the {self.name} baseline supports classification tasks only, "
                              f"not '{task.spec.name}' ({task.spec.kind})")
         self.task, self.seed, self.store_path, self.campaign_id = task, seed, store.path, campaign_id
+        self._next, self._lock = 0, threading.Lock()  # draws handed out, ahead of what the store shows yet
 
     @contextmanager
     def history(self) -> Iterator[Store]:
@@ -37,8 +39,14 @@ class BaselineProposer(Proposer):
             store.close()
 
     def rng(self, store: Store) -> random.Random:
-        """Deterministic for (config seed, number of candidates so far): a resumed campaign continues the stream."""
-        n = len(store.candidates(self.campaign_id))
+        """Deterministic for (config seed, number of candidates so far): a resumed campaign continues the stream.
+
+        Proposals still in flight (`pipeline.proposers` > 1) are not in the store yet: each call takes the
+        next unused index, so concurrent calls never draw the same sample.
+        """
+        with self._lock:
+            n = max(len(store.candidates(self.campaign_id)), self._next)
+            self._next = n + 1
         return random.Random(f"{self.name}:{self.seed}:{n}")
 
     def is_new(self, store: Store, code: str) -> bool:
