@@ -74,7 +74,7 @@ class SearchConfig(_Strict):
     n_exemplars: int | None = Field(None, ge=0)  # few-shot architectures per prompt; None: 1 for local, 3 others
     n_results: int = Field(8, ge=0)  # rows of the results table in the prompt
     n_failures: int = Field(3, ge=0)  # recent failures shown in the prompt
-    directives: bool = True  # ask for one random concrete change per proposal (prompts/directives.txt)
+    directives: bool = True  # one random concrete change per proposal (prompts/directives[-<task>].txt)
     islands: int = Field(2, ge=1)  # sub-populations evolving separately; each proposal draws exemplars from one
     migration_interval: int = Field(10, ge=1)  # proposals between migrations (each island sees the others' best)
     transfer: bool = True  # start from earlier campaigns' best architectures and insights on the same task
