@@ -16,7 +16,7 @@ from agent.config import BackendConfig
 from agent.extract import extract_code
 from agent.llm import BackendExhausted, Completion, LLMBackend, LLMError, complete_with_retry
 from agent.prompting import PromptContext, Prompts
-from evals.fingerprint import code_key, text_key
+from evals.fingerprint import text_key
 from knowledge.records import FailureKind
 
 
@@ -56,10 +56,10 @@ class LLMProposer(Proposer):
         self.name, self.kind = f"{backend.kind}:{backend.model}", backend.kind
 
     def propose(self, ctx: PromptContext, record_call: CallRecorder) -> Proposal:
-        """Ask the LLM; a copy of an exemplar (same text or canonical AST) is resampled hotter (`copy_retries`)."""
+        """Ask the LLM; a verbatim copy of an exemplar is resampled hotter (`copy_retries` times)."""
         parents = tuple(ex.id for ex in ctx.exemplars if ex.id is not None)
         messages = self.prompts.messages("propose", ctx)
-        copies = set().union(*(copy_keys(ex.code) for ex in ctx.exemplars))
+        copies = {text_key(ex.code) for ex in ctx.exemplars}
         for attempt in range(self.cfg.copy_retries + 1):
             try:
                 reply = complete_with_retry(self.backend, messages, max_tokens=self.cfg.max_tokens,
@@ -71,7 +71,7 @@ class LLMProposer(Proposer):
                 call_id = record_call(self.name, self.backend.model, "propose", messages, None, str(err))
                 return Proposal(None, parents, self.name, call_id, FailureKind.LLM, str(err)[:500])
             code = extract_code(reply.text)
-            if code is not None and copy_keys(code) & copies and attempt < self.cfg.copy_retries:
+            if code is not None and text_key(code) in copies and attempt < self.cfg.copy_retries:
                 record_call(self.name, reply.model, "propose-copy", messages, reply, None)
                 continue
             call_id = record_call(self.name, reply.model, "propose", messages, reply, None)
@@ -82,14 +82,6 @@ class LLMProposer(Proposer):
 
     def close(self) -> None:
         self.backend.close()
-
-
-def copy_keys(code: str) -> set[str]:
-    """Text and canonical-AST keys: a copy may differ from its exemplar in comments, names or layout."""
-    try:
-        return {text_key(code), code_key(code)}
-    except SyntaxError:
-        return {text_key(code)}
 
 
 def messages_json(messages: list) -> str:

@@ -40,14 +40,3 @@ def test_copy_is_resampled_and_replays_exactly(tmp_path: Path):
     again.run()
     (rerun,) = [c for c in again.store.candidates(again.id) if c.backend != "seed"]
     assert (rerun.code, rerun.metric) == (cand.code, cand.metric)
-
-
-def test_a_renamed_reformatted_copy_is_resampled_too(tmp_path: Path):
-    seed = (SEEDS / "cnn.py").read_text()
-    disguised = seed.replace("self.head", "self.classifier").replace('"""Small CNN', '"""My new CNN')
-    variant = (SEEDS / "mlp.py").read_text().replace("128", "80")
-    run = campaign(tmp_path, "disguised", write_replay(tmp_path / "r.jsonl", [disguised, variant]))
-    run.run()
-    (cand,) = [c for c in run.store.candidates(run.id) if c.backend != "seed"]
-    assert "80" in cand.code
-    assert [c.purpose for c in run.store.llm_calls(run.id)] == ["propose-copy", "propose"]
