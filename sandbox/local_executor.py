@@ -77,7 +77,7 @@ class LocalExecutor(Executor):
         while (item := self._jobs.get()) is not None:
             job_id, code, job = item
             if self.is_open(job_id):
-                self._deliver(job_id, self._run_with_retries(slot, job_id, code, job))
+                self._deliver(job_id, self._run_guarded(slot, job_id, code, job))
         with self._lock:
             server = self._servers.pop(slot, None)
         if server:
@@ -91,6 +91,15 @@ class LocalExecutor(Executor):
             with self._lock:
                 self._servers[slot] = server
         return server
+
+    def _run_guarded(self, slot: int, job_id: JobId, code: str, job: Job) -> RunResult:
+        """Every job gets a result: an error on the parent side (a bug here, or e.g. CPython 3.11's
+        thread-unsafe `ast` raising SystemError inside np.load) becomes a recorded CRASH, not a dead
+        worker thread and a loop waiting forever."""
+        try:
+            return self._run_with_retries(slot, job_id, code, job)
+        except Exception as err:  # noqa: BLE001 - recorded as the job's failure, with its type and message
+            return failed(FailureKind.CRASH, f"executor error: {type(err).__name__}: {err}"[:500])
 
     def _run_with_retries(self, slot: int, job_id: JobId, code: str, job: Job) -> RunResult:
         why = ""

@@ -190,3 +190,29 @@ def test_local_workers_die_with_their_parent(tmp_path):
     proc.kill()  # SIGKILL: no cleanup code runs in the parent
     proc.wait()
     assert len(servers) == 2 and all(gone(pid) for pid in [*servers, child])
+
+
+def test_a_parent_side_error_is_a_crash_result_and_the_worker_goes_on(task_job, monkeypatch):
+    """Seen in a full run: CPython 3.11's thread-unsafe `ast` made np.load raise SystemError in a worker
+    thread; the thread died, its job was never delivered and the loop waited forever."""
+    import sandbox.local_executor as local
+
+    real, calls = local.judge, []
+
+    def flaky_judge(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise SystemError("AST constructor recursion depth mismatch (before=48, after=44)")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(local, "judge", flaky_judge)
+    _, job = task_job
+    ex = local.LocalExecutor(workers=1, timeout_s=120)
+    try:
+        first, second = ex.submit(MLP, job), ex.submit(MLP, job)
+        got = {c.job_id: c for c in ex.as_completed(timeout=60)}
+    finally:
+        ex.shutdown()
+    assert got[first].outcome == JobOutcome.CRASH
+    assert "executor error: SystemError" in got[first].result.report.failure_msg
+    assert got[second].outcome == JobOutcome.OK
