@@ -28,7 +28,7 @@ from pathlib import Path
 from agent.config import parse_config
 from agent.llm import LLMError
 from agent.loop import Campaign
-from evals.curves import running_best
+from evals.report.curves import running_best
 from evals.tasks import get_task
 from knowledge.records import Status
 from knowledge.store import Store
