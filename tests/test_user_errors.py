@@ -51,6 +51,11 @@ BAD_CONFIGS = {
     "missing replay file": ('store = "s.db"\n[[backends]]\nkind = "replay"\npath = "r.jsonl"\n', "r.jsonl"),
     "unknown task": ('store = "s.db"\n[task]\nname = "imagenet"\n', "unknown task"),
     "unwritable store": ('store = "/no/such/dir/s.db"\n', "does not exist"),
+    "boolean as integer": ('store = "s.db"\n[budget]\nproposals = true\n', "'budget.proposals'"),
+    "float as integer": ('store = "s.db"\n[budget]\nproposals = 1e12\n', "'budget.proposals'"),
+    "integer as boolean": ('store = "s.db"\n[prefilter]\nenabled = 1\n', "'prefilter.enabled'"),
+    "absurd number": ('store = "s.db"\n[budget]\nwall_time_s = 1e300\n', "'budget.wall_time_s'"),
+    "too many workers": ('store = "s.db"\n[executor]\nworkers = 4000\n', "force = true"),
 }
 
 

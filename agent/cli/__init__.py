@@ -8,12 +8,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 
 import typer
 
 from agent.cli import campaign, knowledge, review, tools
-from agent.cli.options import USER_ERRORS, error_line
+from agent.cli.options import OPENED, USER_ERRORS, error_line
+from agent.run_guard import one_line
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="LLM-driven neural-architecture discovery.")
 for group in (campaign, review, tools, knowledge):
@@ -23,13 +25,15 @@ app.add_typer(knowledge.backends, name="backends")
 
 
 def main() -> None:
-    """Entry point: user mistakes become one red line and exit status 2."""
+    """Entry point: user mistakes and fatal store or disk errors become one red line and exit status 2."""
     try:
         app(standalone_mode=True)
     except USER_ERRORS as err:
         error_line(err)
         sys.exit(2)
-
+    except (sqlite3.Error, OSError) as err:
+        error_line(one_line(err, OPENED[-1] if OPENED else None))
+        sys.exit(2)
 
 
 __all__ = ["app", "main"]

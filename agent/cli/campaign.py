@@ -16,7 +16,9 @@ from agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console, open_st
 from agent.config import load_config
 from agent.display import LiveProgress, fmt_int, fmt_metric
 from agent.prefilter import ranking_quality
-from knowledge.records import Status
+from knowledge.lock import is_held
+from knowledge.records import Campaign, Status
+from knowledge.store import Store
 
 
 def run(config: Annotated[Path, typer.Argument(help="campaign config (TOML)")]) -> None:
@@ -45,8 +47,10 @@ def status(store: StoreOpt = DEFAULT_STORE, as_json: JsonOpt = False) -> None:
         cands, higher = st.candidates(camp.id), task_of(camp).higher_is_better
         best = (max if higher else min)((c.metric for c in cands if c.status == Status.OK and c.metric is not None),
                                         default=None)
-        rows.append({"campaign": camp.name, "task": camp.task, "state": camp.state, "counts": st.counts(camp.id),
-                     "best_metric": best, "prefilter": ranking_quality(cands, higher), **st.totals(camp.id)})
+        state, reason = campaign_state(st, camp)
+        rows.append({"campaign": camp.name, "task": camp.task, "state": state, "reason": reason,
+                     "counts": st.counts(camp.id), "best_metric": best, "prefilter": ranking_quality(cands, higher),
+                     **st.totals(camp.id)})
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -58,9 +62,18 @@ def status(store: StoreOpt = DEFAULT_STORE, as_json: JsonOpt = False) -> None:
         q = r["prefilter"]
         quality = (f"{fmt_metric(q['trained']['kendall_tau'])} / {fmt_metric(q['trained']['spearman_rho'])} "
                    f"n={q['trained']['n']} ({fmt_metric(q['epsilon']['kendall_tau'])}, n={q['epsilon']['n']})")
-        t.add_row(r["campaign"], r["task"], r["state"], counts, fmt_metric(r["best_metric"]), str(r["calls"]),
+        state = r["state"] + (f": {r['reason']}" if r["reason"] else "")
+        t.add_row(r["campaign"], r["task"], state, counts, fmt_metric(r["best_metric"]), str(r["calls"]),
                   fmt_int(r["tokens"]), quality)
     console.print(t)
+
+
+def campaign_state(st: Store, camp: Campaign) -> tuple[str, str | None]:
+    """(state, why): a `running` campaign whose lock is free has lost its process (kill -9, power cut)."""
+    run = st.last_run(camp.id)
+    if camp.state == "running" and not is_held(st.path, camp.id):
+        return "stopped", "its process died without finishing; run it again to resume"
+    return camp.state, run.reason if run and camp.state == "failed" else None
 
 
 COMMANDS = {"run": run, "status": status}

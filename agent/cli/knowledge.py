@@ -15,10 +15,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console, fail
+from agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console, open_store
 from agent.config import BackendConfig, load_config
 from agent.llm import LLMError, make_backend, preflight
-from knowledge.store import Store
 
 CHECK_MESSAGES = [{"role": "user", "content": "Reply with the single word OK."}]
 
@@ -76,9 +75,7 @@ def export_replay(
     """Write a campaign's LLM replies as a replay file for an exact re-run with the replay backend."""
     from agent.replay_export import export_replay as write_replay
 
-    if not store.is_file():
-        fail(f"no knowledge store at {store} (run a campaign first, or pass --store)")
-    summary = write_replay(Store.open_readonly(store), campaign, out)
+    summary = write_replay(open_store(store), campaign, out)
     parts = ", ".join(f"{n} {p}" for p, n in sorted(summary.by_purpose.items())) or "no replies"
     console.print(f"wrote {summary.rows} replies ({parts}) to {out}", highlight=False)
     if summary.skipped_errors:

@@ -31,10 +31,15 @@ def fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+OPENED: list[Path] = []  # the store this command opened, to name it in a fatal SQLite error (`main`)
+
+
 def open_store(path: Path) -> Store:
+    """The store for a read command: opened read-only, never created, migrated or written."""
     if not path.exists():
         fail(f"no knowledge store at {path} (run a campaign first, or pass --store)")
-    return Store(path)
+    OPENED.append(path)
+    return Store.open_readonly(path)
 
 
 def task_of(camp: Campaign) -> Task:
