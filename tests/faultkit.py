@@ -161,26 +161,44 @@ def fill(folder: Path, leave_bytes: int) -> Path:
 
 def soak(folder: Path, proposals: int, workers: int = 3, kill_after: tuple[float, float] = (2.0, 6.0),
          seed: int = 0, max_runs: int = 1000) -> dict:
-    """Run a replay campaign, kill -9 it after a random few seconds, re-run, until a run finishes by itself.
+    """Run a replay campaign, kill -9 it a random few seconds in, re-run, until a run finishes by itself.
 
-    Returns {"runs", "kills", "wall_s"}; the caller checks the store.
+    A run is killed only once it has stored at least one new candidate, so every run makes progress
+    however slow the start-up. Returns {"runs", "kills", "wall_s"}; `check_soaked` checks the store.
     """
     import random
 
     rng = random.Random(seed)
-    toml = campaign_toml(folder, "soak", proposals=proposals, workers=workers)
+    toml, db = campaign_toml(folder, "soak", proposals=proposals, workers=workers), folder / "store.db"
     t0, kills = time.monotonic(), 0
     for runs in range(1, max_runs + 1):
-        proc = start("run", str(toml), cwd=folder)
+        before, proc = stored(db), start("run", str(toml), cwd=folder)
         try:
             code = proc.wait(timeout=rng.uniform(*kill_after))
         except subprocess.TimeoutExpired:
+            while stored(db) <= before and proc.poll() is None:
+                time.sleep(0.1)
+            code = proc.poll()
+        if code is None:
             kill_group(proc)
             kills += 1
             continue
         assert code == 0, proc.stderr.read()[-3000:]
         return {"runs": runs, "kills": kills, "wall_s": time.monotonic() - t0}
     raise AssertionError(f"not done after {max_runs} runs")
+
+
+def stored(db: Path) -> int:
+    """Candidates in the store (0 before it exists)."""
+    import sqlite3
+
+    if not db.exists():
+        return 0
+    with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)) as conn:
+        try:
+            return conn.execute("SELECT count(*) FROM candidates").fetchone()[0]
+        except sqlite3.OperationalError:
+            return 0
 
 
 def check_soaked(db: Path, replay: Path, proposals: int) -> None:

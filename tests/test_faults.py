@@ -76,7 +76,8 @@ def test_a_damaged_store_is_one_line_for_every_command_and_never_written(finishe
         if proc.returncode != 0 or kind != "mid-file":  # mid-file: a command may not touch a damaged page
             one_line_error(proc)
     one_line_error(cli("status", "--store", str(db), cwd=tmp_path), str(db))  # status reads every row
-    one_line_error(cli("run", "fault.toml", cwd=tmp_path), str(db))  # integrity check before any work
+    needle = "empty file" if kind == "empty" else "damaged"
+    one_line_error(cli("run", "fault.toml", cwd=tmp_path), db.name, needle)  # checked before any work
     assert sha(db) == before, "a command wrote to the damaged store"
 
 
