@@ -33,6 +33,7 @@ from agent.prefilter import Prefilter
 from agent.prompting import PromptContext, load_directives
 from agent.proposer import CallRecorder, Proposal, Proposer, record_call
 from agent.proposers import make_proposers
+from agent.run_guard import check_before_compute, exclusive_run
 from evals.tasks import Task, get_task
 from knowledge.records import Candidate, FailureKind, LLMCall, Status
 from knowledge.store import Store
@@ -104,6 +105,11 @@ class Campaign:
     # -- the loop --------------------------------------------------------------
     def run(self) -> Summary:
         """Seeds first, then proposals overlapping with sandboxed evaluation, until a budget is spent."""
+        with exclusive_run(self.store, self.id, self.cfg.name):  # one writer; a fatal error marks it failed
+            check_before_compute(self.cfg, self.task, self.store)
+            return self._run()
+
+    def _run(self) -> Summary:
         self.store.set_campaign_state(self.id, "running")
         self.population = Population(self.store, self.id, self.task, self.cfg.search)  # the one read of the campaign
         self.usage = Usage(self.store.totals(self.id))

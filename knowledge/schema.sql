@@ -85,3 +85,16 @@ CREATE TABLE IF NOT EXISTS insights (
     created TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS idx_insights_task ON insights(task, id);
+
+-- One row per `archagent run` of a campaign: who ran it and how it ended (the reason, when it failed).
+CREATE TABLE IF NOT EXISTS campaign_runs (
+    id INTEGER PRIMARY KEY,
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    started TEXT NOT NULL,
+    ended TEXT,
+    outcome TEXT,  -- finished | failed | interrupted; NULL while running (or after a kill -9)
+    reason TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_runs_campaign ON campaign_runs(campaign_id, id);

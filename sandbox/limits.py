@@ -18,15 +18,16 @@ DEFAULT_MEMORY_MB = 6144
 class SandboxLimits(BaseModel):
     """Per-job caps; every field has a default that fits the built-in tasks."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)  # true is not 1
 
-    timeout_s: float = Field(300.0, gt=0)  # wall clock, then the whole process group is killed
-    memory_mb: int = Field(DEFAULT_MEMORY_MB, ge=256)  # RLIMIT_AS (address space, not RSS)
-    cpu_s: float | None = Field(None, gt=0)  # RLIMIT_CPU; None: timeout_s x threads + 10 s
-    max_file_mb: int = Field(256, gt=0)  # RLIMIT_FSIZE: largest file the child may write
-    max_procs: int = Field(64, gt=0)  # RLIMIT_NPROC headroom (threads count); not enforced for root
-    max_open_files: int = Field(256, ge=64)  # RLIMIT_NOFILE
-    max_output_kb: int = Field(64, gt=0)  # stdout+stderr kept by the parent (the tail)
+    # Bounds: a week per candidate, 4 TiB of address space, 1 TiB files: past any machine this runs on.
+    timeout_s: float = Field(300.0, gt=0, le=7 * 86_400)  # wall clock, then the whole process group is killed
+    memory_mb: int = Field(DEFAULT_MEMORY_MB, ge=256, le=4 * 2**20)  # RLIMIT_AS (address space, not RSS)
+    cpu_s: float | None = Field(None, gt=0, le=7 * 86_400 * 1024)  # RLIMIT_CPU; None: timeout_s x threads + 10 s
+    max_file_mb: int = Field(256, gt=0, le=2**20)  # RLIMIT_FSIZE: largest file the child may write
+    max_procs: int = Field(64, gt=0, le=65_536)  # RLIMIT_NPROC headroom (threads count); not enforced for root
+    max_open_files: int = Field(256, ge=64, le=1_048_576)  # RLIMIT_NOFILE (the kernel's own nr_open ceiling)
+    max_output_kb: int = Field(64, gt=0, le=2**20)  # stdout+stderr kept by the parent (the tail; it is stored)
     network: bool = False  # False: a fresh network namespace (where permitted) + socket guard
 
     def cpu_seconds(self, threads: int) -> int:
