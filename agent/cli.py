@@ -26,16 +26,18 @@ from agent.prefilter import ranking_quality
 from evals.tasks import Task, TaskError, get_task
 from knowledge.records import Campaign, Status, ranked
 from knowledge.store import Store, StoreError
+from sandbox.isolation import JailUnavailable
+from sandbox.untrusted import for_terminal
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="LLM-driven neural-architecture discovery.")
 console = Console()
-USER_ERRORS = (ConfigError, StoreError, TaskError, LLMError, FileNotFoundError, ValueError)
+USER_ERRORS = (ConfigError, StoreError, TaskError, LLMError, FileNotFoundError, ValueError, JailUnavailable)
 StoreOpt = Annotated[Path, typer.Option("--store", envvar="ARCHAGENT_STORE", help="knowledge store (SQLite file)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
 
 
 def fail(message: str) -> None:
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {for_terminal(message)}", highlight=False)
     raise typer.Exit(2)
 
 
@@ -157,7 +159,7 @@ def show(
     console.print(f"metric {fmt_metric(c.metric)}  test {fmt_metric(c.test_metric)}  params {fmt_int(c.params)}  "
                   f"FLOPs {fmt_int(c.flops)}")
     if c.failure_kind:
-        console.print(f"[red]{c.failure_kind}[/]: {c.failure_msg}")
+        console.print(f"[red]{c.failure_kind}[/]: {for_terminal(c.failure_msg)}")
     if c.duplicate_of:
         console.print(f"duplicate of #{c.duplicate_of} (matched on {c.extra.get('matched_on')})")
     if c.proxies:
@@ -177,7 +179,7 @@ def main() -> None:
     try:
         app(standalone_mode=True)
     except USER_ERRORS as err:
-        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {err}", highlight=False)
+        Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {for_terminal(str(err))}", highlight=False)
         sys.exit(2)
 
 

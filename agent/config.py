@@ -106,6 +106,10 @@ class SandboxConfig(_Strict):
     max_open_files: int = Field(256, ge=64)
     max_output_kb: int = Field(64, gt=0)  # stdout+stderr tail kept per candidate
     network: bool = False  # false: new network namespace where permitted + in-process socket guard
+    # "jail" (default): every job in a bubblewrap jail + own namespaces + seccomp; refused where it cannot be had.
+    # "process": the UNSAFE opt-out (rlimits + in-process guard only), see docs/security.md
+    isolation: Literal["jail", "process"] = "jail"
+    max_disk_mb: int = Field(512, ge=16)  # jail: all files one job may write together (RAM-backed tmpfs)
 
 
 class PipelineConfig(_Strict):

@@ -17,6 +17,7 @@ import io
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from knowledge.records import FailureKind
@@ -89,8 +90,10 @@ def memory_peaks() -> dict[str, float]:
     return {fields[row[0].rstrip(":")]: int(row[1]) / 1024 for row in rows}
 
 
-def run_job(job_dir: Path, nonce: str) -> None:
-    """Everything after the job is handed over; never returns (os._exit skips candidate atexit hooks)."""
+def run_job(job_dir: Path, nonce: str, before_candidate: Callable[[], None] | None = None) -> None:
+    """Everything after the job is handed over; never returns (os._exit skips candidate atexit hooks).
+
+    `before_candidate` is the last trusted step (the jail's capability drop + seccomp filter)."""
     t0 = time.perf_counter()
     job = Job.model_validate_json((job_dir / "job.json").read_text())
     isolation = isolate(job.limits, job_dir, job.threads)
@@ -101,6 +104,8 @@ def run_job(job_dir: Path, nonce: str) -> None:
     warm_up(TaskSpec.from_dict(job.spec))
     guard = install(job_dir, str(job_dir / CANDIDATE_FILE), read_only=[job.data_path])
     snapshot = Snapshot.take()  # after install: the guard's own refusers replace a few torch entry points
+    if before_candidate is not None:
+        before_candidate()
     report, preds = guarded_evaluate(job, job_dir, guard, snapshot)
     blob = encode_preds(preds)
     timings = {**report.timings, **memory_peaks(), "child_total_s": time.perf_counter() - t0}
