@@ -38,10 +38,10 @@ import ctypes
 import gc
 import json
 import os
+import secrets
 import select
 import shutil
 import signal
-import stat
 import subprocess
 import sys
 import tempfile
@@ -218,6 +218,9 @@ class Supervisor:
 
 def wipe(path: Path) -> None:
     """Remove a job dir even if the candidate made parts of it unreadable (same uid: chmod back first)."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+        return
     for root, dirs, _ in os.walk(path, followlinks=False):
         for name in dirs:
             with contextlib.suppress(OSError):
@@ -253,7 +256,8 @@ def run_one(req: dict, job_dir: Path, requests: LineReader, lock) -> tuple[dict,
     if sup.kill_r:
         os.close(sup.kill_r)
     files = read_job_files(job_dir)
-    wipe(job_dir)
+    for entry in os.listdir(job_dir.parent):  # the job dir and anything else the job left in the work area
+        wipe(job_dir.parent / entry)
     blobs = [*(files[name] or b"" for name in sorted(files)), bytes(sup.tail)]
     sizes = {name: (None if files[name] is None else len(files[name])) for name in sorted(files)}
     header = {"end": asdict(end), "sizes": sizes, "output": len(sup.tail)}
@@ -317,7 +321,7 @@ def serve(work: Path, parent_pid: int, jailed: bool, warm: bool) -> None:
             return
         if req.get("cancel"):
             continue  # a cancel that arrived after its job ended
-        header, payload = run_one(req, work / f"job-{n}", requests, lock)
+        header, payload = run_one(req, work / f"job-{n}-{secrets.token_hex(4)}", requests, lock)
         out.write(json.dumps(header).encode() + b"\n" + payload)
         out.flush()
 

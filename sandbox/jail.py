@@ -8,7 +8,8 @@ on the in-process audit guard, which the candidate can switch off):
 
 1. **The worker's jail** (`bwrap_argv`): a fork server runs in its own user, PID,
    network, IPC, UTS and mount namespaces, as an unprivileged uid with no
-   capabilities and an empty environment. Its file system is a read-only view of
+   capabilities and an empty environment. It is PID 1 there itself (`--as-pid-1`:
+   no dumpable bwrap helper a job could read or write through /proc/1/mem). Its file system is a read-only view of
    /usr, the interpreter (at the same path), the project's own packages and the
    one public data file per task; every dataset file shipped by a library is
    hidden under an empty tmpfs (`HIDDEN_DATA`); /tmp, /dev/shm and the job area
@@ -144,7 +145,8 @@ def gpu_binds(gpus: tuple[str, ...]) -> list[str]:
 def bwrap_argv(spec: JailSpec, command: list[str]) -> list[str]:
     """The full `bwrap ... -- command` line for one worker's jail."""
     mb = 1024 * 1024
-    args = ["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+    args = ["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--as-pid-1", "--new-session",
+            "--cap-drop", "ALL",
             "--clearenv", "--uid", str(JAIL_UID), "--gid", str(JAIL_UID), "--hostname", "sandbox",
             *system_binds(), "--proc", "/proc", "--dev", "/dev"]
     for root in interpreter_roots():
