@@ -93,10 +93,12 @@ def memory_peaks() -> dict[str, float]:
 def run_job(job_dir: Path, nonce: str, before_candidate: Callable[[], None] | None = None) -> None:
     """Everything after the job is handed over; never returns (os._exit skips candidate atexit hooks).
 
-    `before_candidate` is the last trusted step (the jail's capability drop + seccomp filter)."""
+    `before_candidate` runs right after `isolate` (the jail's capability drop + seccomp filter)."""
     t0 = time.perf_counter()
     job = Job.model_validate_json((job_dir / "job.json").read_text())
     isolation = isolate(job.limits, job_dir, job.threads)
+    if before_candidate is not None:
+        before_candidate()
     result_fd, preds_fd = open_outputs(job_dir)
     from evals.tasks.base import TaskSpec
     from sandbox.steps import warm_up  # torch and the trusted training code, imported before the guard
@@ -104,8 +106,6 @@ def run_job(job_dir: Path, nonce: str, before_candidate: Callable[[], None] | No
     warm_up(TaskSpec.from_dict(job.spec))
     guard = install(job_dir, str(job_dir / CANDIDATE_FILE), read_only=[job.data_path])
     snapshot = Snapshot.take()  # after install: the guard's own refusers replace a few torch entry points
-    if before_candidate is not None:
-        before_candidate()
     report, preds = guarded_evaluate(job, job_dir, guard, snapshot)
     blob = encode_preds(preds)
     timings = {**report.timings, **memory_peaks(), "child_total_s": time.perf_counter() - t0}

@@ -346,9 +346,9 @@ class ForkServer:
         argv = [sys.executable, "-P", "-m", "sandbox.forkserver", "--work", work,
                 "--parent", "0" if self.jailed else str(os.getpid()), *(["--jailed"] if self.jailed else []),
                 *([] if warm else ["--cold"])]
+        self._spec = JailSpec(self.data_files, self.gpus, limits.max_disk_mb, env=env)
         if self.jailed:
-            spec = JailSpec(self.data_files, self.gpus, limits.max_disk_mb, env=env)
-            argv, env = bwrap_argv(spec, argv), {"PATH": env.get("PATH", "/usr/bin:/bin")}
+            argv, env = bwrap_argv(self._spec, argv), {"PATH": env.get("PATH", "/usr/bin:/bin")}
         self._log = tempfile.NamedTemporaryFile(prefix="archagent-forkserver-", suffix=".log")  # noqa: SIM115 - closed in close()
         self._stdin_lock = threading.Lock()
         self.proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -363,6 +363,12 @@ class ForkServer:
     def serves(self, data_path: str, gpu: str | None) -> bool:
         """Whether this server's jail can see the job's data file and device (a process server sees all)."""
         return not self.jailed or (data_path in self.data_files and (gpu is None or gpu in self.gpus))
+
+    def path_inside(self, data_path: str) -> str:
+        """The data file's path as the job sees it (the same path without a jail)."""
+        from sandbox.jail import data_path_inside
+
+        return data_path_inside(self._spec, data_path) if self.jailed else data_path
 
     def run(self, req: JobRequest, on_start=None) -> JobReply:
         """Run one job to its end (the server enforces the timeout). Raises ServerDied if the server goes away."""

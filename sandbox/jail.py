@@ -43,6 +43,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("sandbox", "evals", "knowledge")  # what the child imports from the project; nothing else is visible
 JOBS_DIR = "/jobs"  # the job area inside the worker's jail (a size-capped tmpfs)
+DATA_DIR = "/data"  # the public data files, read-only
 JAIL_UID = 65534  # nobody
 HIDDEN_DATA = (("sklearn", "datasets/data"), ("sklearn", "datasets/descr"), ("sklearn", "datasets/images"),
                ("matplotlib", "mpl-data/sample_data"))  # (package, data folder): labels and samples on disk
@@ -72,6 +73,11 @@ class JailSpec:
     disk_mb: int = 512  # the /jobs tmpfs: all files one job may write, together
     scratch_mb: int = 64  # /tmp and /dev/shm
     env: dict[str, str] = field(default_factory=dict)
+
+
+def data_path_inside(spec: JailSpec, host_path: str) -> str:
+    """Where the jail shows a bound data file (read-only)."""
+    return f"{DATA_DIR}/{spec.data_files.index(host_path)}-{Path(host_path).name}"
 
 
 # -- is a jail available here? -------------------------------------------------------------
@@ -158,8 +164,8 @@ def bwrap_argv(spec: JailSpec, command: list[str]) -> list[str]:
     args += ["--size", str(spec.scratch_mb * mb), "--tmpfs", "/tmp",
              "--size", str(spec.scratch_mb * mb), "--tmpfs", "/dev/shm",
              "--size", str(spec.disk_mb * mb), "--perms", "0700", "--tmpfs", JOBS_DIR]
-    for data in spec.data_files:  # after --tmpfs /tmp: binds under /tmp must come later or they are hidden
-        args += ["--ro-bind", data, data]
+    for data in spec.data_files:  # at /data/<n>-<name>: a job's private /tmp would hide anything under /tmp
+        args += ["--ro-bind", data, data_path_inside(spec, data)]
     args += gpu_binds(spec.gpus)
     for key, value in spec.env.items():
         args += ["--setenv", key, value]
@@ -167,6 +173,7 @@ def bwrap_argv(spec: JailSpec, command: list[str]) -> list[str]:
 
 
 # -- layer 2: each job's own namespaces, inside the jail ------------------------------------------
+@functools.cache
 def _libc():
     return ctypes.CDLL(None, use_errno=True)
 

@@ -146,7 +146,8 @@ def run_on_server(server: ForkServer, code: str, job: Job, limits: SandboxLimits
 
     Raises ServerDied if the server goes away (the caller retries or reports LOST).
     """
-    update = {"threads": threads, "limits": limits, **({"device": gpu_device(gpu)} if gpu else {})}
+    update = {"threads": threads, "limits": limits, "data_path": server.path_inside(job.data_path),
+              **({"device": gpu_device(gpu)} if gpu else {})}
     nonce = secrets.token_hex(16)
     req = JobRequest(code, job.model_copy(update=update).model_dump_json(), nonce, limits.timeout_s,
                      limits.max_output_kb * 1024, gpu)
