@@ -97,7 +97,6 @@ class RayExecutor(Executor):
         import ray
 
         from sandbox.forkserver import ServerDied
-
         from sandbox.isolation import require_isolation
 
         super().__init__()

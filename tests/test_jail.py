@@ -130,8 +130,8 @@ ATTACKS = {  # fixture -> (must appear in its output: what it tried and how it w
     "jail_setsid_survivor": ["daemon started"],
     "jail_pyc_persistence": ["open existing .pyc for writing: refused"],
     "jail_cache_poison": ["overwrite the data file: refused", "replace the data file: refused"],
-    "jail_netns_escape": ["setns into any netns: refused", "connect host loopback: refused",
-                          "connect the internet: refused"],
+    "jail_netns_escape": ["nsenter --net=/proc/PPID/ns/net: refused", "setns into any netns: refused",
+                          "connect host loopback: refused", "connect the internet: refused"],
     "jail_markup": [],
     "jail_disk_fill": ["No space left on device"],
 }
