@@ -190,38 +190,53 @@ def make_undumpable() -> None:
 
 
 def enter_job_namespace(kill_fd: int) -> None:
-    """Fork into a fresh user+PID+mount+IPC namespace; returns in the job (PID 1 there), never in between.
+    """Fork into a fresh user+PID+mount+IPC namespace; returns in the job, never in the helpers.
 
-    The intermediate process writes the job's pid (as the fork server sees it) to `kill_fd`, waits for
-    the job and exits with its status; when the job (its namespace's init) ends, the kernel kills every
-    process left in the namespace.
+    Three processes: the intermediate one (outside the new PID namespace) writes the namespace init's
+    pid, as the fork server sees it, to `kill_fd`, waits and exits as the job did; the init (PID 1,
+    trusted, no candidate code) mounts the private /tmp and /dev/shm, reaps orphans and ends with the
+    job, at which point the kernel kills every process left in the namespace; the job is PID 2, so
+    ordinary signals (a parent's SIGSEGV, RLIMIT signals) reach it as they would any process.
     """
     libc, uid, gid = _libc(), os.getuid(), os.getgid()
     _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC), "unshare")
     for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
         with open(f"/proc/self/{name}", "w") as fh:
             fh.write(text)
-    pid = os.fork()
-    if pid:
-        os.write(kill_fd, f"{pid}\n".encode())
+    init = os.fork()
+    if init:
+        os.write(kill_fd, f"{init}\n".encode())
         os.close(kill_fd)
-        _, status = os.waitpid(pid, 0)
-        pass_on_status(status)
+        pass_on_status(os.waitpid(init, 0)[1], from_init=True)
     os.close(kill_fd)
     _check(libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
     _check(libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None), "mount --make-rprivate /")
     for target in (b"/tmp", b"/dev/shm"):
         _check(libc.mount(b"tmpfs", target, b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64m,mode=1777"), "mount tmpfs")
+    job = os.fork()
+    if job:
+        reap_until(job)
+    _check(libc.prctl(PR_SET_PDEATHSIG, 9, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
 
 
-def pass_on_status(status: int) -> None:
-    """Exit exactly as the job did (same code, or killed by the same signal), so the server sees it."""
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
+def reap_until(job: int) -> None:
+    """The namespace init's loop: reap every orphan; when the job ends, end too (code, or 128 + signal)."""
+    while True:
+        pid, status = os.wait()
+        if pid == job:
+            os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
+
+
+def pass_on_status(status: int, from_init: bool = False) -> None:
+    """Exit exactly as the job did (same code, or killed by the same signal), so the server sees it.
+    An init cannot kill itself with a signal, so it reports one as exit code 128 + signal."""
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1
+    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else (code - 128 if from_init and code > 128 else 0)
+    if sig:
         if sig not in (signal.SIGKILL, signal.SIGSTOP):
             signal.signal(sig, signal.SIG_DFL)
         os.kill(os.getpid(), sig)
-    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
+    os._exit(code)
 
 
 class _CapHeader(ctypes.Structure):
