@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from knowledge.records import Candidate, Status
+from sandbox.untrusted import for_terminal, printable
 
 
 def fmt_metric(value: float | None) -> str:
@@ -73,7 +74,8 @@ def leaderboard(cands: list[Candidate], metric_name: str) -> Table:
     for col in ("id", "status", metric_name, "test", "params", "FLOPs", "parents", "backend", "failure"):
         t.add_column(col, justify="right" if col in ("id", metric_name, "test", "params", "FLOPs") else "left")
     for c in cands:
-        failure = f"{c.failure_kind}: {(c.failure_msg or '').splitlines()[-1][:50]}" if c.failure_kind else ""
+        last = (printable(c.failure_msg).splitlines() or [""])[-1][:50]
+        failure = f"{c.failure_kind}: {for_terminal(last)}" if c.failure_kind else ""
         if c.status == Status.DUPLICATE:
             failure = f"same as #{c.duplicate_of}"
         t.add_row(str(c.id), str(c.status), fmt_metric(c.metric), fmt_metric(c.test_metric), fmt_int(c.params),

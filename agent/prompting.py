@@ -122,10 +122,11 @@ class AnalyzeContext:
 
 
 def trim_error(text: str, max_lines: int = 8, max_chars: int = 600) -> str:
-    """The informative tail of an error message or traceback: its last non-blank lines."""
-    lines = [line.rstrip() for line in text.strip().splitlines() if line.strip()]
-    tail = "\n".join(lines[-max_lines:])
-    return tail if len(tail) <= max_chars else "..." + tail[-max_chars:]
+    """The informative tail of an error message or traceback, as untrusted prompt data: control characters
+    stripped, its last non-blank lines, no run of backticks that could close the template's fence."""
+    from sandbox.untrusted import for_prompt
+
+    return for_prompt(text, max_lines, max_chars)
 
 
 def load_directives(user_dir: Path | None = None, task: str | None = None) -> list[str]:

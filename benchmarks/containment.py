@@ -1,95 +1,124 @@
-"""Containment of hostile candidates: the recorded outcome and how long it took, per category.
+"""Containment of hostile candidates: per attack class, the recorded outcome and how long it took.
 
-    nice python benchmarks/containment.py            # all categories (~2-5 min on 2 busy cores)
-    nice python benchmarks/containment.py --only memory_hog stdout_spam
+    nice python benchmarks/containment.py                 # jail (the default), ~2-4 min on 2 busy cores
+    nice python benchmarks/containment.py --only jail_fifo_result jail_disk_fill
+    nice python benchmarks/containment.py --isolation process   # the unsafe opt-out, for comparison
 
-Each row is one real sandboxed child (`SubprocessRunner`, probe stage unless the
-category needs training). `wall_s` runs from spawn to verdict; `over_benign_s`
-subtracts the wall time of a benign probe measured first (interpreter + torch
-start-up), i.e. what the hostile behaviour itself cost before it was contained.
-The last rows measure the address space a real digits training child needs.
+Each row is one real candidate file from tests/fixtures/hostile/ evaluated as a
+campaign would (a warm `LocalExecutor` worker, 1 training epoch, trusted scoring).
+The `jail_*` attacks first switch the in-process guard off (docs/security.md: the
+attacker has arbitrary code execution in its job). `contained_s` runs from submit
+to verdict; `over_benign_s` subtracts a benign 1-epoch evaluation measured first.
+`host_ok` checks the host afterwards: no marker file outside the job dir, the
+project's __pycache__ and the data file unchanged, no process left, nothing reached
+a listener on the host's loopback. `next_ok`: the next benign evaluation scored
+exactly as before. `what the attack saw` is the start of its own report line.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
+import socket
+import sys
 import time
 from pathlib import Path
 
 from evals.tasks import get_task
-from sandbox.judge import Evaluator, make_job, public_data_file
+from sandbox.judge import judge, make_job, public_data_file
 from sandbox.limits import SandboxLimits
-from sandbox.runner import SubprocessRunner
+from sandbox.local_executor import LocalExecutor
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = ROOT / "tests" / "fixtures" / "hostile"
-SEED = ROOT / "evals" / "seeds" / "digits" / "cnn.py"
-CATEGORIES = [  # (category, fixture, limits, needs training)
-    ("fork bomb", "fork_bomb", {}, False),
-    ("memory hog (64 x 1 GB, cap 2 GB)", "memory_hog", {"memory_mb": 2048}, False),
-    ("infinite loop (timeout 10 s)", "infinite_loop", {"timeout_s": 10}, False),
-    ("busy loop ignoring signals (cpu 5 s)", "busy_ignore_signals", {"cpu_s": 5}, False),
-    ("socket connect", "socket_connect", {}, False),
-    ("env secret via error message", "env_secret", {}, False),
-    ("parent env via /proc", "proc_environ", {}, False),
-    ("write outside cwd", "write_outside", {}, False),
-    ("os.kill(parent)", "kill_parent", {}, False),
-    ("ctypes libc kill", "ctypes_kill", {}, False),
-    ("subprocess shell", "subprocess_shell", {}, False),
-    ("thread escape", "thread_escape", {}, False),
-    ("sys.exit(0) early", "exit_early", {}, False),
-    ("os._exit(0) early", "os_exit_early", {}, False),
-    ("fake result.json/preds.npz", "fake_result_file", {}, False),
-    ("patch torch", "patch_torch", {}, False),
-    ("torch C++ file I/O (save/from_file)", "torch_file_io", {}, False),
-    ("labels from gc/frames", "label_snoop", {}, False),
-    ("stdout flood", "stdout_spam", {}, False),
-    ("fake result line (1 epoch)", "fake_result_line", {}, True),
-    ("NaN predictions (1 epoch)", "nan_outputs", {}, True),
-    ("NaN loss (1 epoch)", "nan_loss", {}, True),
+BENIGN = ROOT / "evals" / "seeds" / "digits" / "mlp.py"
+CLASSES = [  # (attack class, fixture)
+    ("guard-table rebinding", "jail_guard_tables"),
+    ("signal-handler frame walk", "jail_signal_frames"),
+    ("dir_fd read/write + symlinks", "jail_dir_fd"),
+    ("torch C alias (from_file)", "jail_torch_alias"),
+    ("/proc/self/mem nonce forgery", "jail_nonce_forgery"),
+    ("dataset-file lookup (digits.csv.gz)", "jail_dataset_lookup"),
+    ("FIFO result/output files", "jail_fifo_result"),
+    ("re-imported _thread", "jail_rethread"),
+    ("parent memory / environ", "jail_parent_memory"),
+    ("setsid survivor", "jail_setsid_survivor"),
+    (".pyc persistence", "jail_pyc_persistence"),
+    ("cache poisoning", "jail_cache_poison"),
+    ("netns escape (nsenter/setns)", "jail_netns_escape"),
+    ("markup/escape injection", "jail_markup"),
+    ("disk fill", "jail_disk_fill"),
+    ("fork bomb (guard on)", "fork_bomb"),
+    ("memory hog (guard on)", "memory_hog"),
+    ("stdout flood (guard on)", "stdout_spam"),
 ]
+PORT = 47613
 
 
-def run(task, data: Path, code: str, limits: dict, train: bool) -> tuple[str, str, float, dict]:
-    runner = SubprocessRunner(threads=1, limits=SandboxLimits(**{"timeout_s": 120, **limits}))
-    if train:
-        t0 = time.perf_counter()
-        ev = Evaluator(task, runner, data.parent).evaluate(code, epochs=1)
-        detail = f"metric={ev.metric:.3f}" if ev.ok else (ev.failure_msg or "")
-        return ev.status, detail, time.perf_counter() - t0, ev.timings
-    res = runner.run(code, make_job(task, data, stage="probe"))
-    rep = res.report
-    return ("ok" if rep.ok else str(rep.failure_kind)), rep.failure_msg or "", res.wall_s, rep.timings
+def host_state(data: Path) -> tuple:
+    caches = [ROOT / p / "__pycache__" for p in ("sandbox", "evals", "knowledge")]
+    return (sorted(Path("/tmp").glob("archagent-jail-marker-*")), [sorted(os.listdir(c)) for c in caches if c.is_dir()],
+            hashlib.sha256(data.read_bytes()).hexdigest(), sorted(os.listdir(data.parent)),
+            [p for p in ("/tmp/archagent-data/poison.npz", "/root/archagent-pwned") if os.path.exists(p)])
+
+
+def leftovers() -> int:
+    """Processes carrying the setsid survivor's marker argv."""
+    count = 0
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            count += b"4321.5" in Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+    return count
+
+
+def evaluate(ex: LocalExecutor, task, data: Path, code: str):
+    t0 = time.perf_counter()
+    ex.submit(code, make_job(task, data, epochs=1))
+    (done,) = list(ex.as_completed())
+    return judge(task, done.result), done.result, time.perf_counter() - t0
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="*", help="fixture names to run")
-    args = parser.parse_args()
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", nargs="*", help="fixture names to run")
+    ap.add_argument("--isolation", choices=("jail", "process"), default="jail")
+    args = ap.parse_args()
     task = get_task("digits")
     data = public_data_file(task)
-    benign = min(run(task, data, SEED.read_text(), {}, False)[2] for _ in range(3))
-    print(f"benign probe (cnn seed), best of 3: {benign:.2f} s wall\n")
-    print(f"{'category':40s} {'outcome':10s} {'wall_s':>7s} {'over_benign_s':>13s}  message")
-    for category, name, limits, train in CATEGORIES:
-        if args.only and name not in args.only:
-            continue
-        status, msg, wall, _ = run(task, data, (HOSTILE / f"{name}.py").read_text(), limits, train)
-        print(f"{category:40s} {status:10s} {wall:7.2f} {wall - benign:13.2f}  {msg.splitlines()[0][:90]}",
-              flush=True)
-    if not args.only:
-        memory_rows(task, data)
-
-
-def memory_rows(task, data: Path) -> None:
-    """Peak address space of a real digits training child (what RLIMIT_AS must allow)."""
-    print()
-    for memory_mb in (6144, 1536, 1024):
-        status, msg, wall, timings = run(task, data, SEED.read_text(), {"memory_mb": memory_mb}, True)
-        vm, rss = timings.get("vm_peak_mb", float("nan")), timings.get("rss_peak_mb", float("nan"))
-        print(f"digits cnn, 1 epoch, memory_mb={memory_mb}: {status} ({msg[:60]}) vm_peak_mb={vm:.0f} "
-              f"rss_peak_mb={rss:.0f} wall {wall:.1f} s")
+    os.environ["ARCHAGENT_TEST_SECRET"] = secret = "sk-containment-bench-secret"
+    limits = SandboxLimits(timeout_s=60, max_disk_mb=64, memory_mb=2048, max_output_kb=16, isolation=args.isolation)
+    with LocalExecutor(workers=1, limits=limits) as ex, socket.create_server(("127.0.0.1", PORT)) as listener:
+        listener.setblocking(False)
+        evaluate(ex, task, data, BENIGN.read_text())  # the server's start-up
+        baseline, _, benign_s = evaluate(ex, task, data, BENIGN.read_text())
+        print(f"isolation={args.isolation}; benign 1-epoch evaluation {benign_s:.2f} s, metric {baseline.metric:.4f}; "
+              f"load average {os.getloadavg()[0]:.2f}\n")
+        print(f"| {'attack class':36} | outcome | {'contained_s':>11} | {'over_benign_s':>13} | host_ok | next_ok "
+              f"| what the attack saw / the recorded failure")
+        print(f"|{'-' * 38}|---------|{'-' * 13}|{'-' * 15}|---------|---------|---")
+        for label, name in CLASSES:
+            if args.only and name not in args.only:
+                continue
+            before = host_state(data)
+            ev, result, secs = evaluate(ex, task, data, (HOSTILE / f"{name}.py").read_text())
+            try:
+                listener.accept()
+                reached = True
+            except BlockingIOError:
+                reached = False
+            host_ok = host_state(data) == before and leftovers() == 0 and not reached
+            host_ok = host_ok and secret not in f"{ev.failure_msg} {result.stderr_tail}"
+            nxt, _, _ = evaluate(ex, task, data, BENIGN.read_text())
+            outcome = f"ok {ev.metric:.2f}" if ev.ok else str(ev.failure_kind)
+            saw = next((ln[7:] for ln in result.stderr_tail.splitlines() if ln.startswith("ATTACK ")),
+                       (ev.failure_msg or "").splitlines()[-1] if ev.failure_msg else "")
+            print(f"| {label:36} | {outcome:7} | {secs:11.2f} | {secs - benign_s:13.2f} | {host_ok!s:7} | "
+                  f"{(nxt.ok and nxt.metric == baseline.metric)!s:7} | {saw.encode('unicode_escape').decode()[:150]}",
+                  flush=True)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

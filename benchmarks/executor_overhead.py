@@ -5,9 +5,10 @@
 
 Overhead: the digits CNN seed, one job at a time; per job, overhead = wall time as
 the caller sees it (submit → validated result) − the training time the child
-reports (`train_s`). Compared: `SubprocessRunner` (a fresh `python -m sandbox.child`
-per job) and `LocalExecutor` (a warm fork server; its start-up is excluded, it is
-paid once per worker). The train_s columns check that training in a forked child
+reports (`train_s`). Compared: `SubprocessRunner` (a fresh process per job) and
+`LocalExecutor` (a warm fork server; its start-up is excluded, it is paid once per
+worker), each under `isolation = "jail"` (bubblewrap jail, per-job namespaces,
+seccomp: the default) and `"process"` (the unsafe opt-out). The train_s columns check that training in a forked child
 runs as fast as in a fresh process.
 Throughput: `--throughput-jobs` CNN trainings submitted at once; jobs per minute
 with 1 and 2 local workers and on a private 2-CPU Ray cluster, warm and cold (Ray
@@ -25,6 +26,7 @@ from pathlib import Path
 from evals.tasks import get_task
 from sandbox.executor import Executor
 from sandbox.judge import make_job, public_data_file
+from sandbox.limits import SandboxLimits
 from sandbox.local_executor import LocalExecutor
 from sandbox.runner import SubprocessRunner
 
@@ -36,9 +38,9 @@ def quantiles(xs: list[float]) -> tuple[float, float]:
     return statistics.median(xs), xs[min(len(xs) - 1, round(0.9 * (len(xs) - 1)))]
 
 
-def runner_samples(code: str, job, n: int) -> list[tuple[float, float]]:
-    """(wall_s, train_s) per job through a fresh subprocess each."""
-    runner, out = SubprocessRunner(timeout_s=300, threads=1), []
+def runner_samples(code: str, job, n: int, isolation: str = "jail") -> list[tuple[float, float]]:
+    """(wall_s, train_s) per job through a fresh (jailed) process each."""
+    runner, out = SubprocessRunner(threads=1, limits=SandboxLimits(timeout_s=300, isolation=isolation)), []
     for _ in range(n):
         t0 = time.perf_counter()
         res = runner.run(code, job)
@@ -70,21 +72,28 @@ def throughput(ex: Executor, code: str, job, n: int) -> float:
 
 
 def overhead_rows(code: str, job, n: int) -> list[str]:
-    rows, fresh, warm = [], [], []
-    with LocalExecutor(workers=1, timeout_s=300) as ex:
-        executor_samples(ex, code, job, 1)  # waits out the fork server's start-up
-        for _ in range(n):  # interleaved, so both see the same background load
-            fresh += runner_samples(code, job, 1)
-            warm += executor_samples(ex, code, job, 1)
-    samples = {"SubprocessRunner (fresh process)": fresh, "LocalExecutor (warm fork server)": warm}
+    rows = []
+    samples: dict[str, list[tuple[float, float]]] = {}
+    with (LocalExecutor(workers=1, limits=SandboxLimits(timeout_s=300)) as jail,
+          LocalExecutor(workers=1, limits=SandboxLimits(timeout_s=300, isolation="process")) as proc):
+        executor_samples(jail, code, job, 1)  # waits out the fork servers' start-up
+        executor_samples(proc, code, job, 1)
+        for _ in range(n):  # interleaved, so all see the same background load
+            for name, got in (("SubprocessRunner, jail (fresh)", runner_samples(code, job, 1)),
+                              ("SubprocessRunner, process (fresh)", runner_samples(code, job, 1, "process")),
+                              ("LocalExecutor, jail (warm)", executor_samples(jail, code, job, 1)),
+                              ("LocalExecutor, process (warm)", executor_samples(proc, code, job, 1))):
+                samples.setdefault(name, []).extend(got)
     for name, got in samples.items():
         over, train = quantiles([w - t for w, t in got]), quantiles([t for _, t in got])
-        rows.append(f"| {name:<32} | {over[0]:.3f} s | {over[1]:.3f} s | {train[0]:.3f} s | {train[1]:.3f} s |")
+        rows.append(f"| {name:<33} | {over[0]:.3f} s | {over[1]:.3f} s | {train[0]:.3f} s | {train[1]:.3f} s |")
     return rows
 
 
 def throughput_rows(code: str, job, n: int, with_ray: bool) -> list[str]:
     rows = []
+    if n == 0:
+        return rows
     for workers in (1, 2):
         with LocalExecutor(workers=workers, timeout_s=300) as ex:
             executor_samples(ex, code, job, workers)  # warm every server (approximately) first
@@ -111,8 +120,8 @@ def main() -> None:
     task = get_task("digits", {})
     job, code = make_job(task, public_data_file(task), epochs=args.epochs), SEED.read_text()
     print(f"digits CNN seed, {args.epochs} epochs, 1 torch thread per job, {args.jobs} jobs per runner\n")
-    print("| runner                           | overhead median | overhead p90 | train_s median | train_s p90 |")
-    print("|----------------------------------|-----------------|--------------|----------------|-------------|")
+    print("| runner                            | overhead median | overhead p90 | train_s median | train_s p90 |")
+    print("|-----------------------------------|-----------------|--------------|----------------|-------------|")
     print("\n".join(overhead_rows(code, job, args.jobs)))
     print(f"\nthroughput, {args.throughput_jobs} jobs submitted at once\n")
     print("| executor                       | jobs/min | start-up |")

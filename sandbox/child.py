@@ -17,6 +17,7 @@ import io
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from knowledge.records import FailureKind
@@ -98,11 +99,15 @@ def memory_peaks() -> dict[str, float]:
     return {fields[row[0].rstrip(":")]: int(row[1]) / 1024 for row in rows}
 
 
-def run_job(job_dir: Path, nonce: str) -> None:
-    """Everything after the job is handed over; never returns (os._exit skips candidate atexit hooks)."""
+def run_job(job_dir: Path, nonce: str, before_candidate: Callable[[], None] | None = None) -> None:
+    """Everything after the job is handed over; never returns (os._exit skips candidate atexit hooks).
+
+    `before_candidate` runs right after `isolate` (the jail's capability drop + seccomp filter)."""
     t0 = time.perf_counter()
     job = Job.model_validate_json((job_dir / "job.json").read_text())
     isolation = isolate(job.limits, job_dir, job.threads)
+    if before_candidate is not None:
+        before_candidate()
     result_fd, preds_fd = open_outputs(job_dir)
     from evals.tasks.base import TaskSpec
     from sandbox.steps import warm_up  # torch and the trusted training code, imported before the guard

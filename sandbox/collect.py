@@ -1,6 +1,8 @@
 """Turn what a finished child left behind into a validated `RunResult`.
 
-Trusts nothing: the exit status is only a hint; the report must be a small,
+Trusts nothing: files are read with `read_untrusted` (no symlinks, no FIFOs, regular
+files under a size cap, under a timeout: the parent never blocks on what the child
+made), the exit status is only a hint; the report must be a small,
 schema-valid `ChildReport` carrying this run's nonce, and predictions count
 only if their bytes hash to what that report vouches for and they load
 without pickle.
@@ -10,8 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import signal
-from dataclasses import dataclass, field
+import stat
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,24 +50,55 @@ def failed(kind: FailureKind, msg: str, wall_s: float = 0.0, output: str = "") -
                      stderr_tail=output)
 
 
-def read_capped(path: Path, cap: int) -> bytes | None:
-    """The file's bytes, or None if it is missing or larger than cap."""
+JobFiles = Mapping[str, "bytes | None"]  # what a child left in its job dir: name -> bytes (None: absent/refused)
+RETURNED = {RESULT_FILE: MAX_REPORT_BYTES, PREDS_FILE: MAX_PREDS_BYTES, VIOLATIONS_FILE: 64 * 1024}
+READ_TIMEOUT_S = 10.0
+
+
+def read_untrusted(path: Path, cap: int, tail: bool = False, timeout_s: float = READ_TIMEOUT_S) -> bytes | None:
+    """A file the child made, read without trusting it: None if missing, a symlink, not a regular file
+    (FIFO, device, directory) or over `cap` bytes (with `tail`: only its last `cap` bytes are read).
+    Opened with O_NOFOLLOW | O_NONBLOCK, so neither a link nor a FIFO can redirect or block the reader."""
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(cap + 1)
-    except (FileNotFoundError, IsADirectoryError):
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
         return None
-    return data if len(data) <= cap else None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or (info.st_size > cap and not tail):
+            return None
+        if tail:
+            os.lseek(fd, max(0, info.st_size - cap), os.SEEK_SET)
+        return _read_bounded(fd, cap, time.monotonic() + timeout_s)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _read_bounded(fd: int, cap: int, deadline: float) -> bytes | None:
+    chunks, total = [], 0
+    while chunk := os.read(fd, min(1 << 20, cap + 1 - total) or 1):
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > cap or time.monotonic() > deadline:
+            return None  # grew while being read, or too slow: refuse rather than wait
+    return b"".join(chunks)
+
+
+def read_job_files(job_dir: Path) -> dict[str, bytes | None]:
+    """The files a child may return, each read with `read_untrusted` under its size cap."""
+    return {name: read_untrusted(job_dir / name, cap) for name, cap in RETURNED.items()}
+
+
+def read_capped(path: Path, cap: int) -> bytes | None:
+    """The file's bytes, or None if it is missing, not a regular file, or larger than cap."""
+    return read_untrusted(path, cap)
 
 
 def read_tail(path: Path, limit: int = 64 * 1024) -> str:
-    """The last `limit` bytes of a log file as text ("" if it is missing)."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(max(0, path.stat().st_size - limit))
-            return fh.read().decode("utf-8", "replace")
-    except FileNotFoundError:
-        return ""
+    """The last `limit` bytes of a log file as text ("" if it is missing or not a regular file)."""
+    return (read_untrusted(path, limit, tail=True) or b"").decode("utf-8", "replace")
 
 
 def death_cause(returncode: int, output: str, limits: SandboxLimits) -> tuple[FailureKind, str]:
@@ -82,8 +119,8 @@ def death_cause(returncode: int, output: str, limits: SandboxLimits) -> tuple[Fa
     return FailureKind.CRASH, f"the evaluation process died (exit status {returncode}): {last}"
 
 
-def parse_report(job_dir: Path, nonce: str | None) -> ChildReport | str:
-    data = read_capped(job_dir / RESULT_FILE, MAX_REPORT_BYTES)
+def parse_report(files: JobFiles, nonce: str | None) -> ChildReport | str:
+    data = files.get(RESULT_FILE)
     if not data:
         return "no result file (or one over the size cap)"
     try:
@@ -95,7 +132,7 @@ def parse_report(job_dir: Path, nonce: str | None) -> ChildReport | str:
     return report
 
 
-def collect(job_dir: Path, returncode: int, wall: float, output: str, nonce: str | None = None,
+def collect(source: Path | JobFiles, returncode: int, wall: float, output: str, nonce: str | None = None,
             limits: SandboxLimits | None = None) -> RunResult:
     """Validate the child's result file and predictions; anything off is a failure.
 
@@ -103,8 +140,9 @@ def collect(job_dir: Path, returncode: int, wall: float, output: str, nonce: str
     is not detected, only its predictions are still checked against their hash.
     """
     limits = limits or SandboxLimits()
-    report = parse_report(job_dir, nonce)
-    if isinstance(report, str) and (attempts := logged_violations(job_dir)):
+    files = read_job_files(source) if isinstance(source, Path) else source
+    report = parse_report(files, nonce)
+    if isinstance(report, str) and (attempts := logged_violations(files)):
         return failed(FailureKind.FORBIDDEN, f"sandbox violation: {attempts[0]} (then: {report})", wall, output)
     if isinstance(report, str):
         if returncode == 0 and "nonce" in report:
@@ -116,22 +154,22 @@ def collect(job_dir: Path, returncode: int, wall: float, output: str, nonce: str
         return failed(kind, msg, wall, output)
     if not report.ok:
         return RunResult(report, {}, wall, output)
-    preds = load_preds(job_dir, report.preds_sha256)
+    preds = load_preds(files, report.preds_sha256)
     if isinstance(preds, str):
         return failed(FailureKind.FORBIDDEN, preds, wall, output)
     return RunResult(report, preds, wall, output)
 
 
-def logged_violations(job_dir: Path) -> list[str]:
-    data = read_capped(job_dir / VIOLATIONS_FILE, 64 * 1024) or b""
+def logged_violations(files: JobFiles) -> list[str]:
+    data = files.get(VIOLATIONS_FILE) or b""
     return [line for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
 
 
-def load_preds(job_dir: Path, sha256: str | None) -> dict[str, np.ndarray] | str:
+def load_preds(files: JobFiles, sha256: str | None) -> dict[str, np.ndarray] | str:
     """Arrays the report vouches for, or why they are unusable."""
     if sha256 is None:
         return {}
-    data = read_capped(job_dir / PREDS_FILE, MAX_PREDS_BYTES)
+    data = files.get(PREDS_FILE)
     if data is None or hashlib.sha256(data).hexdigest() != sha256:
         return "predictions file does not match the report (replaced or oversized)"
     try:
@@ -139,3 +177,13 @@ def load_preds(job_dir: Path, sha256: str | None) -> dict[str, np.ndarray] | str
             return {k: np.asarray(npz[k]) for k in ("val", "test") if k in npz.files}
     except (ValueError, OSError) as err:
         return f"unreadable predictions file: {err}"
+
+
+def stamp_isolation(result: RunResult, isolation: str) -> RunResult:
+    """Record, from the parent's side (never the child's claim), which isolation the job ran under:
+    `report.isolation["jail"]`, and `timings["isolation_jail"]` (1.0 / 0.0) which the store keeps per candidate."""
+    jailed = isolation == "jail"
+    rep = result.report
+    report = rep.model_copy(update={"isolation": {**rep.isolation, "jail": jailed},
+                                    "timings": {**rep.timings, "isolation_jail": float(jailed)}})
+    return replace(result, report=report)

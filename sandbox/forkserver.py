@@ -1,46 +1,61 @@
 """A warm fork server: pay `import torch` once per worker, not once per candidate.
 
-    python -P -m sandbox.forkserver PARENT_PID      (started by `ForkServer`, never by hand)
+    server = ForkServer(threads=1, limits=limits, data_files=(data_path,))   # parent side
+    reply = server.run(JobRequest(code, job_json, nonce, timeout_s, output_cap))
+    server.close()
 
-The server imports torch, numpy and the trusted evaluation modules once and runs
-one tiny training step, then for each request forks a child that does exactly
-what a fresh `python -m sandbox.child` does after reading its nonce:
-`sandbox.child.run_job`, which isolates the process (new session, parent-death
-signal, network namespace, rlimits, scrubbed environment), installs the audit
-guard and runs the candidate. Stdio goes to JOB_DIR/output.log (capped by the
-file-size rlimit); every inherited descriptor is closed first.
+The server (`python -P -m sandbox.forkserver --work DIR ...`, started by `ForkServer`,
+never by hand) imports torch, numpy and the trusted evaluation modules once and runs
+one tiny training step, then serves one job at a time. With `isolation = "jail"` (the
+default) it runs inside a bubblewrap jail (`sandbox.jail`): its work dir is the
+jail's size-capped /jobs tmpfs, and each forked job enters its own user/PID/mount
+namespace, drops every capability and loads a seccomp filter before the candidate
+runs. The server makes itself non-dumpable (no ptrace, no /proc/PID/mem by anything
+with its uid).
 
-Protocol (JSON lines): parent → server `{"job_dir", "nonce", "cuda_visible"}`;
-server → parent `{"ready": pid}` once, then per job `{"pid": pid}` when the child
-is forked and `{"pid", "code", "cpu_s"}` when it ended. The parent owns the
-wall-clock timeout: it kills the child's process group by pid.
+Per job the server writes candidate.py and job.json into a fresh job dir, forks the
+child (`sandbox.child.run_job`), and supervises it: stdout+stderr come through a
+pipe (the tail is kept; a flood kills the job), the wall-clock timeout and a
+parent's cancel kill it. Then it reads what the child left (`sandbox.collect
+.read_job_files`: no symlinks, no FIFOs, regular files of bounded size only), wipes
+the job dir and sends it all back. The parent never touches a file the child made.
 
-Fork safety: the server keeps one intra-op thread, so no OpenMP pool exists when
-it forks (it refuses to serve if more than one thread is alive); each child sets
-its own thread count. The server exits when its parent dies (PR_SET_PDEATHSIG)
-or closes the request pipe; each child dies with the server the same way.
+Protocol on the server's stdin/stdout: parent → server one JSON line per job
+(`JobRequest`) or `{"cancel": true}`; server → parent `{"ready": pid}` once, then per
+job one JSON header line (exit code, CPU seconds, timed_out, flooded, the byte size
+of each returned file) followed by exactly those bytes.
+
+Fork safety: the server keeps one intra-op thread, so no OpenMP pool exists when it
+forks (it refuses to serve if more than one thread is alive); each child sets its own
+thread count. The server exits when its parent dies or closes the request pipe.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ctypes
 import gc
 import json
 import os
+import secrets
 import select
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
-OUTPUT_LOG = "output.log"
+OUTPUT_LOG = "output.log"  # kept for callers that name it; the output now travels through a pipe
+FLOOD_BYTES = 64 * 1024 * 1024  # more stdout+stderr than this and the job is killed
 PRELOAD = ("torch", "torch._dynamo", "torch.nn.functional", "torch.optim", "numpy", "pydantic", "sandbox.child",
            "sandbox.steps", "evals.training", "evals.tasks.base")
+REPLY_GRACE_S = 60.0  # beyond the job's timeout, before the parent gives the server up for dead
 
 
 class ServerDied(RuntimeError):
@@ -52,30 +67,74 @@ class ChildExit:
     code: int  # exit status as subprocess reports it (negative: killed by that signal)
     cpu_s: float  # user + system CPU seconds of the child
     timed_out: bool = False
+    flooded: bool = False  # printed more than FLOOD_BYTES and was killed
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    code: str
+    job_json: str
+    nonce: str
+    timeout_s: float
+    output_cap: int  # bytes of stdout+stderr tail kept
+    cuda_visible: str | None = None
+
+
+@dataclass(frozen=True)
+class JobReply:
+    end: ChildExit
+    files: dict[str, bytes | None] = field(default_factory=dict)  # what the child left, bounded
+    output: str = ""
 
 
 def kill_child(pid: int) -> None:
-    """Kill a job child and its process group (it may not have called setsid yet)."""
+    """Kill a (process-isolation) job child and its process group."""
     for kill in (os.killpg, os.kill):
         with contextlib.suppress(ProcessLookupError, PermissionError):
             kill(pid, signal.SIGKILL)
 
 
 # -- the server side ---------------------------------------------------------------------
-def redirect_stdio(log: Path) -> None:
-    """stdin from /dev/null, stdout+stderr to the job's log; close everything else (the protocol pipes)."""
-    devnull = os.open(os.devnull, os.O_RDONLY)
-    out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    for fd, target in ((0, devnull), (1, out), (2, out)):
-        os.dup2(target, fd)
-    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+class LineReader:
+    """JSON lines from a descriptor, buffered, readable without blocking once select says so."""
+
+    def __init__(self, fd: int):
+        self.fd, self.buf, self.eof = fd, b"", False
+
+    def fill(self) -> None:
+        chunk = os.read(self.fd, 1 << 20)
+        self.eof = not chunk
+        self.buf += chunk
+
+    def pop(self) -> dict | None:
+        if b"\n" not in self.buf:
+            return None
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def next(self) -> dict | None:
+        """Block until a line (None at EOF)."""
+        while (item := self.pop()) is None:
+            if self.eof:
+                return None
+            self.fill()
+        return item
 
 
-def child_main(req: dict) -> None:
-    """The forked child: the same `run_job` as `python -m sandbox.child`; never returns."""
+def child_main(req: dict, job_dir: Path, out_w: int, kill_w: int, lock) -> None:
+    """The forked child: into its own namespaces (jail), then `run_job`; never returns."""
     try:
-        job_dir = Path(req["job_dir"]).resolve()
-        redirect_stdio(job_dir / OUTPUT_LOG)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        for fd, target in ((0, devnull), (1, out_w), (2, out_w)):
+            os.dup2(target, fd)
+        os.closerange(3, kill_w)
+        os.closerange(kill_w + 1, os.sysconf("SC_OPEN_MAX"))
+        if lock is not None:
+            from sandbox.jail import enter_job_namespace
+
+            enter_job_namespace(kill_w)  # returns in the job, PID 1 of a fresh namespace
+        else:
+            os.close(kill_w)
         sys.path[:] = [p for p in sys.path if p not in ("", ".", str(job_dir))]
         if req.get("cuda_visible") is not None:
             os.environ["CUDA_VISIBLE_DEVICES"] = req["cuda_visible"]  # kept only if isolation allows it
@@ -84,7 +143,7 @@ def child_main(req: dict) -> None:
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
         from sandbox.child import run_job
 
-        run_job(job_dir, req["nonce"])
+        run_job(job_dir, req["nonce"], before_candidate=lock)
     except BaseException:  # noqa: B036 - whatever happens, the child must end in os._exit
         import traceback
 
@@ -93,6 +152,116 @@ def child_main(req: dict) -> None:
         with contextlib.suppress(Exception):
             sys.stderr.flush()
         os._exit(1)
+
+
+class Supervisor:
+    """Wait for one job: drain its output, enforce the timeout, obey a cancel; never block on the job."""
+
+    def __init__(self, pid: int, out_r: int, kill_r: int | None, requests: LineReader, cap: int):
+        self.pid, self.out_r, self.kill_r, self.requests, self.cap = pid, out_r, kill_r, requests, cap
+        self.tail, self.total, self.job_pid = bytearray(), 0, None
+        self.pidfd = os.pidfd_open(pid)
+        os.set_blocking(out_r, False)
+
+    def wait(self, timeout_s: float) -> ChildExit:
+        deadline, timed_out, flooded = time.monotonic() + timeout_s, False, False
+        while not select.select([self.pidfd], [], [], 0)[0]:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                timed_out = True
+                self.kill()
+                break
+            watched = [self.pidfd, self.out_r, self.requests.fd, *([self.kill_r] if self.kill_r else [])]
+            ready = select.select(watched, [], [], left)[0]
+            self.on_ready(ready)
+            if self.total > FLOOD_BYTES:
+                flooded = True
+                self.kill()
+                break
+        _, status, usage = os.wait4(self.pid, 0)
+        self.kill()  # whatever the job left in its process group (process isolation)
+        self.drain()
+        os.close(self.pidfd)
+        return ChildExit(os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime, timed_out, flooded)
+
+    def on_ready(self, ready: list[int]) -> None:
+        if self.out_r in ready:
+            self.drain()
+        if self.kill_r and self.kill_r in ready:
+            data = os.read(self.kill_r, 64)
+            self.job_pid = int(data) if data.strip().isdigit() else self.job_pid
+            os.close(self.kill_r)
+            self.kill_r = None
+        if self.requests.fd in ready:
+            self.requests.fill()
+            while (item := self.requests.pop()) is not None:
+                if item.get("cancel"):
+                    self.kill()
+            if self.requests.eof:
+                self.kill()
+
+    def drain(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            while chunk := os.read(self.out_r, 1 << 16):
+                self.total += len(chunk)
+                self.tail += chunk
+                del self.tail[: max(0, len(self.tail) - self.cap)]
+                if self.total > FLOOD_BYTES:
+                    return
+
+    def kill(self) -> None:
+        if self.job_pid:  # the job's namespace init: its death takes the whole namespace along
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.job_pid, signal.SIGKILL)
+        kill_child(self.pid)
+
+
+def wipe(path: Path) -> None:
+    """Remove a job dir even if the candidate made parts of it unreadable (same uid: chmod back first)."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+        return
+    for root, dirs, _ in os.walk(path, followlinks=False):
+        for name in dirs:
+            with contextlib.suppress(OSError):
+                os.chmod(os.path.join(root, name), 0o700, follow_symlinks=False)
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o700)
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def write_job(job_dir: Path, req: dict) -> None:
+    from sandbox.protocol import CANDIDATE_FILE
+
+    job_dir.mkdir(mode=0o700)
+    (job_dir / CANDIDATE_FILE).write_text(req["code"])
+    (job_dir / "job.json").write_text(req["job_json"])
+
+
+def run_one(req: dict, job_dir: Path, requests: LineReader, lock) -> tuple[dict, bytes]:
+    """One job from request to (header, payload)."""
+    from sandbox.collect import read_job_files
+
+    write_job(job_dir, req)
+    out_r, out_w = os.pipe()
+    kill_r, kill_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        child_main(req, job_dir, out_w, kill_w, lock)
+    os.close(out_w)
+    os.close(kill_w)
+    sup = Supervisor(pid, out_r, kill_r, requests, int(req["output_cap"]))
+    end = sup.wait(float(req["timeout_s"]))
+    os.close(out_r)
+    if sup.kill_r:
+        os.close(sup.kill_r)
+    files = read_job_files(job_dir)
+    for entry in os.listdir(job_dir.parent):  # the job dir and anything else the job left in the work area
+        wipe(job_dir.parent / entry)
+    blobs = [*(files[name] or b"" for name in sorted(files)), bytes(sup.tail)]
+    sizes = {name: (None if files[name] is None else len(files[name])) for name in sorted(files)}
+    header = {"end": asdict(end), "sizes": sizes, "output": len(sup.tail)}
+    return header, b"".join(blobs)
 
 
 def warm_up() -> None:
@@ -119,95 +288,149 @@ def threads_alive() -> int:
 
 
 def die_with_parent(parent_pid: int) -> None:
+    """parent_pid 0: the jail's init is the parent (bwrap --die-with-parent ties it to the real one)."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
-    if os.getppid() != parent_pid:
+    if parent_pid and os.getppid() != parent_pid:
         sys.exit("the parent died before the fork server was ready")
 
 
-def serve(parent_pid: int) -> None:
+def serve(work: Path, parent_pid: int, jailed: bool, warm: bool) -> None:
+    from sandbox.jail import lock_down, make_undumpable, syscall_filter
+
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
-    for name in PRELOAD:
+    for name in PRELOAD if warm else ("sandbox.child", "sandbox.collect"):
         __import__(name)
-    warm_up()
+    if warm:
+        warm_up()
     if threads_alive() != 1:
         sys.exit(f"refusing to fork: {threads_alive()} threads alive after warm-up")
+    make_undumpable()
+    filt = syscall_filter() if jailed else None
+    lock = (lambda: lock_down(filt)) if jailed else None
     gc.collect()
     gc.freeze()  # children's collections skip the preloaded heap instead of copying it page by page
-    out = os.fdopen(os.dup(1), "w", buffering=1)
-    out.write(json.dumps({"ready": os.getpid()}) + "\n")
-    for line in sys.stdin.buffer:
-        req = json.loads(line)
-        pid = os.fork()
-        if pid == 0:
-            child_main(req)
-        out.write(json.dumps({"pid": pid}) + "\n")
-        _, status, usage = os.wait4(pid, 0)
-        cpu = usage.ru_utime + usage.ru_stime
-        out.write(json.dumps({"pid": pid, "code": os.waitstatus_to_exitcode(status), "cpu_s": cpu}) + "\n")
+    out = os.fdopen(os.dup(1), "wb")
+    out.write(json.dumps({"ready": os.getpid()}).encode() + b"\n")
+    out.flush()
+    requests = LineReader(sys.stdin.fileno())
+    for n in range(1 << 62):
+        req = requests.next()
+        if req is None:
+            return
+        if req.get("cancel"):
+            continue  # a cancel that arrived after its job ended
+        header, payload = run_one(req, work / f"job-{n}-{secrets.token_hex(4)}", requests, lock)
+        out.write(json.dumps(header).encode() + b"\n" + payload)
+        out.flush()
 
 
 # -- the parent side ---------------------------------------------------------------------
 class ForkServer:
-    """Parent-side handle: start the server, run one job at a time on it, close it."""
+    """Parent-side handle: start the (jailed) server, run one job at a time on it, close it."""
 
-    def __init__(self, threads: int = 1, start_timeout_s: float = 180.0):
-        from sandbox.isolation import PROJECT_ROOT, child_env
+    def __init__(self, threads: int = 1, limits=None, data_files: tuple[str, ...] = (), gpus: tuple[str, ...] = (),
+                 warm: bool = True, start_timeout_s: float = 180.0):
+        from sandbox.isolation import child_env, require_isolation
+        from sandbox.jail import JOBS_DIR, PROJECT_ROOT, JailSpec, bwrap_argv
+        from sandbox.limits import SandboxLimits
 
+        limits = limits or SandboxLimits()
+        self.jailed = require_isolation(limits) == "jail"
+        self.data_files, self.gpus = tuple(sorted(set(data_files))), tuple(gpus)
+        self._work = None if self.jailed else tempfile.mkdtemp(prefix="archagent-work-")
+        work = JOBS_DIR if self.jailed else self._work
+        env = child_env(Path(work), threads)
+        env.update(OPENBLAS_NUM_THREADS="1", USER="sandbox")  # one BLAS thread: no second thread at fork time
+        argv = [sys.executable, "-P", "-m", "sandbox.forkserver", "--work", work,
+                "--parent", "0" if self.jailed else str(os.getpid()), *(["--jailed"] if self.jailed else []),
+                *([] if warm else ["--cold"])]
+        self._spec = JailSpec(self.data_files, self.gpus, limits.max_disk_mb, env=env)
+        if self.jailed:
+            argv, env = bwrap_argv(self._spec, argv), {"PATH": env.get("PATH", "/usr/bin:/bin")}
         self._log = tempfile.NamedTemporaryFile(prefix="archagent-forkserver-", suffix=".log")  # noqa: SIM115 - closed in close()
-        env = child_env(Path(tempfile.gettempdir()), threads)
-        env["OPENBLAS_NUM_THREADS"] = "1"  # numpy's BLAS pool would be a second thread at fork time
-        self.proc = subprocess.Popen(
-            [sys.executable, "-P", "-m", "sandbox.forkserver", str(os.getpid())], cwd=PROJECT_ROOT, env=env,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, start_new_session=True,
-        )
+        self._stdin_lock = threading.Lock()
+        self.proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self._log, start_new_session=True)
         self._buf = b""
         try:
-            self._read(start_timeout_s)  # {"ready": pid} once the imports and warm-up are done
+            self._read_line(start_timeout_s)  # {"ready": pid} once the imports and warm-up are done
         except (ServerDied, TimeoutError) as err:
             self.close()
             raise ServerDied(f"the fork server did not start: {err or 'timed out'}") from None
 
-    def run(self, job_dir: Path, nonce: str, timeout_s: float, cuda_visible: str | None = None,
-            on_start=None) -> ChildExit:
-        """Run one job to its end or its timeout. Raises ServerDied if the server goes away."""
-        req = {"job_dir": str(job_dir), "nonce": nonce, "cuda_visible": cuda_visible}
-        try:
-            self.proc.stdin.write((json.dumps(req) + "\n").encode())
-            self.proc.stdin.flush()
-        except (BrokenPipeError, ValueError):
-            raise ServerDied(self._why()) from None
-        pid = self._read(60.0)["pid"]
-        if on_start:
-            on_start(pid)
-        try:
-            end = self._read(timeout_s)
-            return ChildExit(end["code"], end["cpu_s"])
-        except TimeoutError:
-            kill_child(pid)
-            end = self._read(60.0)
-            return ChildExit(end["code"], end["cpu_s"], timed_out=True)
-        finally:
-            kill_child(pid)  # grandchildren the candidate may have left in its group
+    def serves(self, data_path: str, gpu: str | None) -> bool:
+        """Whether this server's jail can see the job's data file and device (a process server sees all)."""
+        return not self.jailed or (data_path in self.data_files and (gpu is None or gpu in self.gpus))
 
-    def _read(self, timeout_s: float) -> dict:
+    def path_inside(self, data_path: str) -> str:
+        """The data file's path as the job sees it (the same path without a jail)."""
+        from sandbox.jail import data_path_inside
+
+        return data_path_inside(self._spec, data_path) if self.jailed else data_path
+
+    def run(self, req: JobRequest, on_start=None) -> JobReply:
+        """Run one job to its end (the server enforces the timeout). Raises ServerDied if the server goes away."""
+        self._send(asdict(req))
+        if on_start:
+            on_start(self)
+        try:
+            header = self._read_line(req.timeout_s + REPLY_GRACE_S)
+            sizes, n_out = header["sizes"], int(header["output"])
+            payload = self._read_exact(sum(s or 0 for s in sizes.values()) + n_out, REPLY_GRACE_S)
+        except TimeoutError:
+            self.kill()
+            raise ServerDied("the fork server stopped answering (killed)") from None
+        files, at = {}, 0
+        for name, size in sizes.items():
+            files[name] = None if size is None else payload[at:at + size]
+            at += size or 0
+        return JobReply(ChildExit(**header["end"]), files, payload[at:].decode("utf-8", "replace"))
+
+    def cancel(self) -> None:
+        """Kill the running job (if any); the server stays up."""
+        with contextlib.suppress(ServerDied):
+            self._send({"cancel": True})
+
+    def _send(self, obj: dict) -> None:
+        try:
+            with self._stdin_lock:
+                self.proc.stdin.write((json.dumps(obj) + "\n").encode())
+                self.proc.stdin.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            raise ServerDied(self._why()) from None
+
+    def _fill(self, deadline: float) -> None:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([self.proc.stdout], [], [], left)[0]:
+            raise TimeoutError
+        chunk = os.read(self.proc.stdout.fileno(), 1 << 20)
+        if not chunk:
+            raise ServerDied(self._why())
+        self._buf += chunk
+
+    def _read_line(self, timeout_s: float) -> dict:
         deadline = time.monotonic() + timeout_s
         while b"\n" not in self._buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.proc.stdout], [], [], left)[0]:
-                raise TimeoutError
-            chunk = os.read(self.proc.stdout.fileno(), 65536)
-            if not chunk:
-                raise ServerDied(self._why())
-            self._buf += chunk
+            self._fill(deadline)
         line, self._buf = self._buf.split(b"\n", 1)
         return json.loads(line)
+
+    def _read_exact(self, n: int, timeout_s: float) -> bytes:
+        deadline = time.monotonic() + timeout_s
+        while len(self._buf) < n:
+            self._fill(deadline)
+        data, self._buf = self._buf[:n], self._buf[n:]
+        return data
 
     def _why(self) -> str:
         self._log.seek(0)
         tail = self._log.read()[-300:].decode("utf-8", "replace").strip().splitlines()[-1:]
         return f"the fork server (pid {self.proc.pid}) died" + (f": {tail[0]}" if tail else "")
+
+    def kill(self) -> None:
+        kill_child(self.proc.pid)
 
     def close(self) -> None:
         with contextlib.suppress(OSError, ValueError):
@@ -215,11 +438,30 @@ class ForkServer:
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
+            self.kill()
             self.proc.wait()
+        self.kill()  # the whole session: bwrap, the server, anything left
         self.proc.stdout.close()
         self._log.close()
+        if self._work:
+            shutil.rmtree(self._work, ignore_errors=True)
+
+    def __enter__(self) -> ForkServer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def main(argv: list[str]) -> None:
+    ap = argparse.ArgumentParser(prog="sandbox.forkserver")
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--parent", type=int, default=0)
+    ap.add_argument("--jailed", action="store_true")
+    ap.add_argument("--cold", action="store_true", help="no preload/warm-up (a one-shot server)")
+    args = ap.parse_args(argv)
+    serve(Path(args.work), args.parent, args.jailed, not args.cold)
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    main(sys.argv[1:])

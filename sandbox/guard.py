@@ -58,6 +58,7 @@ class Guard:
         self.violations: list[str] = []
         self.log_fd = log_fd  # violations are also written here at once: they survive an os._exit
         self._busy: set[int] = set()
+        self.own_proc = os.path.realpath("/proc/self")  # /proc/<pid> as this procfs numbers us (pid namespaces)
 
     def record(self, problem: str) -> None:
         self.violations.append(problem)
@@ -108,8 +109,7 @@ class Guard:
 
     def readable(self, path) -> bool:
         real = os.path.realpath(os.fsdecode(path))
-        own = f"/proc/{os.getpid()}"
-        return is_under(real, (*self.read_roots, self.job_dir, own)) or real.startswith(DEVICE_READ)
+        return is_under(real, (*self.read_roots, self.job_dir, self.own_proc)) or real.startswith(DEVICE_READ)
 
     def called_by_candidate(self) -> bool:
         frame = sys._getframe(3)  # 0 called_by_candidate, 1 check, 2 hook, 3 whoever raised the event

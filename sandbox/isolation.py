@@ -16,6 +16,7 @@ import ctypes
 import os
 import resource
 import signal
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,31 @@ class IsolationReport:
 
     def as_flags(self) -> dict[str, bool]:
         return dict(self.__dict__)
+
+
+class JailUnavailable(RuntimeError):
+    """The OS-level jail cannot be built here, and the config did not opt out of it."""
+
+
+_warned_unsafe = False
+
+
+def require_isolation(limits: SandboxLimits) -> str:
+    """The isolation to run under: "jail" if it can be had, else refuse (or warn once for "process")."""
+    global _warned_unsafe
+    if limits.isolation == "process":
+        if not _warned_unsafe:
+            _warned_unsafe = True
+            warnings.warn('[sandbox] isolation = "process": candidates run WITHOUT the OS-level jail; a hostile '
+                          "candidate can read your files and environment, reach the network and leave processes "
+                          "behind. Use it only for code you trust.", RuntimeWarning, stacklevel=2)
+        return "process"
+    from sandbox.jail import jail_problem
+
+    problem = jail_problem()
+    if problem:
+        raise JailUnavailable(f"refusing to run untrusted candidates: {problem}")
+    return "jail"
 
 
 def child_env(job_dir: Path, threads: int) -> dict[str, str]:
@@ -110,7 +136,8 @@ def isolate(limits: SandboxLimits, job_dir: Path, threads: int) -> IsolationRepo
         os.setsid()
         new_session = True
     pdeath = die_with_parent()
-    netns = False if limits.network else enter_network_namespace()
+    jailed = limits.isolation == "jail"  # the jail already gave the job a network namespace of its own
+    netns = jailed or (False if limits.network else enter_network_namespace())
     nproc = set_rlimits(limits, threads)
     os.chdir(job_dir)
     os.umask(0o077)

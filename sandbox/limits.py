@@ -8,6 +8,8 @@ The same record travels to the child inside `job.json`, where
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 # Measured here: `import torch` + numpy + sklearn maps ~0.85 GB of address space, a digits
@@ -29,6 +31,10 @@ class SandboxLimits(BaseModel):
     max_open_files: int = Field(256, ge=64, le=1_048_576)  # RLIMIT_NOFILE (the kernel's own nr_open ceiling)
     max_output_kb: int = Field(64, gt=0, le=2**20)  # stdout+stderr kept by the parent (the tail; it is stored)
     network: bool = False  # False: a fresh network namespace (where permitted) + socket guard
+    # "jail": bubblewrap + per-job namespaces + seccomp (sandbox/jail.py); "process": rlimits and an
+    # in-process guard only -- UNSAFE against a hostile candidate, an explicit opt-out (docs/security.md)
+    isolation: Literal["jail", "process"] = "jail"
+    max_disk_mb: int = Field(512, ge=16, le=2**20)  # jail: all files one job may write, together (a tmpfs: RAM-backed)
 
     def cpu_seconds(self, threads: int) -> int:
         return int(self.cpu_s if self.cpu_s is not None else self.timeout_s * max(1, threads) + 10)

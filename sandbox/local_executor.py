@@ -5,9 +5,9 @@
     for job_id, result in ex.as_completed(): ...
     ex.shutdown()
 
-Each job still runs in its own sandboxed child (new session, scrubbed env,
-private directory, wall-clock timeout with killpg); only `import torch` is
-shared, paid once per worker. A fork server that dies mid-job (killed, OOM)
+Each job still runs in its own sandboxed child (by default inside the worker's
+bubblewrap jail, in namespaces of its own: `sandbox.jail`); only `import torch`
+is shared, paid once per worker. A fork server that dies mid-job (killed, OOM)
 is restarted and the job retried `max_retries` times, then reported LOST.
 With `gpu_ids`, worker i trains on GPU `gpu_ids[i % len(gpu_ids)]`. The child's
 result goes through the same nonce/hash validation (`sandbox.collect`) as the
@@ -19,19 +19,17 @@ from __future__ import annotations
 import contextlib
 import queue
 import secrets
-import shutil
 import signal
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 from knowledge.records import FailureKind
-from sandbox.collect import RunResult, collect, failed, read_tail
+from sandbox.collect import RunResult, collect, failed, stamp_isolation
 from sandbox.executor import Executor, JobId, gpu_device
-from sandbox.forkserver import OUTPUT_LOG, ChildExit, ForkServer, ServerDied, kill_child
+from sandbox.forkserver import FLOOD_BYTES, ForkServer, JobReply, JobRequest, ServerDied
+from sandbox.isolation import JailUnavailable, require_isolation
 from sandbox.limits import SandboxLimits
-from sandbox.protocol import CANDIDATE_FILE, Job
+from sandbox.protocol import Job
 
 
 class LocalExecutor(Executor):
@@ -41,8 +39,9 @@ class LocalExecutor(Executor):
         limits = limits or SandboxLimits()
         self.limits = limits if timeout_s is None else limits.model_copy(update={"timeout_s": timeout_s})
         self.threads, self.max_retries, self.gpu_ids = threads, max_retries, gpu_ids
+        require_isolation(self.limits)  # no jail and no explicit opt-out: refuse here, with one clear line
         self._jobs: queue.Queue[tuple[JobId, str, Job] | None] = queue.Queue()
-        self._running: dict[JobId, int] = {}  # job id -> pid of its sandboxed child
+        self._running: dict[JobId, ForkServer] = {}  # job id -> the server running it
         self._servers: dict[int, ForkServer] = {}  # worker slot -> its live fork server
         self._threads = [threading.Thread(target=self._work, args=(slot,), name=f"archagent-worker-{slot}",
                                           daemon=True) for slot in range(workers)]
@@ -60,9 +59,9 @@ class LocalExecutor(Executor):
 
     def _stop(self, job_id: JobId) -> None:
         with self._lock:
-            pid = self._running.get(job_id)
-        if pid is not None:
-            kill_child(pid)
+            server = self._running.get(job_id)
+        if server is not None:
+            server.cancel()
 
     def _close(self) -> None:
         for _ in self._threads:
@@ -72,7 +71,7 @@ class LocalExecutor(Executor):
 
     # -- one worker thread ---------------------------------------------------------
     def _work(self, slot: int) -> None:
-        with contextlib.suppress(ServerDied):  # start warming up before the first job; retried per job
+        with contextlib.suppress(ServerDied, JailUnavailable):  # warm up before the first job; retried per job
             self._server(slot)
         while (item := self._jobs.get()) is not None:
             job_id, code, job = item
@@ -83,11 +82,19 @@ class LocalExecutor(Executor):
         if server:
             server.close()
 
-    def _server(self, slot: int) -> ForkServer:
+    def _server(self, slot: int, job: Job | None = None) -> ForkServer:
+        """The slot's live server; a jailed one is replaced if its jail cannot see this job's data file."""
+        gpu = str(self.gpu_ids[slot % len(self.gpu_ids)]) if self.gpu_ids else None
         with self._lock:
             server = self._servers.get(slot)
+        if server is not None and job is not None and not server.serves(job.data_path, gpu):
+            with self._lock:
+                self._servers.pop(slot, None)
+            server.close()
+            server = None
         if server is None:
-            server = ForkServer(self.threads)
+            data = (job.data_path,) if job is not None else ()
+            server = ForkServer(self.threads, self.limits, data_files=data, gpus=(gpu,) if gpu else ())
             with self._lock:
                 self._servers[slot] = server
         return server
@@ -107,7 +114,7 @@ class LocalExecutor(Executor):
             if not self.is_open(job_id):
                 break
             try:
-                return self._run_once(self._server(slot), slot, job_id, code, job)
+                return self._run_once(self._server(slot, job), slot, job_id, code, job)
             except ServerDied as err:
                 why = str(err)
                 with self._lock:
@@ -120,45 +127,47 @@ class LocalExecutor(Executor):
         gpu = str(self.gpu_ids[slot % len(self.gpu_ids)]) if self.gpu_ids else None
         try:
             return run_on_server(server, code, job, self.limits, self.threads, gpu,
-                                 lambda pid: self._started(job_id, pid))
+                                 lambda srv: self._started(job_id, srv))
         finally:
             with self._lock:
                 self._running.pop(job_id, None)
 
-    def _started(self, job_id: JobId, pid: int) -> None:
+    def _started(self, job_id: JobId, server: ForkServer) -> None:
         with self._lock:
-            self._running[job_id] = pid
-        if not self.is_open(job_id):  # cancelled while it was being forked
-            kill_child(pid)
+            self._running[job_id] = server
+        if not self.is_open(job_id):  # cancelled while it was being handed over
+            server.cancel()
 
 
 def run_on_server(server: ForkServer, code: str, job: Job, limits: SandboxLimits, threads: int,
                   gpu: str | None = None, on_start=None) -> RunResult:
-    """One job in a fresh private directory on a warm server, judged like `SubprocessRunner` judges.
+    """One job on a warm server, judged like `SubprocessRunner` judges. The server writes the job dir
+    (inside its jail), supervises the child and returns what it left; this side only validates bytes.
 
     Raises ServerDied if the server goes away (the caller retries or reports LOST).
     """
-    update = {"threads": threads, "limits": limits, **({"device": gpu_device(gpu)} if gpu else {})}
-    job_dir, nonce = Path(tempfile.mkdtemp(prefix="archagent-job-")), secrets.token_hex(16)
-    try:
-        (job_dir / CANDIDATE_FILE).write_text(code)
-        (job_dir / "job.json").write_text(job.model_copy(update=update).model_dump_json())
-        t0 = time.perf_counter()
-        end = server.run(job_dir, nonce, limits.timeout_s, gpu, on_start)
-        wall = time.perf_counter() - t0
-        output = read_tail(job_dir / OUTPUT_LOG, limits.max_output_kb * 1024)
-        return judge(job_dir, end, nonce, wall, output, limits, threads)
-    finally:
-        shutil.rmtree(job_dir, ignore_errors=True)
+    update = {"threads": threads, "limits": limits, "data_path": server.path_inside(job.data_path),
+              **({"device": gpu_device(gpu)} if gpu else {})}
+    nonce = secrets.token_hex(16)
+    req = JobRequest(code, job.model_copy(update=update).model_dump_json(), nonce, limits.timeout_s,
+                     limits.max_output_kb * 1024, gpu)
+    t0 = time.perf_counter()
+    reply = server.run(req, on_start)
+    wall = time.perf_counter() - t0
+    return judge(reply, nonce, wall, limits, threads, "jail" if server.jailed else "process")
 
 
-def judge(job_dir: Path, end: ChildExit, nonce: str, wall: float, output: str, limits: SandboxLimits,
-          threads: int) -> RunResult:
-    """The same verdicts as `SubprocessRunner`: wall and CPU timeouts, then `collect`."""
+def judge(reply: JobReply, nonce: str, wall: float, limits: SandboxLimits, threads: int,
+          isolation: str) -> RunResult:
+    """The same verdicts as `SubprocessRunner`: wall and CPU timeouts, floods, then `collect`."""
+    end, output = reply.end, reply.output
     if end.timed_out:
-        return failed(FailureKind.TIMEOUT, f"evaluation exceeded {limits.timeout_s:g} s wall clock", wall, output)
-    cpu_limit = limits.cpu_seconds(threads)
-    if end.code in (-signal.SIGKILL, -signal.SIGXCPU) and end.cpu_s >= cpu_limit - 1:
-        return failed(FailureKind.TIMEOUT, f"CPU time limit exceeded ({end.cpu_s:.0f} s > {cpu_limit} s)",
-                      wall, output)
-    return collect(job_dir, end.code, wall, output, nonce, limits)
+        result = failed(FailureKind.TIMEOUT, f"evaluation exceeded {limits.timeout_s:g} s wall clock", wall, output)
+    elif end.flooded:
+        result = failed(FailureKind.FORBIDDEN, f"printed over {FLOOD_BYTES >> 20} MB to stdout/stderr", wall, output)
+    elif end.code in (-signal.SIGKILL, -signal.SIGXCPU) and end.cpu_s >= limits.cpu_seconds(threads) - 1:
+        result = failed(FailureKind.TIMEOUT, f"CPU time limit exceeded ({end.cpu_s:.0f} s > "
+                        f"{limits.cpu_seconds(threads)} s)", wall, output)
+    else:
+        result = collect(reply.files, end.code, wall, output, nonce, limits)
+    return stamp_isolation(result, isolation)

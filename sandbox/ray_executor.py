@@ -11,7 +11,9 @@ other address connects to a running cluster.
 Inside the task the job runs in a sandboxed child exactly as locally: by default
 forked from a warm fork server kept in each Ray worker process (`warm=True`;
 `sandbox/forkserver.py`), else through `SubprocessRunner` (a fresh interpreter per
-job); the isolation, nonce check and wall-clock timeout apply unchanged either way.
+job); the jail (`sandbox.jail`: the worker's fork server in bubblewrap, each job in
+namespaces of its own, only the task's public data file and the task's assigned GPU
+device nodes bound in), nonce check and wall-clock timeout apply unchanged either way.
 Per job: `num_cpus`, `num_gpus` (a task given a GPU trains on that GPU). A dead
 worker (Ray worker or its fork server) is retried `max_retries` times by Ray, then
 reported LOST; cancel and the timeout backstop use
@@ -58,8 +60,11 @@ def run_warm(code: str, job: Job, limits: SandboxLimits, threads: int, gpu: str 
     from sandbox.forkserver import ForkServer, ServerDied
     from sandbox.local_executor import run_on_server
 
-    if _server is None or _server.proc.poll() is not None:
-        _server = ForkServer(threads)
+    if _server is not None and (_server.proc.poll() is not None or not _server.serves(job.data_path, gpu)):
+        _server.close()  # dead, or its jail cannot see this job's data file or GPU
+        _server = None
+    if _server is None:
+        _server = ForkServer(threads, limits, data_files=(job.data_path,), gpus=(gpu,) if gpu else ())
     try:
         return run_on_server(_server, code, job, limits, threads, gpu)
     except ServerDied:
@@ -92,10 +97,12 @@ class RayExecutor(Executor):
         import ray
 
         from sandbox.forkserver import ServerDied
+        from sandbox.isolation import require_isolation
 
         super().__init__()
         limits = limits or SandboxLimits()
         self.limits = limits if timeout_s is None else limits.model_copy(update={"timeout_s": timeout_s})
+        require_isolation(self.limits)  # checked here on the driver; each worker node checks again
         self.workers, self.threads, self.timeout_s, self.warm = workers, threads, self.limits.timeout_s, warm
         self._owns_ray = not ray.is_initialized()
         if self._owns_ray:

@@ -1,5 +1,8 @@
 """Run one job in a separate, killable process: the parent side of the sandbox.
 
+By default the process is jailed (`sandbox.jail`, through a one-shot `sandbox.forkserver`);
+what follows describes the unsafe `isolation = "process"` path.
+
     result = SubprocessRunner(limits=SandboxLimits(timeout_s=60)).run(code, job)
 
 The child gets a private temporary directory (removed afterwards), an
@@ -27,8 +30,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from knowledge.records import FailureKind
-from sandbox.collect import RunResult, collect, failed, read_tail
-from sandbox.isolation import PROJECT_ROOT, child_env
+from sandbox.collect import RunResult, collect, failed, read_tail, stamp_isolation
+from sandbox.isolation import PROJECT_ROOT, child_env, require_isolation
 from sandbox.limits import SandboxLimits
 from sandbox.protocol import CANDIDATE_FILE, Job
 
@@ -64,7 +67,10 @@ class OutputTail:
 
 
 class SubprocessRunner:
-    """One fresh Python process per job (simple, slow start: ~1.5 s of `import torch`)."""
+    """One fresh process per job (simple, slow start: ~1.5 s of `import torch`).
+
+    With `isolation = "jail"` (the default) that process is a one-shot fork server inside a fresh
+    bubblewrap jail (`sandbox.jail`); with "process" it is a plain `python -m sandbox.child`."""
 
     def __init__(self, timeout_s: float | None = None, threads: int = 1, keep_dirs: bool = False,
                  limits: SandboxLimits | None = None):
@@ -77,6 +83,8 @@ class SubprocessRunner:
         return self.limits.timeout_s
 
     def run(self, code: str, job: Job) -> RunResult:
+        if require_isolation(self.limits) == "jail":
+            return self._run_jailed(code, job)
         job_dir = Path(tempfile.mkdtemp(prefix="archagent-job-"))
         try:
             (job_dir / CANDIDATE_FILE).write_text(code)
@@ -86,6 +94,16 @@ class SubprocessRunner:
         finally:
             if not self.keep_dirs:
                 shutil.rmtree(job_dir, ignore_errors=True)
+
+    def _run_jailed(self, code: str, job: Job) -> RunResult:
+        """A one-shot jailed fork server (no warm-up): the same jail and protocol as the warm pool."""
+        from sandbox.forkserver import ForkServer
+        from sandbox.local_executor import run_on_server
+
+        t0 = time.perf_counter()
+        with ForkServer(self.threads, self.limits, data_files=(job.data_path,), warm=False) as server:
+            result = run_on_server(server, code, job, self.limits, self.threads)
+        return replace(result, wall_s=time.perf_counter() - t0)
 
     def _spawn_and_collect(self, job_dir: Path) -> RunResult:
         nonce, t0 = secrets.token_hex(16), time.perf_counter()
@@ -107,7 +125,7 @@ class SubprocessRunner:
         if end.returncode in (-signal.SIGKILL, -signal.SIGXCPU) and end.cpu_s >= cpu_limit - 1:
             return failed(FailureKind.TIMEOUT, f"CPU time limit exceeded ({end.cpu_s:.0f} s > {cpu_limit} s)",
                           wall, text)
-        return collect(job_dir, end.returncode, wall, text, nonce, self.limits)
+        return stamp_isolation(collect(job_dir, end.returncode, wall, text, nonce, self.limits), "process")
 
 
 @dataclass(frozen=True)

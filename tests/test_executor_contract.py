@@ -72,7 +72,7 @@ def sandbox_child(tag: str, exclude: set[int] = frozenset(), wait_s: float = 120
         for entry in os.listdir("/proc"):
             if entry.isdigit() and int(entry) not in exclude:
                 try:
-                    if tag in (Path(os.readlink(f"/proc/{entry}/cwd")) / "candidate.py").read_text():
+                    if tag in Path(f"/proc/{entry}/cwd/candidate.py").read_text():  # in the job's own mount view
                         return int(entry)
                 except OSError:
                     continue
@@ -82,6 +82,14 @@ def sandbox_child(tag: str, exclude: set[int] = frozenset(), wait_s: float = 120
 
 def parent_of(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def server_of(pid: int) -> int:
+    """The fork server a job child was forked from (the topmost `sandbox.forkserver` above it)."""
+    server, pid = pid, parent_of(pid)
+    while pid > 1 and b"sandbox.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
+        server, pid = pid, parent_of(pid)
+    return server
 
 
 def gone(pid: int, wait_s: float = 10.0) -> bool:
@@ -157,7 +165,7 @@ def test_lost_worker_is_retried_then_reported(make, task_job, retries):
     tag = f"lost-{time.monotonic_ns()}"
     ex.submit(SLOW_MLP.format(tag=tag), job)
     child = sandbox_child(tag)
-    os.kill(parent_of(child), signal.SIGKILL)  # the worker process dies under the job
+    os.kill(server_of(child), signal.SIGKILL)  # the worker process dies under the job
     (done,) = list(ex.as_completed())
     assert done.outcome == (JobOutcome.LOST if retries == 0 else JobOutcome.OK)
     assert gone(child)  # no orphan left running the candidate

@@ -100,15 +100,17 @@ def test_child_runs_under_the_configured_limits(digits):
     msg = result.report.failure_msg
     assert f"'RLIMIT_AS': {3000 * 1024 * 1024}" in msg and "'RLIMIT_CPU': 77" in msg
     assert f"'RLIMIT_FSIZE': {5 * 1024 * 1024}" in msg and "'RLIMIT_NOFILE': 99" in msg and "'RLIMIT_CORE': 0" in msg
-    assert "PGID_IS_PID=True" in msg and "archagent-job-" in msg
+    assert "PGID_IS_PID=True" in msg and "CWD=/jobs/job-" in msg  # the jail's job area, not a host path
     assert "NET=['lo']" in msg  # a fresh network namespace: loopback only (we run as root here)
     assert result.report.isolation["network_namespace"] is True
 
 
-def test_job_directory_is_private_and_removed_afterwards(digits, tmp_path, monkeypatch):
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # job dirs go here, nowhere else
-    result = probe(digits, "limits_probe")
-    assert f"CWD={tmp_path}/archagent-job-" in result.report.failure_msg
+@pytest.mark.parametrize("isolation, cwd", [("jail", "/jobs/job-"), ("process", "{tmp}/archagent-job-")])
+def test_job_directory_is_private_and_removed_afterwards(digits, tmp_path, monkeypatch, isolation, cwd):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # host-side job dirs go here, nowhere else
+    result = probe(digits, "limits_probe", isolation=isolation)
+    assert "CWD=" + cwd.format(tmp=tmp_path) in result.report.failure_msg
+    assert result.report.isolation["jail"] is (isolation == "jail")
     assert list(tmp_path.iterdir()) == []
 
 

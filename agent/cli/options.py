@@ -13,9 +13,11 @@ from agent.llm import LLMError
 from evals.tasks import Task, TaskError, get_task
 from knowledge.records import Campaign
 from knowledge.store import Store, StoreError
+from sandbox.isolation import JailUnavailable
+from sandbox.untrusted import for_terminal
 
 console = Console()
-USER_ERRORS = (ConfigError, StoreError, TaskError, LLMError, FileNotFoundError, ValueError)
+USER_ERRORS = (ConfigError, StoreError, TaskError, LLMError, FileNotFoundError, ValueError, JailUnavailable)
 DEFAULT_STORE = Path("archagent.db")
 StoreOpt = Annotated[Path, typer.Option("--store", envvar="ARCHAGENT_STORE", help="knowledge store (SQLite file)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a table")]
@@ -23,7 +25,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of a t
 
 def error_line(message: object) -> None:
     """Print `error: MESSAGE` as one line on stderr."""
-    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    Console(stderr=True, soft_wrap=True).print(f"[bold red]error:[/] {for_terminal(str(message))}", highlight=False)
 
 
 def fail(message: str) -> None:

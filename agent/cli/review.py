@@ -25,6 +25,7 @@ from agent.display import fmt_int, fmt_metric, leaderboard
 from evals.report.lineage import Lineage, Node, arch_name, code_diff
 from knowledge.records import Candidate, Status, ranked
 from knowledge.store import Store
+from sandbox.untrusted import for_terminal
 
 
 def list_(
@@ -85,7 +86,7 @@ def show(
     console.print(f"metric {fmt_metric(c.metric)}  test {fmt_metric(c.test_metric)}  params {fmt_int(c.params)}  "
                   f"FLOPs {fmt_int(c.flops)}")
     if c.failure_kind:
-        console.print(f"[red]{c.failure_kind}[/]: {c.failure_msg}")
+        console.print(f"[red]{c.failure_kind}[/]: {for_terminal(c.failure_msg)}")
     if c.duplicate_of:
         console.print(f"duplicate of #{c.duplicate_of} (matched on {c.matched_on})")
     if c.proxies:
