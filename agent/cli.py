@@ -22,9 +22,9 @@ from rich.syntax import Syntax
 from agent.config import CampaignConfig, ConfigError, load_config
 from agent.display import LiveProgress, fmt_int, fmt_metric, leaderboard
 from agent.llm import LLMError
-from agent.prefilter import ranking_quality
+from agent.prefilter import ranking_quality_of
 from evals.tasks import Task, TaskError, get_task
-from knowledge.records import Campaign, Status, ranked
+from knowledge.records import Campaign, Status
 from knowledge.store import Store, StoreError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="LLM-driven neural-architecture discovery.")
@@ -70,11 +70,11 @@ def status(store: StoreOpt = Path("archagent.db"), as_json: JsonOpt = False) -> 
     st = open_store(store)
     rows = []
     for camp in st.campaigns():
-        cands, higher = st.candidates(camp.id), task_of(camp).higher_is_better
-        best = (max if higher else min)((c.metric for c in cands if c.status == Status.OK and c.metric is not None),
-                                        default=None)
+        higher = task_of(camp).higher_is_better
+        best = st.top(camp.id, higher, 1)
         rows.append({"campaign": camp.name, "task": camp.task, "state": camp.state, "counts": st.counts(camp.id),
-                     "best_metric": best, "prefilter": ranking_quality(cands, higher), **st.totals(camp.id)})
+                     "best_metric": best[0].metric if best else None,
+                     "prefilter": ranking_quality_of(st.prefilter_pairs(camp.id), higher), **st.totals(camp.id)})
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -98,14 +98,18 @@ def list_(
     status_: Annotated[list[Status] | None, typer.Option("--status", help="only these statuses")] = None,
     sort: Annotated[str, typer.Option(help="id | metric | params")] = "metric",
     limit: Annotated[int, typer.Option(help="rows to show (0 = all)")] = 0,
+    offset: Annotated[int, typer.Option(help="skip this many rows first (pages: --limit 50 --offset 50)")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Leaderboard of a campaign's candidates."""
     st = open_store(store)
     camp = st.campaign(campaign)
     task = task_of(camp)
-    cands = st.candidates(camp.id, *(status_ or []))
-    cands = sort_candidates(cands, sort, task.higher_is_better)[: limit or None]
+    if sort not in ("id", "metric", "params"):
+        raise ValueError(f"unknown sort key '{sort}' (use id, metric or params)")
+    statuses = tuple(status_ or ())
+    cands = st.page(camp.id, sort="rank" if sort == "metric" else sort, higher_is_better=task.higher_is_better,
+                    statuses=statuses, limit=limit or st.count(camp.id, *statuses), offset=offset)
     if as_json:
         print(json.dumps([candidate_json(c) for c in cands], indent=2))
     else:
@@ -116,18 +120,6 @@ def task_of(camp: Campaign) -> Task:
     """The campaign's task, built from its stored config (options included)."""
     cfg = CampaignConfig.model_validate_json(camp.config_json)
     return get_task(cfg.task.name, cfg.task.options)
-
-
-def sort_candidates(cands, key: str, higher_is_better: bool):
-    if key == "id":
-        return sorted(cands, key=lambda c: c.id)
-    if key == "params":
-        return sorted(cands, key=lambda c: (c.params is None, c.params or 0, c.id))
-    if key != "metric":
-        raise ValueError(f"unknown sort key '{key}' (use id, metric or params)")
-    best = ranked(cands, higher_is_better)
-    scored = {c.id for c in best}
-    return best + sorted((c for c in cands if c.id not in scored), key=lambda c: c.id)
 
 
 def candidate_json(c) -> dict:

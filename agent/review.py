@@ -25,6 +25,7 @@ from knowledge.store import Store
 console = Console()
 StoreOpt = Annotated[Path, typer.Option("--store", envvar="ARCHAGENT_STORE", help="knowledge store (SQLite file)")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of text")]
+MAX_NODES = 200  # descendants `lineage` shows; a seed of a 100k campaign has tens of thousands
 
 
 def _store(path: Path) -> Store:
@@ -33,8 +34,11 @@ def _store(path: Path) -> Store:
     return open_store(path)
 
 
-def campaign_lineage(store: Store, cand: Candidate) -> Lineage:
-    return Lineage(store.candidates(cand.campaign_id))
+def campaign_lineage(store: Store, cand: Candidate, max_nodes: int = MAX_NODES) -> Lineage:
+    """The lineage around `cand`: its first-parent chain and its descendants (at most `max_nodes`), read by id
+    through the parent-edge index (never the whole campaign)."""
+    ids = {*store.first_parent_chain(cand.id), *store.subtree_ids(cand.id, max_nodes)}
+    return Lineage([c for c in store.by_ids(ids) if c.campaign_id == cand.campaign_id])
 
 
 def resolve_pair(lin: Lineage, cid: int, other: int | None) -> tuple[Candidate, Candidate]:
@@ -56,7 +60,9 @@ def diff(
 ) -> None:
     """Unified diff of a candidate's code vs its parent (or vs OTHER_ID)."""
     st = _store(store)
-    lin = campaign_lineage(st, st.candidate(candidate_id))
+    cand = st.candidate(candidate_id)
+    lin = Lineage([c for c in st.by_ids({cand.id, *cand.parent_ids[:1], *([other_id] if other_id else [])})
+                   if c.campaign_id == cand.campaign_id])
     old, new = resolve_pair(lin, candidate_id, other_id)
     text = code_diff(old, new)
     if as_json:
@@ -127,6 +133,8 @@ def lineage(
                           "descendants": node_json(lin, lin.descendants(candidate_id))}, indent=2))
     else:
         console.print(lineage_tree(lin, candidate_id))
+        if len(lin.by_id) >= MAX_NODES:
+            console.print(f"[dim](descendants cut at {MAX_NODES} candidates)[/]")
 
 
 def report(

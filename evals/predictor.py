@@ -5,7 +5,8 @@
   NAS") weighted sum of per-proxy rank transforms, weights fitted to the campaign's own finished
   results; fixed default weights until ``min_results`` results exist.
 - :class:`MetricPredictor`: a random forest over proxies + static features that predicts the
-  metric itself, refitted as results arrive.
+  metric itself, refitted as results arrive; queried through :class:`FlatForest` (the same trees as
+  numpy arrays: identical predictions, ~1000x cheaper per call than sklearn's `predict`).
 
 Rows are ``dict[str, float]`` (proxy name or feature name -> value); missing keys and nan are
 allowed everywhere. ``-inf`` counts as the worst value of a proxy.
@@ -211,6 +212,7 @@ class MetricPredictor:
     features: list[str] = field(init=False, default_factory=list)
     _model: RandomForestRegressor | None = field(init=False, default=None, repr=False)
     _observed: np.ndarray = field(init=False, default_factory=lambda: np.empty(0), repr=False)
+    _flat: FlatForest | None = field(init=False, default=None, repr=False)
 
     @property
     def is_fitted(self) -> bool:
@@ -231,11 +233,58 @@ class MetricPredictor:
         self._model = RandomForestRegressor(
             n_estimators=self.n_estimators, min_samples_leaf=2, random_state=self.seed
         ).fit(_matrix(kept, self.features), target)
+        self._flat = FlatForest.of(self._model)
         return self
 
     def predict(self, rows: Sequence[Row]) -> list[float]:
         """Predicted metric per row; raises RuntimeError before a successful fit."""
         if self._model is None:
             raise RuntimeError("MetricPredictor.predict called before fit with enough results")
-        pct = self._model.predict(_matrix(rows, self.features))
+        pct = self._flat.predict(_matrix(rows, self.features))
         return np.quantile(self._observed, np.clip(pct, 0.0, 1.0)).tolist()
+
+
+@dataclass(frozen=True)
+class FlatForest:
+    """A fitted sklearn forest as padded (trees × nodes) arrays, walked for all trees at once in numpy.
+
+    Gives exactly the forest's predictions (float32 inputs, the stored missing-value directions) in tens of
+    microseconds per call instead of sklearn's ~40 ms per-call overhead (`benchmarks/campaign_overhead.py`).
+    """
+
+    feature: np.ndarray  # (trees, nodes) int; -2 at leaves
+    threshold: np.ndarray  # (trees, nodes)
+    left: np.ndarray  # (trees, nodes) child index; leaves point at themselves
+    right: np.ndarray
+    nan_left: np.ndarray  # (trees, nodes) bool: a nan goes left here
+    value: np.ndarray  # (trees, nodes) leaf value
+    depth: int
+
+    @classmethod
+    def of(cls, forest: RandomForestRegressor) -> FlatForest:
+        trees = [est.tree_ for est in forest.estimators_]
+        width = max(t.node_count for t in trees)
+        arrays = {k: np.zeros((len(trees), width), dtype=d) for k, d in
+                  (("feature", np.int64), ("threshold", np.float64), ("left", np.int64), ("right", np.int64),
+                   ("nan_left", bool), ("value", np.float64))}
+        for i, t in enumerate(trees):
+            n, leaf = t.node_count, t.children_left == -1
+            own = np.arange(n)
+            arrays["feature"][i, :n] = np.where(leaf, 0, t.feature)
+            arrays["threshold"][i, :n] = t.threshold
+            arrays["left"][i, :n] = np.where(leaf, own, t.children_left)
+            arrays["right"][i, :n] = np.where(leaf, own, t.children_right)
+            arrays["nan_left"][i, :n] = getattr(t, "missing_go_to_left", np.zeros(n, dtype=bool)).astype(bool)
+            arrays["value"][i, :n] = t.value[:, 0, 0]
+        return cls(**arrays, depth=max(t.max_depth for t in trees))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Mean leaf value over the trees, per row of `x` (rows × features)."""
+        x = x.astype(np.float32).astype(np.float64)
+        rows, trees = np.arange(len(x))[:, None], np.arange(self.feature.shape[0])[None, :]
+        node = np.zeros((len(x), self.feature.shape[0]), dtype=np.int64)
+        for _ in range(self.depth):
+            v = x[rows, self.feature[trees, node]]
+            go_left = np.where(np.isnan(v), self.nan_left[trees, node], v <= self.threshold[trees, node])
+            node = np.where(go_left, self.left[trees, node], self.right[trees, node])
+        return self.value[trees, node].mean(axis=1)
