@@ -103,8 +103,8 @@ class App:
             raise ValueError(f"unknown sort '{sort}' or status '{status}'")
         page, per = page_args(query)
         statuses = (Status(status),) if status else ()
-        rows = store.page(data.campaign.id, sort=sort, higher_is_better=data.higher_is_better, statuses=statuses,
-                          limit=per, offset=(page - 1) * per)
+        rows = store.page(data.campaign.id, sort="rank" if sort == "metric" else sort, statuses=statuses,
+                          higher_is_better=data.higher_is_better, limit=per, offset=(page - 1) * per)
         total = store.count(data.campaign.id, *statuses)
         return Page(HTTPStatus.OK, render("web_campaign.html.j2", data=data, camp=data.campaign, rows=rows,
                                           sort=sort, status=status, statuses=list(Status), funnel=data.funnel(),

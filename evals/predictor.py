@@ -246,45 +246,45 @@ class MetricPredictor:
 
 @dataclass(frozen=True)
 class FlatForest:
-    """A fitted sklearn forest as padded (trees × nodes) arrays, walked for all trees at once in numpy.
+    """A fitted sklearn forest as flat node arrays (all trees end to end), walked for every tree at once.
 
-    Gives exactly the forest's predictions (float32 inputs, the stored missing-value directions) in tens of
-    microseconds per call instead of sklearn's ~40 ms per-call overhead (`benchmarks/campaign_overhead.py`).
+    Gives exactly the forest's predictions (float32 inputs, the stored missing-value directions) at a small
+    fraction of sklearn's per-call cost (`benchmarks/campaign_overhead.py --compare` times both).
     """
 
-    feature: np.ndarray  # (trees, nodes) int; -2 at leaves
-    threshold: np.ndarray  # (trees, nodes)
-    left: np.ndarray  # (trees, nodes) child index; leaves point at themselves
+    roots: np.ndarray  # (trees,) index of each tree's root
+    feature: np.ndarray  # (nodes,) split feature; 0 at leaves
+    threshold: np.ndarray  # (nodes,)
+    left: np.ndarray  # (nodes,) global child index; a leaf points at itself
     right: np.ndarray
-    nan_left: np.ndarray  # (trees, nodes) bool: a nan goes left here
-    value: np.ndarray  # (trees, nodes) leaf value
+    nan_left: np.ndarray  # (nodes,) bool: a nan goes left here
+    value: np.ndarray  # (nodes,) leaf value
     depth: int
 
     @classmethod
     def of(cls, forest: RandomForestRegressor) -> FlatForest:
         trees = [est.tree_ for est in forest.estimators_]
-        width = max(t.node_count for t in trees)
-        arrays = {k: np.zeros((len(trees), width), dtype=d) for k, d in
-                  (("feature", np.int64), ("threshold", np.float64), ("left", np.int64), ("right", np.int64),
-                   ("nan_left", bool), ("value", np.float64))}
-        for i, t in enumerate(trees):
-            n, leaf = t.node_count, t.children_left == -1
-            own = np.arange(n)
-            arrays["feature"][i, :n] = np.where(leaf, 0, t.feature)
-            arrays["threshold"][i, :n] = t.threshold
-            arrays["left"][i, :n] = np.where(leaf, own, t.children_left)
-            arrays["right"][i, :n] = np.where(leaf, own, t.children_right)
-            arrays["nan_left"][i, :n] = getattr(t, "missing_go_to_left", np.zeros(n, dtype=bool)).astype(bool)
-            arrays["value"][i, :n] = t.value[:, 0, 0]
-        return cls(**arrays, depth=max(t.max_depth for t in trees))
+        offsets = np.cumsum([0] + [t.node_count for t in trees[:-1]])
+        parts: dict[str, list[np.ndarray]] = {k: [] for k in ("feature", "threshold", "left", "right", "nan_left",
+                                                               "value")}
+        for off, t in zip(offsets, trees, strict=True):
+            leaf, own = t.children_left == -1, np.arange(t.node_count) + off
+            parts["feature"].append(np.where(leaf, 0, t.feature))
+            parts["threshold"].append(t.threshold)
+            parts["left"].append(np.where(leaf, own, t.children_left + off))
+            parts["right"].append(np.where(leaf, own, t.children_right + off))
+            parts["nan_left"].append(getattr(t, "missing_go_to_left", np.zeros(t.node_count)).astype(bool))
+            parts["value"].append(t.value[:, 0, 0])
+        arrays = {k: np.concatenate(v) for k, v in parts.items()}
+        return cls(roots=offsets.astype(np.int64), **arrays, depth=max(t.max_depth for t in trees))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Mean leaf value over the trees, per row of `x` (rows × features)."""
         x = x.astype(np.float32).astype(np.float64)
-        rows, trees = np.arange(len(x))[:, None], np.arange(self.feature.shape[0])[None, :]
-        node = np.zeros((len(x), self.feature.shape[0]), dtype=np.int64)
+        rows = np.arange(len(x))[:, None]
+        node = np.broadcast_to(self.roots, (len(x), len(self.roots)))
         for _ in range(self.depth):
-            v = x[rows, self.feature[trees, node]]
-            go_left = np.where(np.isnan(v), self.nan_left[trees, node], v <= self.threshold[trees, node])
-            node = np.where(go_left, self.left[trees, node], self.right[trees, node])
-        return self.value[trees, node].mean(axis=1)
+            v = x[rows, self.feature[node]]
+            go_left = (v <= self.threshold[node]) | (np.isnan(v) & self.nan_left[node])
+            node = np.where(go_left, self.left[node], self.right[node])
+        return self.value[node].mean(axis=1)

@@ -75,15 +75,13 @@ CREATE INDEX IF NOT EXISTS idx_insights_task ON insights(task, id);
 -- Scale (issue 18): indexes for paginated pages and top-N queries, and small tables triggers keep current,
 -- so status/budget counts and children lookups never scan a campaign's candidates.
 CREATE INDEX IF NOT EXISTS idx_cand_campaign ON candidates(campaign_id);  -- a campaign's rows in id order
--- metric pages/top-N sort metric (task direction), then params, then id: one index per direction, so LIMIT stops early
-CREATE INDEX IF NOT EXISTS idx_cand_metric_up ON candidates(campaign_id, metric, params, id);
-CREATE INDEX IF NOT EXISTS idx_cand_metric_down ON candidates(campaign_id, metric DESC, params, id);
+-- top-N / leaderboards sort trained rows by metric (task direction), then params, then id: one index per
+-- direction, so LIMIT stops after N rows
 CREATE INDEX IF NOT EXISTS idx_cand_status_metric_up ON candidates(campaign_id, status, metric, params, id);
 CREATE INDEX IF NOT EXISTS idx_cand_status_metric_down ON candidates(campaign_id, status, metric DESC, params, id);
 CREATE INDEX IF NOT EXISTS idx_cand_params ON candidates(campaign_id, params);
 CREATE INDEX IF NOT EXISTS idx_cand_flops ON candidates(campaign_id, flops);
 CREATE INDEX IF NOT EXISTS idx_cand_test ON candidates(campaign_id, test_metric);
-CREATE INDEX IF NOT EXISTS idx_cand_updated ON candidates(campaign_id, updated);
 CREATE INDEX IF NOT EXISTS idx_cand_llm_call ON candidates(llm_call_id);
 CREATE INDEX IF NOT EXISTS idx_cand_backend ON candidates(campaign_id, backend);
 CREATE INDEX IF NOT EXISTS idx_calls_campaign_purpose ON llm_calls(campaign_id, purpose, backend);

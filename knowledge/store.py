@@ -266,8 +266,9 @@ class Store:
              statuses: tuple[Status, ...] = (), limit: int = 50, offset: int = 0) -> list[Candidate]:
         """One page of a campaign's candidates, sorted on an index; rows without the sort value come last (by id).
 
-        sort "metric": any candidate with a metric, best first (ties: fewer params, then id); "rank": trained (OK)
-        candidates in `ranked` order, then the rest by id; "id", "params", "flops", "test".
+        sort "rank": trained (OK) candidates in `ranked` order (best first; ties: fewer params, then id), then
+        the rest by id; "metric": any row with a metric, best first (not indexed beyond the status filter: pass
+        statuses=(OK,) or use "rank" on big campaigns); "id", "params", "flops", "test".
         """
         where, args = "campaign_id = ?", [campaign_id]
         if statuses:
