@@ -85,10 +85,16 @@ class Prefilter:
 
 def ranking_quality(cands: list[Candidate], higher_is_better: bool) -> dict[str, dict[str, float | int]]:
     """Kendall τ / Spearman ρ between pre-filter score and final metric, all vs ε-random trained."""
+    trained = [(c.prefilter_score, c.metric, bool(c.epsilon)) for c in cands
+               if c.status == Status.OK and c.prefilter_score is not None and c.metric is not None]
+    return ranking_quality_of(trained, higher_is_better)
+
+
+def ranking_quality_of(trained: list[tuple[float, float, bool]], higher_is_better: bool) -> dict[str, dict]:
+    """`ranking_quality` from (pre-filter score, metric, ε-random) triples of trained candidates."""
     out = {}
-    trained = [c for c in cands if c.status == Status.OK and c.prefilter_score is not None and c.metric is not None]
-    for name, group in (("trained", trained), ("epsilon", [c for c in trained if c.epsilon])):
-        s, m = [c.prefilter_score for c in group], [c.metric if higher_is_better else -c.metric for c in group]
+    for name, group in (("trained", trained), ("epsilon", [t for t in trained if t[2]])):
+        s, m = [t[0] for t in group], [t[1] if higher_is_better else -t[1] for t in group]
         ok = len(group) >= 3
         out[name] = {"n": len(group), "kendall_tau": finite(kendall_tau(s, m)) if ok else None,
                      "spearman_rho": finite(spearman_rho(s, m)) if ok else None}

@@ -8,23 +8,26 @@
 
 Stdlib `ThreadingHTTPServer`; every request opens its own read-only SQLite
 connection, so pages stay readable while a campaign writes (WAL). Pages of a
-running campaign refresh themselves.
+running campaign refresh themselves. Every page reads a bounded amount: the
+leaderboard is paginated on an index (?page=&per=), a candidate page shows
+its first-parent chain and up to 200 children, the lineage page the top only.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from markupsafe import Markup
 
-from evals.report.data import ReportData, gather
+from evals.report.data import gather, overview, task_metric
 from evals.report.lineage import code_diff
 from evals.report.lineage_plot import lineage_svg
 from evals.report.plots import training_curve
@@ -34,6 +37,7 @@ from knowledge.store import Store, StoreError
 
 log = logging.getLogger("archagent.web")
 SORTS = {"metric", "id", "params", "flops", "test"}
+PER_PAGE, MAX_CHAIN, MAX_CHILDREN = 50, 50, 200  # leaderboard rows per page; lineage shown on a candidate page
 
 
 @dataclass(frozen=True)
@@ -50,17 +54,12 @@ def render(name: str, **ctx) -> str:
     return environment().get_template(name).render(**ctx)
 
 
-def sort_rows(data: ReportData, key: str, status: str | None) -> list:
-    rows = [c for c in data.candidates if status is None or str(c.status) == status]
-    sign = -1 if data.higher_is_better else 1
-    keys: dict[str, Callable] = {
-        "id": lambda c: (c.id,),
-        "params": lambda c: (c.params is None, c.params or 0, c.id),
-        "flops": lambda c: (c.flops is None, c.flops or 0, c.id),
-        "test": lambda c: (c.test_metric is None, sign * (c.test_metric or 0.0), c.id),
-        "metric": lambda c: (c.metric is None, sign * (c.metric or 0.0), c.id),
-    }
-    return sorted(rows, key=keys[key])
+def page_args(query: dict[str, str]) -> tuple[int, int]:
+    """(page number from 1, rows per page) from ?page=&per= (per: 1..500, default 50)."""
+    page, per = int(query.get("page", 1)), int(query.get("per", PER_PAGE))
+    if page < 1 or not 1 <= per <= 500:
+        raise ValueError(f"bad page {page} or rows per page {per} (1-500)")
+    return page, per
 
 
 class App:
@@ -98,32 +97,44 @@ class App:
         return Page(HTTPStatus.OK, render("web_index.html.j2", rows=rows, store=self.store_path))
 
     def leaderboard(self, store: Store, name: str, query: dict[str, str]) -> Page:
-        data = gather(store, name)
+        data = overview(store, name)
         sort, status = query.get("sort", "metric"), query.get("status") or None
         if sort not in SORTS or (status and status not in set(Status)):
             raise ValueError(f"unknown sort '{sort}' or status '{status}'")
-        return Page(HTTPStatus.OK, render("web_campaign.html.j2", data=data, camp=data.campaign,
-                                          rows=sort_rows(data, sort, status), sort=sort, status=status,
-                                          statuses=list(Status), funnel=data.funnel()))
+        page, per = page_args(query)
+        statuses = (Status(status),) if status else ()
+        rows = store.page(data.campaign.id, sort="rank" if sort == "metric" else sort, statuses=statuses,
+                          higher_is_better=data.higher_is_better, limit=per, offset=(page - 1) * per)
+        total = store.count(data.campaign.id, *statuses)
+        return Page(HTTPStatus.OK, render("web_campaign.html.j2", data=data, camp=data.campaign, rows=rows,
+                                          sort=sort, status=status, statuses=list(Status), funnel=data.funnel(),
+                                          page=page, per=per, total=total, pages=max(1, -(-total // per))))
 
     def lineage(self, store: Store, name: str, top: int) -> Page:
-        data = gather(store, name)
+        data = gather(store, name, top)
         svg = lineage_svg(data, top, href=lambda cid: f"/candidate/{cid}")
         return Page(HTTPStatus.OK, render("web_lineage.html.j2", data=data, camp=data.campaign, top=top,
                                           svg=Markup(svg) if svg else None))
 
     def candidate(self, store: Store, cid: int, query: dict[str, str]) -> Page:
         cand = store.candidate(cid)
-        data = gather(store, cand.campaign_id)
-        lin = data.lineage
-        vs = int(query["vs"]) if query.get("vs", "").isdigit() else lin.parent(cid)
-        other = lin.by_id.get(vs) if vs is not None else None
+        camp = store.campaign(cand.campaign_id)
+        metric_name, higher = task_metric(camp.task, (json.loads(camp.config_json or "{}").get("task") or {})
+                                          .get("options"))
+        chain_ids = store.first_parent_chain(cid, MAX_CHAIN)
+        kid_ids = store.child_ids(cid, MAX_CHILDREN + 1)
+        vs = int(query["vs"]) if query.get("vs", "").isdigit() else (chain_ids[0] if chain_ids else None)
+        by_id = {c.id: c for c in store.by_ids({*chain_ids, *kid_ids[:MAX_CHILDREN], *([vs] if vs else [])})}
+        other = by_id.get(vs) if vs is not None else None
+        if other is not None and other.campaign_id != cand.campaign_id:
+            other = None
         call = store.llm_call(cand.llm_call_id) if cand.llm_call_id else None
+        info = SimpleNamespace(metric_name=metric_name, higher_is_better=higher)
         return Page(HTTPStatus.OK, render(
-            "web_candidate.html.j2", data=data, camp=data.campaign, c=cand, other=other,
+            "web_candidate.html.j2", data=info, camp=camp, c=cand, other=other,
             diff=code_diff(other, cand) if other else "", curve=training_curve(cand), call=call,
-            chain=[lin.by_id[a] for a in lin.chain(cid)[1:] if a in lin.by_id],
-            children=[lin.by_id[k] for k in lin.children(cid)]))
+            chain=[by_id[a] for a in chain_ids if a in by_id], more_children=len(kid_ids) > MAX_CHILDREN,
+            children=[by_id[k] for k in kid_ids[:MAX_CHILDREN] if k in by_id]))
 
 
 def handler_for(app: App) -> type[BaseHTTPRequestHandler]:

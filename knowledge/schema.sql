@@ -98,3 +98,80 @@ CREATE TABLE IF NOT EXISTS campaign_runs (
     reason TEXT
 );
 CREATE INDEX IF NOT EXISTS idx_runs_campaign ON campaign_runs(campaign_id, id);
+-- Scale (issue 18): indexes for paginated pages and top-N queries, and small tables triggers keep current,
+-- so status/budget counts and children lookups never scan a campaign's candidates.
+CREATE INDEX IF NOT EXISTS idx_cand_campaign ON candidates(campaign_id);  -- a campaign's rows in id order
+-- top-N / leaderboards sort trained rows by metric (task direction), then params, then id: one index per
+-- direction, so LIMIT stops after N rows
+CREATE INDEX IF NOT EXISTS idx_cand_status_metric_up ON candidates(campaign_id, status, metric, params, id);
+CREATE INDEX IF NOT EXISTS idx_cand_status_metric_down ON candidates(campaign_id, status, metric DESC, params, id);
+CREATE INDEX IF NOT EXISTS idx_cand_params ON candidates(campaign_id, params);
+CREATE INDEX IF NOT EXISTS idx_cand_flops ON candidates(campaign_id, flops);
+CREATE INDEX IF NOT EXISTS idx_cand_test ON candidates(campaign_id, test_metric);
+CREATE INDEX IF NOT EXISTS idx_cand_llm_call ON candidates(llm_call_id);
+CREATE INDEX IF NOT EXISTS idx_cand_backend ON candidates(campaign_id, backend);
+CREATE INDEX IF NOT EXISTS idx_calls_campaign_purpose ON llm_calls(campaign_id, purpose, backend);
+
+-- candidate_parents: one row per (child, parent) edge of candidates.parent_ids (position 0 = first parent).
+CREATE TABLE IF NOT EXISTS candidate_parents (
+    child_id INTEGER NOT NULL,
+    pos INTEGER NOT NULL,
+    parent_id INTEGER NOT NULL,
+    PRIMARY KEY (child_id, pos)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idx_parents_parent ON candidate_parents(parent_id, child_id);
+CREATE TRIGGER IF NOT EXISTS trg_parents_ins AFTER INSERT ON candidates BEGIN
+    INSERT OR REPLACE INTO candidate_parents SELECT new.id, key, value FROM json_each(new.parent_ids);
+END;
+CREATE TRIGGER IF NOT EXISTS trg_parents_upd AFTER UPDATE OF parent_ids ON candidates BEGIN
+    DELETE FROM candidate_parents WHERE child_id = old.id;
+    INSERT OR REPLACE INTO candidate_parents SELECT new.id, key, value FROM json_each(new.parent_ids);
+END;
+CREATE TRIGGER IF NOT EXISTS trg_parents_del AFTER DELETE ON candidates BEGIN
+    DELETE FROM candidate_parents WHERE child_id = old.id;
+END;
+
+-- status_counts: candidates per (campaign, status, is-seed); campaign_llm_totals: LLM usage per campaign.
+CREATE TABLE IF NOT EXISTS status_counts (
+    campaign_id INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (campaign_id, status, seed)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS trg_counts_ins AFTER INSERT ON candidates BEGIN
+    INSERT INTO status_counts VALUES (new.campaign_id, new.status, new.backend = 'seed', 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS trg_counts_upd AFTER UPDATE OF status, backend, campaign_id ON candidates
+    WHEN old.status IS NOT new.status OR old.backend IS NOT new.backend OR old.campaign_id IS NOT new.campaign_id BEGIN
+    UPDATE status_counts SET n = n - 1
+        WHERE campaign_id = old.campaign_id AND status = old.status AND seed = (old.backend = 'seed');
+    INSERT INTO status_counts VALUES (new.campaign_id, new.status, new.backend = 'seed', 1)
+        ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS trg_counts_del AFTER DELETE ON candidates BEGIN
+    UPDATE status_counts SET n = n - 1
+        WHERE campaign_id = old.campaign_id AND status = old.status AND seed = (old.backend = 'seed');
+END;
+
+CREATE TABLE IF NOT EXISTS campaign_llm_totals (
+    campaign_id INTEGER PRIMARY KEY,
+    calls INTEGER NOT NULL,
+    tokens INTEGER NOT NULL,
+    cost_usd REAL NOT NULL,
+    llm_seconds REAL NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS trg_totals_ins AFTER INSERT ON llm_calls BEGIN
+    INSERT INTO campaign_llm_totals VALUES (new.campaign_id, 1, new.prompt_tokens + new.completion_tokens,
+                                            new.cost_usd, new.latency_s)
+        ON CONFLICT DO UPDATE SET calls = calls + 1, tokens = tokens + excluded.tokens,
+            cost_usd = cost_usd + excluded.cost_usd, llm_seconds = llm_seconds + excluded.llm_seconds;
+END;
+CREATE TRIGGER IF NOT EXISTS trg_totals_upd AFTER UPDATE OF prompt_tokens, completion_tokens, cost_usd, latency_s
+    ON llm_calls BEGIN
+    UPDATE campaign_llm_totals SET
+        tokens = tokens - old.prompt_tokens - old.completion_tokens + new.prompt_tokens + new.completion_tokens,
+        cost_usd = cost_usd - old.cost_usd + new.cost_usd, llm_seconds = llm_seconds - old.latency_s + new.latency_s
+        WHERE campaign_id = new.campaign_id;
+END;

@@ -33,6 +33,17 @@ V2_COLUMNS = {
     "predicted_metric": ("REAL", "predicted_metric"), "epsilon": ("INTEGER", "epsilon"),
     "prefilter_reason": ("TEXT", "prefilter"),
 }
+# Fills the trigger-maintained tables (schema.sql) of a store written before they existed; runs once per store.
+_BACKFILL = """
+DELETE FROM candidate_parents; DELETE FROM status_counts; DELETE FROM campaign_llm_totals;
+INSERT OR REPLACE INTO candidate_parents SELECT c.id, p.key, p.value FROM candidates c, json_each(c.parent_ids) p;
+INSERT INTO status_counts SELECT campaign_id, status, backend = 'seed', count(*) FROM candidates GROUP BY 1, 2, 3;
+INSERT INTO campaign_llm_totals SELECT campaign_id, count(*), sum(prompt_tokens + completion_tokens), sum(cost_usd),
+    sum(latency_s) FROM llm_calls GROUP BY campaign_id;
+INSERT OR REPLACE INTO meta VALUES ('derived_tables', '1');
+"""
+# Page sorts: (column, nulls-last segment order). "metric" and "test" follow the task's direction.
+SORTS = ("metric", "id", "params", "flops", "test")
 
 
 @dataclass(frozen=True)
@@ -101,6 +112,8 @@ class Store:
         self.db.conn.executescript(_SCHEMA)
         with self.db.conn:
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        if self.db.execute("SELECT 1 FROM meta WHERE key = 'derived_tables'").fetchone() is None:
+            self.db.conn.executescript(f"BEGIN; {_BACKFILL} COMMIT;")
 
     def schema_version(self) -> int | None:
         """The store's schema version; None for a new, empty file."""
@@ -183,9 +196,7 @@ class Store:
 
     # -- LLM calls ---------------------------------------------------------
     def add_llm_call(self, campaign_id: int, **fields: Any) -> int:
-        row = {"campaign_id": campaign_id, "created": now(), **fields}
-        with self.db.conn:
-            return self.db["llm_calls"].insert(row).last_pk
+        return self._insert("llm_calls", {"campaign_id": campaign_id, "created": now(), **fields})
 
     def llm_call(self, call_id: int) -> LLMCall:
         return LLMCall(**self.db["llm_calls"].get(call_id))
@@ -222,15 +233,13 @@ class Store:
         stamp = now()
         row = {"campaign_id": campaign_id, "code": code, "status": str(status), "created": stamp}
         row.update(_encode(fields), updated=stamp)
-        with self.db.conn:
-            return self.db["candidates"].insert(row).last_pk
+        return self._insert("candidates", row)
 
     def update_candidate(self, candidate_id: int, **fields: Any) -> None:
-        """One UPDATE statement of the given columns (no read before or after)."""
         row = {**_encode(fields), "updated": now()}
-        sql = f"UPDATE candidates SET {', '.join(f'{k} = ?' for k in row)} WHERE id = ?"
+        sql = f"UPDATE candidates SET {', '.join(f'{c} = ?' for c in self._checked('candidates', row))} WHERE id = ?"
         with self.db.conn:
-            if self.db.execute(sql, [*row.values(), candidate_id]).rowcount != 1:
+            if self.db.conn.execute(sql, [*row.values(), candidate_id]).rowcount == 0:
                 raise StoreError(f"no candidate {candidate_id} in {self.path}")
 
     def add(self, cand: Candidate) -> Candidate:
@@ -240,9 +249,7 @@ class Store:
         stamp = now()
         row = {"campaign_id": cand.campaign_id, "code": cand.code, "status": str(cand.status), "created": stamp,
                **_encode(fields), "updated": stamp}
-        with self.db.conn:
-            cid = self.db["candidates"].insert(row).last_pk
-        return replace(cand, id=cid, created=stamp)
+        return replace(cand, id=self._insert("candidates", row), created=stamp)
 
     def update(self, cand: Candidate, **changes: Any) -> Candidate:
         """One UPDATE of the changed columns; returns the record with the changes applied."""
@@ -250,10 +257,27 @@ class Store:
         return replace(cand, **{k: v for k, v in changes.items() if k in Candidate.__dataclass_fields__})
 
     def candidate(self, candidate_id: int) -> Candidate:
-        try:
-            return _decode(self.db["candidates"].get(candidate_id))
-        except sqlite_utils.db.NotFoundError:
-            raise StoreError(f"no candidate {candidate_id} in {self.path}") from None
+        rows = self._select("id = ?", [candidate_id])
+        if not rows:
+            raise StoreError(f"no candidate {candidate_id} in {self.path}")
+        return rows[0]
+
+    def _insert(self, table: str, row: dict[str, Any]) -> int:
+        """One row in one transaction, by plain SQL (the hot path: ~0.1 ms, no per-call schema introspection)."""
+        cols = self._checked(table, row)
+        sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+        with self.db.conn:
+            return self.db.conn.execute(sql, list(row.values())).lastrowid
+
+    def _checked(self, table: str, row: dict[str, Any]) -> list[str]:
+        """`row`'s keys, which must all be columns of `table` (read once per store)."""
+        cache = self.__dict__.setdefault("_columns", {})
+        if table not in cache:
+            cache[table] = {r[1] for r in self.db.execute(f"PRAGMA table_info({table})").fetchall()}
+        unknown = set(row) - cache[table]
+        if unknown:
+            raise ValueError(f"no column {', '.join(sorted(unknown))} in table {table}")
+        return list(row)
 
     def candidates(self, campaign_id: int, *statuses: Status) -> list[Candidate]:
         where, args = "campaign_id = ?", [campaign_id]
@@ -287,18 +311,149 @@ class Store:
 
     def count_proposals(self, campaign_id: int, seed_backend: str = "seed") -> int:
         """Candidates the proposers made (seeds excluded), valid or not."""
-        sql = "SELECT count(*) FROM candidates WHERE campaign_id = ? AND backend != ?"
-        return self.db.execute(sql, [campaign_id, seed_backend]).fetchone()[0]
+        if seed_backend != "seed" or not self._derived():
+            sql = "SELECT count(*) FROM candidates WHERE campaign_id = ? AND backend != ?"
+            return self.db.execute(sql, [campaign_id, seed_backend]).fetchone()[0]
+        sql = "SELECT coalesce(sum(n), 0) FROM status_counts WHERE campaign_id = ? AND seed = 0"
+        return self.db.execute(sql, [campaign_id]).fetchone()[0]
 
-    def counts(self, campaign_id: int) -> dict[str, int]:
-        sql = "SELECT status, count(*) FROM candidates WHERE campaign_id = ? GROUP BY status"
-        return {s: n for s, n in self.db.execute(sql, [campaign_id]).fetchall()}
+    def counts(self, campaign_id: int, *, seeds: bool = True) -> dict[str, int]:
+        """Candidates per status (seeds=False: proposals only), from a table triggers keep current."""
+        if not self._derived():
+            sql = ("SELECT status, count(*) FROM candidates WHERE campaign_id = ? AND (? OR backend != 'seed') "
+                   "GROUP BY 1")
+            return {s: n for s, n in self.db.execute(sql, [campaign_id, seeds]).fetchall()}
+        sql = "SELECT status, sum(n) FROM status_counts WHERE campaign_id = ? AND (? OR seed = 0) GROUP BY 1 ORDER BY 1"
+        return {s: n for s, n in self.db.execute(sql, [campaign_id, seeds]).fetchall() if n}
 
     def totals(self, campaign_id: int) -> dict[str, float]:
-        sql = ("SELECT count(*), coalesce(sum(prompt_tokens + completion_tokens), 0), "
-               "coalesce(sum(cost_usd), 0), coalesce(sum(latency_s), 0) FROM llm_calls WHERE campaign_id = ?")
-        n, tokens, cost, latency = self.db.execute(sql, [campaign_id]).fetchone()
+        if self._derived():
+            sql = "SELECT calls, tokens, cost_usd, llm_seconds FROM campaign_llm_totals WHERE campaign_id = ?"
+            n, tokens, cost, latency = self.db.execute(sql, [campaign_id]).fetchone() or (0, 0, 0.0, 0.0)
+        else:
+            sql = ("SELECT count(*), coalesce(sum(prompt_tokens + completion_tokens), 0), "
+                   "coalesce(sum(cost_usd), 0), coalesce(sum(latency_s), 0) FROM llm_calls WHERE campaign_id = ?")
+            n, tokens, cost, latency = self.db.execute(sql, [campaign_id]).fetchone()
         return {"calls": n, "tokens": tokens, "cost_usd": cost, "llm_seconds": latency}
+
+    def _derived(self) -> bool:
+        """Whether the trigger-maintained tables are filled (false on a read-only open of an older store)."""
+        if getattr(self, "_has_derived", None) is None:
+            try:
+                row = self.db.execute("SELECT 1 FROM meta WHERE key = 'derived_tables'").fetchone()
+            except sqlite3.OperationalError:
+                row = None
+            self._has_derived = row is not None
+        return self._has_derived
+
+    # -- scale: pages, top-N and lineage without reading a whole campaign ------------------------
+    def count(self, campaign_id: int, *statuses: Status) -> int:
+        counts = self.counts(campaign_id)
+        return sum(n for s, n in counts.items() if not statuses or s in {str(x) for x in statuses})
+
+    def page(self, campaign_id: int, *, sort: str = "metric", higher_is_better: bool = True,
+             statuses: tuple[Status, ...] = (), limit: int = 50, offset: int = 0) -> list[Candidate]:
+        """One page of a campaign's candidates, sorted on an index; rows without the sort value come last (by id).
+
+        sort "rank": trained (OK) candidates in `ranked` order (best first; ties: fewer params, then id), then
+        the rest by id; "metric": any row with a metric, best first (not indexed beyond the status filter: pass
+        statuses=(OK,) or use "rank" on big campaigns); "id", "params", "flops", "test".
+        """
+        where, args = "campaign_id = ?", [campaign_id]
+        if statuses:
+            where += f" AND status IN ({','.join('?' * len(statuses))})"
+            args += [str(s) for s in statuses]
+        out: list[Candidate] = []
+        for seg_where, order in _segments(sort, higher_is_better):
+            if limit <= 0:
+                break
+            sql_where = f"{where} AND {seg_where}"
+            rows = self._select(f"{sql_where} ORDER BY {order} LIMIT ? OFFSET ?", [*args, limit, offset])
+            if not rows and offset:  # the page starts past this segment: skip it whole (one count, on its index)
+                offset -= min(offset, self.db.execute(f"SELECT count(*) FROM candidates WHERE {sql_where}",
+                                                      args).fetchone()[0])
+                continue
+            out, limit, offset = out + rows, limit - len(rows), 0
+        return out
+
+    def top(self, campaign_id: int, higher_is_better: bool, n: int) -> list[Candidate]:
+        """The best `n` trained candidates, in `knowledge.records.ranked` order, from the metric index."""
+        return self.page(campaign_id, sort="rank", higher_is_better=higher_is_better, statuses=(Status.OK,),
+                         limit=n)
+
+    def by_ids(self, ids: list[int] | tuple[int, ...] | set[int]) -> list[Candidate]:
+        """The candidates with these ids (any campaign), by id; unknown ids are skipped."""
+        ids = sorted(set(ids))
+        out: list[Candidate] = []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            out += self._select(f"id IN ({','.join('?' * len(chunk))}) ORDER BY id", chunk)
+        return out
+
+    def first_parent_chain(self, candidate_id: int, depth: int = 100) -> list[int]:
+        """The candidate's first-parent ancestors, nearest first (at most `depth`, cycle-safe), by primary key."""
+        sql = ("WITH RECURSIVE up(id, d) AS (SELECT parent_id, 1 FROM candidate_parents "
+               "WHERE child_id = ? AND pos = 0 UNION SELECT p.parent_id, up.d + 1 FROM up "
+               "JOIN candidate_parents p ON p.child_id = up.id AND p.pos = 0 WHERE up.d < ?) "
+               "SELECT id FROM up ORDER BY d")
+        out: list[int] = []
+        for (pid,) in self.db.execute(sql, [candidate_id, depth]).fetchall():
+            if pid == candidate_id or pid in out:
+                break
+            out.append(pid)
+        return out
+
+    def child_ids(self, candidate_id: int, limit: int = 1000) -> list[int]:
+        """Candidates that name this one among their parents (any position), oldest first."""
+        sql = "SELECT DISTINCT child_id FROM candidate_parents WHERE parent_id = ? ORDER BY child_id LIMIT ?"
+        return [r[0] for r in self.db.execute(sql, [candidate_id, limit]).fetchall()]
+
+    def subtree_ids(self, candidate_id: int, max_nodes: int = 200, max_depth: int = 50) -> list[int]:
+        """Descendants breadth-first (the candidate first), at most `max_nodes` ids."""
+        seen, frontier = [candidate_id], [candidate_id]
+        for _ in range(max_depth):
+            nxt: list[int] = []
+            for cid in frontier:
+                for kid in self.child_ids(cid, max_nodes):
+                    if kid not in seen and len(seen) < max_nodes:
+                        seen.append(kid)
+                        nxt.append(kid)
+            if not nxt:
+                break
+            frontier = nxt
+        return seen
+
+    def trained_series(self, campaign_id: int) -> list[tuple[int, float, bool, float | None, int | None, int | None]]:
+        """(id, metric, is seed, pre-filter score, params, flops) of every trained candidate, in id order."""
+        sql = ("SELECT id, metric, backend = 'seed', prefilter_score, params, flops FROM candidates "
+               "WHERE campaign_id = ? AND status = 'ok' AND metric IS NOT NULL ORDER BY id")
+        return [(i, m, bool(s), p, n, f) for i, m, s, p, n, f in self.db.execute(sql, [campaign_id]).fetchall()]
+
+    def prefilter_pairs(self, campaign_id: int) -> list[tuple[float, float, bool]]:
+        """(pre-filter score, metric, was an ε-random pick) of every trained candidate with a score."""
+        sql = ("SELECT prefilter_score, metric, coalesce(epsilon, 0) FROM candidates "
+               "WHERE campaign_id = ? AND status = 'ok' AND metric IS NOT NULL AND prefilter_score IS NOT NULL")
+        return [(s, m, bool(e)) for s, m, e in self.db.execute(sql, [campaign_id]).fetchall()]
+
+    def proposal_backends(self, campaign_id: int) -> set[str]:
+        """The backends that proposed this campaign's candidates (seeds excluded)."""
+        sql = "SELECT DISTINCT backend FROM candidates WHERE campaign_id = ? AND backend != 'seed'"
+        return {r[0] for r in self.db.execute(sql, [campaign_id]).fetchall()}
+
+    def llm_usage(self, campaign_id: int) -> list[tuple]:
+        """(backend, model, calls, errors, prompt tokens, completion tokens, cost, latency) per backend and model."""
+        sql = ("SELECT backend, model, count(*), count(error), sum(prompt_tokens), sum(completion_tokens), "
+               "sum(cost_usd), sum(latency_s) FROM llm_calls WHERE campaign_id = ? GROUP BY 1, 2 ORDER BY 1, 2")
+        return self.db.execute(sql, [campaign_id]).fetchall()
+
+    def query_plan(self, sql: str, args: list | tuple = ()) -> list[str]:
+        """SQLite's EXPLAIN QUERY PLAN lines for `sql` (tests assert hot paths search indexes, never scan)."""
+        return [row[-1] for row in self.db.execute(f"EXPLAIN QUERY PLAN {sql}", list(args)).fetchall()]
+
+    def _select(self, where_order: str, args: list) -> list[Candidate]:
+        cursor = self.db.execute(f"SELECT * FROM candidates WHERE {where_order}", args)
+        cols = [d[0] for d in cursor.description]
+        return [_decode(dict(zip(cols, row, strict=True))) for row in cursor.fetchall()]
 
     def integrity_ok(self) -> bool:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -365,6 +520,23 @@ def _open(path: Path) -> sqlite_utils.Database:
             conn.close()
         raise StoreError(f"cannot open store {path}: {err}") from None
     return db
+
+
+def _segments(sort: str, higher_is_better: bool) -> list[tuple[str, str]]:
+    """(WHERE, ORDER BY) per segment of a page sort: rows with the sort value first, then the rest by id."""
+    down = "DESC" if higher_is_better else "ASC"
+    match sort:
+        case "id":
+            return [("1", "id")]
+        case "rank":  # `records.ranked` order (params NULL sorts as 0 there, first here: same for params >= 0)
+            return [("status = 'ok' AND metric IS NOT NULL", f"metric {down}, params, id"),
+                    ("NOT (status = 'ok' AND metric IS NOT NULL)", "id")]
+        case "metric" | "test" | "params" | "flops":
+            col = {"metric": "metric", "test": "test_metric"}.get(sort, sort)
+            order = f"{col} {down}" if sort in ("metric", "test") else col
+            tie = ", params, id" if sort == "metric" else ", id"
+            return [(f"{col} IS NOT NULL", order + tie), (f"{col} IS NULL", "id")]
+    raise ValueError(f"unknown sort '{sort}' (use {', '.join(SORTS)} or rank)")
 
 
 def _encode(fields: dict[str, Any]) -> dict[str, Any]:

@@ -90,3 +90,15 @@ def test_metric_predictor_fits_synthetic_relation() -> None:
 def test_metric_predictor_needs_min_results() -> None:
     pred = MetricPredictor(min_results=5).fit([{"a": 1.0}] * 4, [1.0, 2.0, math.nan, 3.0])
     assert not pred.is_fitted
+
+
+def test_flat_forest_predicts_exactly_what_sklearn_predicts() -> None:
+    rng = np.random.default_rng(4)
+    rows = [{"a": float(rng.normal()), "b": float(rng.normal()), "c": math.nan if i % 5 == 0 else float(i)}
+            for i in range(120)]
+    y = [r["a"] * 2 - r["b"] + rng.normal() * 0.1 for r in rows]
+    pred = MetricPredictor().fit(rows, y)
+    new = rows[:7] + [{"a": 0.1}, {"b": math.inf, "c": -1e40}, {}]
+    x = np.array([[float(r.get(n, math.nan)) for n in pred.features] for r in new])
+    x = np.clip(x, -1e30, 1e30)
+    assert np.allclose(pred._flat.predict(x), pred._model.predict(x), rtol=0, atol=1e-12)

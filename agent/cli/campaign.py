@@ -15,9 +15,9 @@ import typer
 from agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console, open_store, task_of
 from agent.config import load_config
 from agent.display import LiveProgress, fmt_int, fmt_metric
-from agent.prefilter import ranking_quality
+from agent.prefilter import ranking_quality_of
 from knowledge.lock import is_held
-from knowledge.records import Campaign, Status
+from knowledge.records import Campaign
 from knowledge.store import Store
 
 
@@ -44,13 +44,12 @@ def status(store: StoreOpt = DEFAULT_STORE, as_json: JsonOpt = False) -> None:
     st = open_store(store)
     rows = []
     for camp in st.campaigns():
-        cands, higher = st.candidates(camp.id), task_of(camp).higher_is_better
-        best = (max if higher else min)((c.metric for c in cands if c.status == Status.OK and c.metric is not None),
-                                        default=None)
+        higher = task_of(camp).higher_is_better
+        top = st.top(camp.id, higher, 1)
         state, reason = campaign_state(st, camp)
         rows.append({"campaign": camp.name, "task": camp.task, "state": state, "reason": reason,
-                     "counts": st.counts(camp.id), "best_metric": best, "prefilter": ranking_quality(cands, higher),
-                     **st.totals(camp.id)})
+                     "counts": st.counts(camp.id), "best_metric": top[0].metric if top else None,
+                     "prefilter": ranking_quality_of(st.prefilter_pairs(camp.id), higher), **st.totals(camp.id)})
     if as_json:
         print(json.dumps(rows, indent=2))
         return

@@ -23,9 +23,11 @@ from rich.tree import Tree
 from agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console, open_store, task_of
 from agent.display import fmt_int, fmt_metric, leaderboard
 from evals.report.lineage import Lineage, Node, arch_name, code_diff
-from knowledge.records import Candidate, Status, ranked
+from knowledge.records import Candidate, Status
 from knowledge.store import Store
 from sandbox.untrusted import for_terminal
+
+MAX_NODES = 200  # descendants `lineage` shows; a seed of a 100k campaign has tens of thousands
 
 
 def list_(
@@ -34,30 +36,22 @@ def list_(
     status_: Annotated[list[Status] | None, typer.Option("--status", help="only these statuses")] = None,
     sort: Annotated[str, typer.Option(help="id | metric | params")] = "metric",
     limit: Annotated[int, typer.Option(help="rows to show (0 = all)")] = 0,
+    offset: Annotated[int, typer.Option(help="skip this many rows first (pages: --limit 50 --offset 50)")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Leaderboard of a campaign's candidates."""
     st = open_store(store)
     camp = st.campaign(campaign)
     task = task_of(camp)
-    cands = st.candidates(camp.id, *(status_ or []))
-    cands = sort_candidates(cands, sort, task.higher_is_better)[: limit or None]
+    if sort not in ("id", "metric", "params"):
+        raise ValueError(f"unknown sort key '{sort}' (use id, metric or params)")
+    statuses = tuple(status_ or ())
+    cands = st.page(camp.id, sort="rank" if sort == "metric" else sort, higher_is_better=task.higher_is_better,
+                    statuses=statuses, limit=limit or st.count(camp.id, *statuses), offset=offset)
     if as_json:
         print(json.dumps([candidate_json(c) for c in cands], indent=2))
     else:
         console.print(leaderboard(cands, task.metric_name))
-
-
-def sort_candidates(cands: list[Candidate], key: str, higher_is_better: bool) -> list[Candidate]:
-    if key == "id":
-        return sorted(cands, key=lambda c: c.id)
-    if key == "params":
-        return sorted(cands, key=lambda c: (c.params is None, c.params or 0, c.id))
-    if key != "metric":
-        raise ValueError(f"unknown sort key '{key}' (use id, metric or params)")
-    best = ranked(cands, higher_is_better)
-    scored = {c.id for c in best}
-    return best + sorted((c for c in cands if c.id not in scored), key=lambda c: c.id)
 
 
 def candidate_json(c: Candidate) -> dict:
@@ -101,8 +95,11 @@ def show(
         console.print(call.reply, markup=False, highlight=False)
 
 
-def campaign_lineage(store: Store, cand: Candidate) -> Lineage:
-    return Lineage(store.candidates(cand.campaign_id))
+def campaign_lineage(store: Store, cand: Candidate, max_nodes: int = MAX_NODES) -> Lineage:
+    """The lineage around `cand`: its first-parent chain and its descendants (at most `max_nodes`), read by id
+    through the parent-edge index (never the whole campaign)."""
+    ids = {*store.first_parent_chain(cand.id), *store.subtree_ids(cand.id, max_nodes)}
+    return Lineage([c for c in store.by_ids(ids) if c.campaign_id == cand.campaign_id])
 
 
 def resolve_pair(lin: Lineage, cid: int, other: int | None) -> tuple[Candidate, Candidate]:
@@ -124,7 +121,9 @@ def diff(
 ) -> None:
     """Unified diff of a candidate's code vs its parent (or vs OTHER_ID)."""
     st = open_store(store)
-    lin = campaign_lineage(st, st.candidate(candidate_id))
+    cand = st.candidate(candidate_id)
+    lin = Lineage([c for c in st.by_ids({cand.id, *cand.parent_ids[:1], *([other_id] if other_id else [])})
+                   if c.campaign_id == cand.campaign_id])
     old, new = resolve_pair(lin, candidate_id, other_id)
     text = code_diff(old, new)
     if as_json:
@@ -195,6 +194,8 @@ def lineage(
                           "descendants": node_json(lin, lin.descendants(candidate_id))}, indent=2))
     else:
         console.print(lineage_tree(lin, candidate_id))
+        if len(lin.by_id) >= MAX_NODES:
+            console.print(f"[dim](descendants cut at {MAX_NODES} candidates)[/]")
 
 
 def report(

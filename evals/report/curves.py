@@ -12,7 +12,6 @@ seed architectures are left out, so point k is "best of k random architectures".
 from __future__ import annotations
 
 from evals.tasks import get_task
-from knowledge.records import Status
 from knowledge.store import Store
 
 
@@ -22,10 +21,9 @@ def baseline_curves(store: Store, task: str, backend: str = "random") -> dict[st
     for camp in store.campaigns():
         if camp.task != task:
             continue
-        proposed = [c for c in store.candidates(camp.id) if c.backend != "seed"]
-        if not proposed or any(c.backend != backend for c in proposed):
+        if store.proposal_backends(camp.id) != {backend}:
             continue
-        metrics = [c.metric for c in proposed if c.status == Status.OK and c.metric is not None]
+        metrics = [metric for _, metric, seed, *_ in store.trained_series(camp.id) if not seed]
         curves[camp.name] = running_best(metrics, higher)
     return {name: curve for name, curve in curves.items() if curve}
 

@@ -5,6 +5,8 @@
     data.ranked()[:10]       # best OK candidates first
     data.funnel()            # proposed → duplicate → invalid → filtered → trained → improved
 
+It reads a bounded amount at any campaign size (issue 18: 100,000 candidates): full records only for the
+top, their lineage and the Pareto fronts; every trained candidate as a light point; counts from SQL.
 Missing measurements (no FLOPs, no pre-filter scores, no LLM calls) stay None or
 empty here; the plots and pages say "not available" for them.
 """
@@ -19,7 +21,7 @@ from typing import Any
 
 from evals.report.curves import baseline_curves
 from evals.report.lineage import SEED_BACKEND, Lineage
-from knowledge.records import Campaign, Candidate, LLMCall, Status, ranked
+from knowledge.records import Campaign, Candidate, LLMCall, Status
 from knowledge.store import Store
 
 
@@ -30,12 +32,12 @@ class Funnel:
     invalid: int  # no code, or failed in the sandbox
     filtered: int  # valid, ranked out by the pre-filter
     trained: int  # trained and scored
-    improved: int  # beat the best metric so far when it finished
+    improved: int | None  # beat the best metric so far when it finished (None: not computed, see `overview`)
     in_progress: int  # pending or running (a live campaign)
 
     def stages(self) -> list[tuple[str, int]]:
         names = ("proposed", "duplicate", "invalid", "filtered", "trained", "improved")
-        return [(n, getattr(self, n)) for n in names]
+        return [(n, getattr(self, n)) for n in names if getattr(self, n) is not None]
 
 
 @dataclass(frozen=True)
@@ -55,17 +57,49 @@ class BackendUsage:
 
 
 @dataclass(frozen=True)
+class TrainedPoint:
+    """A trained candidate as the plots need it (no code): one per OK row, read in one indexed query."""
+
+    id: int
+    metric: float
+    seed: bool
+    prefilter_score: float | None
+    params: int | None
+    flops: int | None
+
+    @property
+    def backend(self) -> str:
+        return SEED_BACKEND if self.seed else ""
+
+
+@dataclass(frozen=True)
 class ReportData:
+    """A campaign as the report and web app show it, read with bounded queries at any campaign size.
+
+    `trained` holds every trained candidate as a light `TrainedPoint`; `candidates` holds full records only
+    for what is shown with code or names: the top `top`, their first-parent chains (6 back) and parents,
+    and the Pareto-front members. Counts and LLM usage come from SQL aggregates.
+    """
+
     campaign: Campaign
     metric_name: str
     higher_is_better: bool
     candidates: tuple[Candidate, ...]
-    calls: tuple[LLMCall, ...]
+    calls: tuple[LLMCall, ...] = ()
     baselines: dict[str, list[float]] = field(default_factory=dict)  # random campaigns on the task: best-so-far
+    points: tuple[TrainedPoint, ...] = ()
+    top_ids: tuple[int, ...] = ()
+    status_counts: dict[str, int] = field(default_factory=dict)  # all candidates, seeds included
+    proposal_counts: dict[str, int] = field(default_factory=dict)  # seeds excluded
+    usage_rows: tuple[tuple, ...] = ()
 
     @cached_property
     def lineage(self) -> Lineage:
         return Lineage(self.candidates)
+
+    @property
+    def n_candidates(self) -> int:
+        return sum(self.status_counts.values())
 
     @property
     def config(self) -> dict[str, Any]:
@@ -78,17 +112,17 @@ class ReportData:
         return a > b if self.higher_is_better else a < b
 
     def ranked(self) -> list[Candidate]:
-        """OK candidates best first; ties broken by fewer params, then age."""
-        return ranked(self.candidates, self.higher_is_better)
+        """The top OK candidates best first (ties: fewer params, then age), as many as `gather` was asked for."""
+        return [self.lineage.by_id[i] for i in self.top_ids]
 
-    def trained(self) -> list[Candidate]:
-        """OK candidates in the order they finished training (id order)."""
-        return [c for c in self.candidates if c.status == Status.OK and c.metric is not None]
+    def trained(self) -> list[TrainedPoint]:
+        """Every OK candidate in the order they were proposed (id order), without code."""
+        return list(self.points)
 
-    def best_so_far(self) -> list[tuple[int, float, Candidate]]:
+    def best_so_far(self) -> list[tuple[int, float, TrainedPoint]]:
         """(n trained so far, best metric so far, the candidate just trained) per trained candidate."""
         out, best = [], None
-        for n, c in enumerate(self.trained(), start=1):
+        for n, c in enumerate(self.points, start=1):
             best = c.metric if best is None or self.better(c.metric, best) else best
             out.append((n, best, c))
         return out
@@ -97,24 +131,23 @@ class ReportData:
         """Non-seed candidates that beat every earlier trained one."""
         prev, out = None, set()
         for _, best, c in self.best_so_far():
-            if c.backend != SEED_BACKEND and c.metric == best and (prev is None or self.better(best, prev)):
+            if not c.seed and c.metric == best and (prev is None or self.better(best, prev)):
                 out.add(c.id)
             prev = best
         return out
 
+    def front(self, cost: str) -> list[Candidate]:
+        """The Pareto front on `cost` (params or flops) as full records, cheapest first."""
+        return [self.lineage.by_id[p.id] for p in pareto_front(self.points, cost, self.higher_is_better)]
+
     def funnel(self) -> Funnel:
-        props = [c for c in self.candidates if c.backend != SEED_BACKEND]
-        n = defaultdict(int, {s: sum(1 for c in props if c.status == s) for s in Status})
-        return Funnel(len(props), n[Status.DUPLICATE], n[Status.FAILED], n[Status.FILTERED], n[Status.OK],
-                      len(self.improvers()), n[Status.PENDING] + n[Status.RUNNING])
+        n = defaultdict(int, self.proposal_counts)
+        improved = len(self.improvers()) if self.points or not n[Status.OK] else None
+        return Funnel(sum(n.values()), n[Status.DUPLICATE], n[Status.FAILED], n[Status.FILTERED], n[Status.OK],
+                      improved, n[Status.PENDING] + n[Status.RUNNING])
 
     def usage(self) -> list[BackendUsage]:
-        groups: dict[tuple[str, str], list[LLMCall]] = defaultdict(list)
-        for call in self.calls:
-            groups[(call.backend, call.model)].append(call)
-        return [BackendUsage(b, m, len(cs), sum(1 for c in cs if c.error), sum(c.prompt_tokens for c in cs),
-                             sum(c.completion_tokens for c in cs), sum(c.cost_usd for c in cs),
-                             sum(c.latency_s for c in cs)) for (b, m), cs in sorted(groups.items())]
+        return [BackendUsage(*row) for row in self.usage_rows]
 
 
 def task_metric(task_name: str, options: dict[str, Any] | None = None) -> tuple[str, bool]:
@@ -128,13 +161,30 @@ def task_metric(task_name: str, options: dict[str, Any] | None = None) -> tuple[
     return task.metric_name, task.higher_is_better
 
 
-def gather(store: Store, campaign: str | int) -> ReportData:
+def gather(store: Store, campaign: str | int, top: int = 10, depth: int = 6) -> ReportData:
+    """Read what a report shows: bounded by `top` and the Pareto fronts, not by the campaign's size."""
     camp = store.campaign(campaign)
     options = (json.loads(camp.config_json or "{}").get("task") or {}).get("options")
     name, higher = task_metric(camp.task, options)
     baselines = {k: v for k, v in random_baselines(store, camp.task).items() if k != camp.name}
-    return ReportData(camp, name, higher, tuple(store.candidates(camp.id)), tuple(store.llm_calls(camp.id)),
-                      baselines)
+    points = tuple(TrainedPoint(*row) for row in store.trained_series(camp.id))
+    best = store.top(camp.id, higher, top)
+    wanted = {c.id for c in best} | {p for c in best for p in c.parent_ids}
+    for c in best:
+        wanted |= set(store.first_parent_chain(c.id, depth))
+    for cost in ("params", "flops"):
+        wanted |= {p.id for p in pareto_front(points, cost, higher)}
+    return ReportData(camp, name, higher, tuple(store.by_ids(wanted)), (), baselines, points,
+                      tuple(c.id for c in best), store.counts(camp.id), store.counts(camp.id, seeds=False),
+                      tuple(store.llm_usage(camp.id)))
+
+
+def overview(store: Store, campaign: str | int) -> ReportData:
+    """Just the campaign and its counts (for headers and the funnel without `improved`): O(1) reads."""
+    camp = store.campaign(campaign)
+    options = (json.loads(camp.config_json or "{}").get("task") or {}).get("options")
+    name, higher = task_metric(camp.task, options)
+    return ReportData(camp, name, higher, (), (), {}, (), (), store.counts(camp.id), store.counts(camp.id, seeds=False))
 
 
 def random_baselines(store: Store, task: str) -> dict[str, list[float]]:
@@ -147,11 +197,11 @@ def random_baselines(store: Store, task: str) -> dict[str, list[float]]:
         return {}
 
 
-def pareto_front(cands: list[Candidate], cost: str, higher_is_better: bool) -> list[Candidate]:
+def pareto_front(cands, cost: str, higher_is_better: bool) -> list:
     """Candidates no other beats on both the metric and `cost` (an int field: params or flops), cheapest first."""
     pts = sorted((c for c in cands if c.metric is not None and getattr(c, cost) is not None),
                  key=lambda c: (getattr(c, cost), -c.metric if higher_is_better else c.metric, c.id))
-    front: list[Candidate] = []
+    front: list = []
     for c in pts:
         if not front or (c.metric > front[-1].metric if higher_is_better else c.metric < front[-1].metric):
             front.append(c)

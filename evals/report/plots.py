@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import base64
 import io
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import matplotlib
@@ -21,11 +23,13 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from evals.report.data import ReportData, kendall_tau, pareto_front  # noqa: E402
-from evals.report.lineage import SEED_BACKEND, arch_name  # noqa: E402
+from evals.report.data import ReportData, TrainedPoint, kendall_tau  # noqa: E402
+from evals.report.lineage import arch_name  # noqa: E402
 from knowledge.records import Candidate  # noqa: E402
 
 SEED_COLOR, PROPOSAL_COLOR, FRONT_COLOR = "#7f7f7f", "#1f77b4", "#d62728"
+MAX_POINTS = 2000  # scatter points per plot; bigger campaigns are thinned evenly (improvers and seeds kept)
+MAX_LABELS = 8  # labelled Pareto-front points per axis (the table under the plot lists them all)
 
 
 @dataclass(frozen=True)
@@ -34,10 +38,22 @@ class Plot:
     title: str
     png: bytes | None = None
     note: str = ""  # shown under the plot, or instead of it when png is None
+    svg: bytes | None = None  # a vector plot instead of the PNG (web pages)
 
     @property
     def uri(self) -> str | None:
+        if self.svg is not None:
+            return "data:image/svg+xml;base64," + base64.b64encode(self.svg).decode()
         return None if self.png is None else "data:image/png;base64," + base64.b64encode(self.png).decode()
+
+
+def thin(items: list, n: int, keep: Callable[[object], bool] | None = None) -> list:
+    """At most ~`n` items, evenly spaced, in order, plus every item `keep` marks (for plots of huge campaigns)."""
+    if len(items) <= n:
+        return list(items)
+    stride = len(items) / n
+    picked = {int(i * stride) for i in range(n)}
+    return [x for i, x in enumerate(items) if i in picked or (keep is not None and keep(x))]
 
 
 def to_png(fig: Figure, dpi: int = 100) -> bytes:
@@ -57,12 +73,15 @@ def best_so_far(data: ReportData) -> Plot:
     if not rows:
         return Plot("best_so_far", title, note="not available: no candidate has been trained yet")
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    ax.step([n for n, _, _ in rows], [b for _, b, _ in rows], where="post", color=FRONT_COLOR, label="best so far")
+    steps = [r for i, r in enumerate(rows) if i in (0, len(rows) - 1) or r[1] != rows[i - 1][1]]
+    ax.step([n for n, _, _ in steps], [b for _, b, _ in steps], where="post", color=FRONT_COLOR, label="best so far")
     for i, (_, curve) in enumerate(sorted(data.baselines.items())):
         ax.step(range(1, len(curve) + 1), curve, where="post", linestyle="--", color="0.55", alpha=0.8,
                 label="random baseline" if i == 0 else None)  # one legend entry for all random campaigns
+    improvers = data.improvers()
+    shown = thin(rows, MAX_POINTS, keep=lambda r: r[2].seed or r[2].id in improvers)
     for seed in (True, False):
-        pts = [(n, c.metric) for n, _, c in rows if (c.backend == SEED_BACKEND) == seed]
+        pts = [(n, c.metric) for n, _, c in shown if c.seed == seed]
         if pts:
             ax.scatter(*zip(*pts, strict=True), s=22, zorder=3, color=SEED_COLOR if seed else PROPOSAL_COLOR,
                        label="seed" if seed else "proposal")
@@ -97,20 +116,20 @@ def pareto(data: ReportData) -> Plot:
     fig, axes = plt.subplots(1, len(costs), figsize=(6.4 * len(costs) / 1.3, 4.0), squeeze=False)
     notes = []
     for ax, cost in zip(axes[0], costs, strict=True):
-        front = pareto_front(ok, cost, data.higher_is_better)
-        _pareto_axis(ax, ok, front, cost, data.metric_name)
+        front = data.front(cost)
+        _pareto_axis(ax, thin(ok, MAX_POINTS), front, cost, data.metric_name)
         notes.append(f"{cost} front: " + ", ".join(label(c) for c in front))
     if "flops" not in costs:
         notes.append("FLOPs: not available")
     return Plot("pareto", title, to_png(fig), "; ".join(notes))
 
 
-def _pareto_axis(ax, ok: list[Candidate], front: list[Candidate], cost: str, metric: str) -> None:
+def _pareto_axis(ax, ok: list[TrainedPoint], front: list[Candidate], cost: str, metric: str) -> None:
     pts = [c for c in ok if getattr(c, cost) is not None]
     ax.scatter([getattr(c, cost) for c in pts], [c.metric for c in pts], s=18, color=PROPOSAL_COLOR, alpha=0.6)
     ax.step([getattr(c, cost) for c in front], [c.metric for c in front], where="post", color=FRONT_COLOR)
     ax.scatter([getattr(c, cost) for c in front], [c.metric for c in front], s=30, color=FRONT_COLOR, zorder=3)
-    for c in front:
+    for c in front[-MAX_LABELS:]:  # the best (most expensive) end of a long front
         ax.annotate(label(c, 18), (getattr(c, cost), c.metric), fontsize=7, xytext=(4, -10),
                     textcoords="offset points")
     ax.set_xscale("log")
@@ -126,7 +145,9 @@ def prefilter(data: ReportData) -> Plot:
     xs, ys = [c.prefilter_score for c in pts], [c.metric for c in pts]
     tau = kendall_tau(xs, ys)
     fig, ax = plt.subplots(figsize=(5.0, 3.8))
-    ax.scatter(xs, ys, s=22, color=PROPOSAL_COLOR)
+    shown = thin(pts, MAX_POINTS)
+    ax.scatter([c.prefilter_score for c in shown], [c.metric for c in shown], s=22 if len(pts) < 500 else 4,
+               color=PROPOSAL_COLOR)
     tau_txt = "τ = n/a (fewer than 3 points)" if tau is None else f"Kendall τ = {tau:.3f} (n = {len(xs)})"
     ax.set(xlabel="pre-filter score (higher = predicted better)", ylabel=data.metric_name, title=tau_txt)
     ax.grid(alpha=0.3)
@@ -153,14 +174,26 @@ def usage(data: ReportData) -> Plot:
 
 
 def training_curve(c: Candidate) -> Plot:
-    hist = [float(v) for v in (c.history or []) if isinstance(v, int | float)]
+    """A candidate's training-loss curve as a small inline SVG (no matplotlib: a web page draws it per request)."""
+    hist = [float(v) for v in (c.history or []) if isinstance(v, int | float) and math.isfinite(v)]
     if not hist:
         return Plot("curve", "Training loss", note="not available: no training history recorded")
-    fig, ax = plt.subplots(figsize=(4.8, 2.8))
-    ax.plot(range(1, len(hist) + 1), hist, marker="o", color=PROPOSAL_COLOR)
-    ax.set(xlabel="epoch", ylabel="training loss")
-    ax.grid(alpha=0.3)
-    return Plot("curve", "Training loss", to_png(fig))
+    w, h, pad = 480, 280, 44
+    lo, hi = min(hist), max(hist)
+    span, n = (hi - lo) or 1.0, max(len(hist) - 1, 1)
+    pts = [(pad + i * (w - 2 * pad) / n, h - pad - (v - lo) * (h - 2 * pad) / span) for i, v in enumerate(hist)]
+    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in pts)
+    dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{PROPOSAL_COLOR}"/>' for x, y in pts)
+    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" '
+           f'font-size="11"><rect width="{w}" height="{h}" fill="white"/>'
+           f'<path d="M{pad},{pad / 2} V{h - pad} H{w - pad / 2}" stroke="#333" fill="none"/>'
+           f'<polyline points="{line}" stroke="{PROPOSAL_COLOR}" stroke-width="2" fill="none"/>{dots}'
+           f'<text x="{pad - 4}" y="{pad + 4}" text-anchor="end">{hi:.3g}</text>'
+           f'<text x="{pad - 4}" y="{h - pad}" text-anchor="end">{lo:.3g}</text>'
+           f'<text x="{w / 2}" y="{h - 12}" text-anchor="middle">epoch (1–{len(hist)})</text>'
+           f'<text x="12" y="{h / 2}" transform="rotate(-90 12 {h / 2})" text-anchor="middle">training loss</text>'
+           "</svg>")
+    return Plot("curve", "Training loss", svg=svg.encode())
 
 
 def all_plots(data: ReportData) -> list[Plot]:

@@ -20,7 +20,7 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer, PythonLexer
 
-from evals.report.data import ReportData, gather, pareto_front
+from evals.report.data import ReportData, gather
 from evals.report.lineage import arch_name, code_diff
 from evals.report.lineage_plot import layout, lineage_plot, lineage_svg
 from evals.report.plots import all_plots
@@ -83,18 +83,14 @@ def top_rows(data: ReportData, n: int) -> list[TopRow]:
 
 
 def context(data: ReportData, top: int) -> dict:
-    trained = data.trained()
-    fronts = {cost: pareto_front(trained, cost, data.higher_is_better) for cost in ("params", "flops")}
+    fronts = {cost: data.front(cost) for cost in ("params", "flops")}
     return dict(data=data, camp=data.campaign, funnel=data.funnel(), usage=data.usage(), rows=top_rows(data, top),
                 plots=all_plots(data), fronts=fronts, top=top, best=(data.ranked() or [None])[0],
                 counts=_counts(data), config=json.dumps(data.config, indent=2))
 
 
 def _counts(data: ReportData) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for c in data.candidates:
-        out[str(c.status)] = out.get(str(c.status), 0) + 1
-    return dict(sorted(out.items()))
+    return dict(sorted(data.status_counts.items()))
 
 
 def render_html(data: ReportData, top: int = 10) -> str:
@@ -125,7 +121,7 @@ def write_report(store: Store, campaign: str | int, out: Path, top: int = 10) ->
         raise ValueError(f"report file must end in .html or .md, not '{out.name}'")
     if not out.parent.exists():
         raise FileNotFoundError(f"folder {out.parent} does not exist")
-    data = gather(store, campaign)
+    data = gather(store, campaign, top)
     if out.suffix == ".md":
         out.write_text(render_markdown(data, out.parent / f"{out.stem}_plots", top))
     else:
