@@ -1,6 +1,6 @@
 """A warm fork server: pay `import torch` once per worker, not once per candidate.
 
-    server = ForkServer(threads=1, limits=limits, data_files=(data_path,))   # parent side
+    server = ForkServer(threads=1, limits=limits)                      # parent side
     reply = server.run(JobRequest(code, job_json, nonce, timeout_s, output_cap))
     server.close()
 
@@ -330,25 +330,26 @@ def serve(work: Path, parent_pid: int, jailed: bool, warm: bool) -> None:
 class ForkServer:
     """Parent-side handle: start the (jailed) server, run one job at a time on it, close it."""
 
-    def __init__(self, threads: int = 1, limits=None, data_files: tuple[str, ...] = (), gpus: tuple[str, ...] = (),
-                 warm: bool = True, start_timeout_s: float = 180.0):
+    def __init__(self, threads: int = 1, limits=None, gpus: tuple[str, ...] = (), warm: bool = True,
+                 start_timeout_s: float = 180.0):
         from sandbox.isolation import child_env, require_isolation
         from sandbox.jail import JOBS_DIR, PROJECT_ROOT, JailSpec, bwrap_argv
         from sandbox.limits import SandboxLimits
 
         limits = limits or SandboxLimits()
         self.jailed = require_isolation(limits) == "jail"
-        self.data_files, self.gpus = tuple(sorted(set(data_files))), tuple(gpus)
+        self.gpus = tuple(gpus)
         self._work = None if self.jailed else tempfile.mkdtemp(prefix="archagent-work-")
+        self._data = tempfile.mkdtemp(prefix="archagent-jaildata-") if self.jailed else None
         work = JOBS_DIR if self.jailed else self._work
         env = child_env(Path(work), threads)
         env.update(OPENBLAS_NUM_THREADS="1", USER="sandbox")  # one BLAS thread: no second thread at fork time
         argv = [sys.executable, "-P", "-m", "sandbox.forkserver", "--work", work,
                 "--parent", "0" if self.jailed else str(os.getpid()), *(["--jailed"] if self.jailed else []),
                 *([] if warm else ["--cold"])]
-        self._spec = JailSpec(self.data_files, self.gpus, limits.max_disk_mb, env=env)
         if self.jailed:
-            argv, env = bwrap_argv(self._spec, argv), {"PATH": env.get("PATH", "/usr/bin:/bin")}
+            spec = JailSpec(self._data, self.gpus, limits.max_disk_mb, env=env)
+            argv, env = bwrap_argv(spec, argv), {"PATH": env.get("PATH", "/usr/bin:/bin")}
         self._log = tempfile.NamedTemporaryFile(prefix="archagent-forkserver-", suffix=".log")  # noqa: SIM115 - closed in close()
         self._stdin_lock = threading.Lock()
         self.proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -360,15 +361,15 @@ class ForkServer:
             self.close()
             raise ServerDied(f"the fork server did not start: {err or 'timed out'}") from None
 
-    def serves(self, data_path: str, gpu: str | None) -> bool:
-        """Whether this server's jail can see the job's data file and device (a process server sees all)."""
-        return not self.jailed or (data_path in self.data_files and (gpu is None or gpu in self.gpus))
+    def serves(self, gpu: str | None) -> bool:
+        """Whether this server's jail has the job's GPU device node (a process server sees all)."""
+        return not self.jailed or gpu is None or gpu in self.gpus
 
     def path_inside(self, data_path: str) -> str:
-        """The data file's path as the job sees it (the same path without a jail)."""
-        from sandbox.jail import data_path_inside
+        """The public data file's path as the job sees it (linked into the jail's /data first)."""
+        from sandbox.jail import expose_data
 
-        return data_path_inside(self._spec, data_path) if self.jailed else data_path
+        return expose_data(Path(self._data), data_path) if self.jailed else data_path
 
     def run(self, req: JobRequest, on_start=None) -> JobReply:
         """Run one job to its end (the server enforces the timeout). Raises ServerDied if the server goes away."""
@@ -443,8 +444,9 @@ class ForkServer:
         self.kill()  # the whole session: bwrap, the server, anything left
         self.proc.stdout.close()
         self._log.close()
-        if self._work:
-            shutil.rmtree(self._work, ignore_errors=True)
+        for folder in (self._work, self._data):
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def __enter__(self) -> ForkServer:
         return self

@@ -101,7 +101,7 @@ class SubprocessRunner:
         from sandbox.local_executor import run_on_server
 
         t0 = time.perf_counter()
-        with ForkServer(self.threads, self.limits, data_files=(job.data_path,), warm=False) as server:
+        with ForkServer(self.threads, self.limits, warm=False) as server:
             result = run_on_server(server, code, job, self.limits, self.threads)
         return replace(result, wall_s=time.perf_counter() - t0)
 
