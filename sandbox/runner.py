@@ -31,12 +31,12 @@ from pathlib import Path
 
 from knowledge.records import FailureKind
 from sandbox.collect import RunResult, collect, failed, read_tail, stamp_isolation
+from sandbox.forkserver import FLOOD_BYTES
 from sandbox.isolation import PROJECT_ROOT, child_env, require_isolation
 from sandbox.limits import SandboxLimits
 from sandbox.protocol import CANDIDATE_FILE, Job
 
 __all__ = ["PROJECT_ROOT", "RunResult", "SubprocessRunner", "child_env", "collect", "failed", "kill_group", "read_tail"]
-FLOOD_BYTES = 64 * 1024 * 1024  # more output than this and the child is killed
 
 
 class OutputTail:
