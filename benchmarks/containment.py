@@ -58,7 +58,8 @@ PORT = 47613
 
 def host_state(data: Path) -> tuple:
     caches = [ROOT / p / "__pycache__" for p in ("sandbox", "evals", "knowledge")]
-    return (sorted(Path("/tmp").glob("archagent-jail-marker-*")), [sorted(os.listdir(c)) for c in caches if c.is_dir()],
+    return (sorted(Path("/tmp").glob("archagent-jail-marker-*")),
+            sorted(p for c in caches if c.is_dir() for p in c.glob("zz_archagent_attack*")),
             hashlib.sha256(data.read_bytes()).hexdigest(), sorted(os.listdir(data.parent)),
             [p for p in ("/tmp/archagent-data/poison.npz", "/root/archagent-pwned") if os.path.exists(p)])
 

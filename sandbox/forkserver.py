@@ -1,6 +1,6 @@
 """A warm fork server: pay `import torch` once per worker, not once per candidate.
 
-    server = ForkServer(threads=1, limits=limits, data_files=(data_path,))   # parent side
+    server = ForkServer(threads=1, limits=limits)                      # parent side
     reply = server.run(JobRequest(code, job_json, nonce, timeout_s, output_cap))
     server.close()
 
@@ -21,7 +21,7 @@ parent's cancel kill it. Then it reads what the child left (`sandbox.collect
 the job dir and sends it all back. The parent never touches a file the child made.
 
 Protocol on the server's stdin/stdout: parent → server one JSON line per job
-(`JobRequest`) or `{"cancel": true}`; server → parent `{"ready": pid}` once, then per
+(`JobRequest`) or `{"cancel": NONCE}` (kills that job if it still runs); server → parent `{"ready": pid}` once, then per
 job one JSON header line (exit code, CPU seconds, timed_out, flooded, the byte size
 of each returned file) followed by exactly those bytes.
 
@@ -157,8 +157,9 @@ def child_main(req: dict, job_dir: Path, out_w: int, kill_w: int, lock) -> None:
 class Supervisor:
     """Wait for one job: drain its output, enforce the timeout, obey a cancel; never block on the job."""
 
-    def __init__(self, pid: int, out_r: int, kill_r: int | None, requests: LineReader, cap: int):
+    def __init__(self, pid: int, out_r: int, kill_r: int | None, requests: LineReader, cap: int, nonce: str):
         self.pid, self.out_r, self.kill_r, self.requests, self.cap = pid, out_r, kill_r, requests, cap
+        self.nonce = nonce
         self.tail, self.total, self.job_pid = bytearray(), 0, None
         self.pidfd = os.pidfd_open(pid)
         os.set_blocking(out_r, False)
@@ -195,7 +196,7 @@ class Supervisor:
         if self.requests.fd in ready:
             self.requests.fill()
             while (item := self.requests.pop()) is not None:
-                if item.get("cancel"):
+                if item.get("cancel") == self.nonce:  # a late cancel of an earlier job is ignored
                     self.kill()
             if self.requests.eof:
                 self.kill()
@@ -250,7 +251,7 @@ def run_one(req: dict, job_dir: Path, requests: LineReader, lock) -> tuple[dict,
         child_main(req, job_dir, out_w, kill_w, lock)
     os.close(out_w)
     os.close(kill_w)
-    sup = Supervisor(pid, out_r, kill_r, requests, int(req["output_cap"]))
+    sup = Supervisor(pid, out_r, kill_r, requests, int(req["output_cap"]), req["nonce"])
     end = sup.wait(float(req["timeout_s"]))
     os.close(out_r)
     if sup.kill_r:
@@ -319,7 +320,7 @@ def serve(work: Path, parent_pid: int, jailed: bool, warm: bool) -> None:
         req = requests.next()
         if req is None:
             return
-        if req.get("cancel"):
+        if "cancel" in req:
             continue  # a cancel that arrived after its job ended
         header, payload = run_one(req, work / f"job-{n}-{secrets.token_hex(4)}", requests, lock)
         out.write(json.dumps(header).encode() + b"\n" + payload)
@@ -330,48 +331,50 @@ def serve(work: Path, parent_pid: int, jailed: bool, warm: bool) -> None:
 class ForkServer:
     """Parent-side handle: start the (jailed) server, run one job at a time on it, close it."""
 
-    def __init__(self, threads: int = 1, limits=None, data_files: tuple[str, ...] = (), gpus: tuple[str, ...] = (),
-                 warm: bool = True, start_timeout_s: float = 180.0):
+    def __init__(self, threads: int = 1, limits=None, gpus: tuple[str, ...] = (), warm: bool = True,
+                 start_timeout_s: float = 180.0):
         from sandbox.isolation import child_env, require_isolation
         from sandbox.jail import JOBS_DIR, PROJECT_ROOT, JailSpec, bwrap_argv
         from sandbox.limits import SandboxLimits
 
         limits = limits or SandboxLimits()
         self.jailed = require_isolation(limits) == "jail"
-        self.data_files, self.gpus = tuple(sorted(set(data_files))), tuple(gpus)
+        self.gpus = tuple(gpus)
         self._work = None if self.jailed else tempfile.mkdtemp(prefix="archagent-work-")
+        self._data = tempfile.mkdtemp(prefix="archagent-jaildata-") if self.jailed else None
         work = JOBS_DIR if self.jailed else self._work
         env = child_env(Path(work), threads)
         env.update(OPENBLAS_NUM_THREADS="1", USER="sandbox")  # one BLAS thread: no second thread at fork time
         argv = [sys.executable, "-P", "-m", "sandbox.forkserver", "--work", work,
                 "--parent", "0" if self.jailed else str(os.getpid()), *(["--jailed"] if self.jailed else []),
                 *([] if warm else ["--cold"])]
-        self._spec = JailSpec(self.data_files, self.gpus, limits.max_disk_mb, env=env)
         if self.jailed:
-            argv, env = bwrap_argv(self._spec, argv), {"PATH": env.get("PATH", "/usr/bin:/bin")}
+            spec = JailSpec(self._data, self.gpus, limits.max_disk_mb, env=env)
+            argv, env = bwrap_argv(spec, argv), {"PATH": env.get("PATH", "/usr/bin:/bin")}
         self._log = tempfile.NamedTemporaryFile(prefix="archagent-forkserver-", suffix=".log")  # noqa: SIM115 - closed in close()
         self._stdin_lock = threading.Lock()
         self.proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self._log, start_new_session=True)
-        self._buf = b""
+        self._buf, self._current = b"", None
         try:
             self._read_line(start_timeout_s)  # {"ready": pid} once the imports and warm-up are done
         except (ServerDied, TimeoutError) as err:
             self.close()
             raise ServerDied(f"the fork server did not start: {err or 'timed out'}") from None
 
-    def serves(self, data_path: str, gpu: str | None) -> bool:
-        """Whether this server's jail can see the job's data file and device (a process server sees all)."""
-        return not self.jailed or (data_path in self.data_files and (gpu is None or gpu in self.gpus))
+    def serves(self, gpu: str | None) -> bool:
+        """Whether this server's jail has the job's GPU device node (a process server sees all)."""
+        return not self.jailed or gpu is None or gpu in self.gpus
 
     def path_inside(self, data_path: str) -> str:
-        """The data file's path as the job sees it (the same path without a jail)."""
-        from sandbox.jail import data_path_inside
+        """The public data file's path as the job sees it (linked into the jail's /data first)."""
+        from sandbox.jail import expose_data
 
-        return data_path_inside(self._spec, data_path) if self.jailed else data_path
+        return expose_data(Path(self._data), data_path) if self.jailed else data_path
 
     def run(self, req: JobRequest, on_start=None) -> JobReply:
         """Run one job to its end (the server enforces the timeout). Raises ServerDied if the server goes away."""
+        self._current = req.nonce
         self._send(asdict(req))
         if on_start:
             on_start(self)
@@ -386,12 +389,15 @@ class ForkServer:
         for name, size in sizes.items():
             files[name] = None if size is None else payload[at:at + size]
             at += size or 0
+        self._current = None
         return JobReply(ChildExit(**header["end"]), files, payload[at:].decode("utf-8", "replace"))
 
     def cancel(self) -> None:
         """Kill the running job (if any); the server stays up."""
-        with contextlib.suppress(ServerDied):
-            self._send({"cancel": True})
+        current = self._current
+        if current is not None:
+            with contextlib.suppress(ServerDied):
+                self._send({"cancel": current})
 
     def _send(self, obj: dict) -> None:
         try:
@@ -443,8 +449,9 @@ class ForkServer:
         self.kill()  # the whole session: bwrap, the server, anything left
         self.proc.stdout.close()
         self._log.close()
-        if self._work:
-            shutil.rmtree(self._work, ignore_errors=True)
+        for folder in (self._work, self._data):
+            if folder:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def __enter__(self) -> ForkServer:
         return self

@@ -11,7 +11,7 @@ on the in-process audit guard, which the candidate can switch off):
    capabilities and an empty environment. It is PID 1 there itself (`--as-pid-1`:
    no dumpable bwrap helper a job could read or write through /proc/1/mem). Its file system is a read-only view of
    /usr, the interpreter (at the same path), the project's own packages and the
-   one public data file per task; every dataset file shipped by a library is
+   public data files it is handed (`expose_data`, at /data); every dataset file shipped by a library is
    hidden under an empty tmpfs (`HIDDEN_DATA`); /tmp, /dev/shm and the job area
    /jobs are fresh, size-capped tmpfs mounts (the per-job disk quota). Nothing of
    the host is writable and no network exists but a private loopback.
@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import hashlib
 import importlib.util
 import os
 import shutil
@@ -68,16 +69,27 @@ DENIED_SYSCALLS = (  # refused with EPERM once a job is locked down
 class JailSpec:
     """What one worker's jail binds in; everything else of the host is absent."""
 
-    data_files: tuple[str, ...] = ()  # public data files (read-only, same path)
+    data_dir: str | None = None  # host folder of public data files, shown read-only at DATA_DIR
     gpus: tuple[str, ...] = ()  # physical GPU indices whose device nodes are bound
     disk_mb: int = 512  # the /jobs tmpfs: all files one job may write, together
     scratch_mb: int = 64  # /tmp and /dev/shm
     env: dict[str, str] = field(default_factory=dict)
 
 
-def data_path_inside(spec: JailSpec, host_path: str) -> str:
-    """Where the jail shows a bound data file (read-only)."""
-    return f"{DATA_DIR}/{spec.data_files.index(host_path)}-{Path(host_path).name}"
+def expose_data(data_dir: Path, host_path: str) -> str:
+    """Make a public data file visible in a jail whose `data_dir` is bound at DATA_DIR (a hard link, else a
+    copy; a bind shows files added later); returns its path inside the jail."""
+    src = Path(host_path).resolve()
+    name = f"{hashlib.sha256(str(src).encode()).hexdigest()[:12]}-{src.name}"
+    target = data_dir / name
+    if not target.exists():
+        tmp = data_dir / f".{name}.{os.getpid()}.tmp"
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+        tmp.replace(target)
+    return f"{DATA_DIR}/{name}"
 
 
 # -- is a jail available here? -------------------------------------------------------------
@@ -164,8 +176,8 @@ def bwrap_argv(spec: JailSpec, command: list[str]) -> list[str]:
     args += ["--size", str(spec.scratch_mb * mb), "--tmpfs", "/tmp",
              "--size", str(spec.scratch_mb * mb), "--tmpfs", "/dev/shm",
              "--size", str(spec.disk_mb * mb), "--perms", "0700", "--tmpfs", JOBS_DIR]
-    for data in spec.data_files:  # at /data/<n>-<name>: a job's private /tmp would hide anything under /tmp
-        args += ["--ro-bind", data, data_path_inside(spec, data)]
+    if spec.data_dir:  # not under /tmp: a job's private /tmp would hide it
+        args += ["--ro-bind", spec.data_dir, DATA_DIR]
     args += gpu_binds(spec.gpus)
     for key, value in spec.env.items():
         args += ["--setenv", key, value]

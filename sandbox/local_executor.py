@@ -82,19 +82,12 @@ class LocalExecutor(Executor):
         if server:
             server.close()
 
-    def _server(self, slot: int, job: Job | None = None) -> ForkServer:
-        """The slot's live server; a jailed one is replaced if its jail cannot see this job's data file."""
+    def _server(self, slot: int) -> ForkServer:
         gpu = str(self.gpu_ids[slot % len(self.gpu_ids)]) if self.gpu_ids else None
         with self._lock:
             server = self._servers.get(slot)
-        if server is not None and job is not None and not server.serves(job.data_path, gpu):
-            with self._lock:
-                self._servers.pop(slot, None)
-            server.close()
-            server = None
         if server is None:
-            data = (job.data_path,) if job is not None else ()
-            server = ForkServer(self.threads, self.limits, data_files=data, gpus=(gpu,) if gpu else ())
+            server = ForkServer(self.threads, self.limits, gpus=(gpu,) if gpu else ())
             with self._lock:
                 self._servers[slot] = server
         return server
@@ -114,7 +107,7 @@ class LocalExecutor(Executor):
             if not self.is_open(job_id):
                 break
             try:
-                return self._run_once(self._server(slot, job), slot, job_id, code, job)
+                return self._run_once(self._server(slot), slot, job_id, code, job)
             except ServerDied as err:
                 why = str(err)
                 with self._lock:

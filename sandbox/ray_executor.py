@@ -60,11 +60,11 @@ def run_warm(code: str, job: Job, limits: SandboxLimits, threads: int, gpu: str 
     from sandbox.forkserver import ForkServer, ServerDied
     from sandbox.local_executor import run_on_server
 
-    if _server is not None and (_server.proc.poll() is not None or not _server.serves(job.data_path, gpu)):
-        _server.close()  # dead, or its jail cannot see this job's data file or GPU
+    if _server is not None and (_server.proc.poll() is not None or not _server.serves(gpu)):
+        _server.close()  # dead, or its jail lacks this task's GPU
         _server = None
     if _server is None:
-        _server = ForkServer(threads, limits, data_files=(job.data_path,), gpus=(gpu,) if gpu else ())
+        _server = ForkServer(threads, limits, gpus=(gpu,) if gpu else ())
     try:
         return run_on_server(_server, code, job, limits, threads, gpu)
     except ServerDied:

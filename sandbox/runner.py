@@ -31,12 +31,12 @@ from pathlib import Path
 
 from knowledge.records import FailureKind
 from sandbox.collect import RunResult, collect, failed, read_tail, stamp_isolation
+from sandbox.forkserver import FLOOD_BYTES
 from sandbox.isolation import PROJECT_ROOT, child_env, require_isolation
 from sandbox.limits import SandboxLimits
 from sandbox.protocol import CANDIDATE_FILE, Job
 
 __all__ = ["PROJECT_ROOT", "RunResult", "SubprocessRunner", "child_env", "collect", "failed", "kill_group", "read_tail"]
-FLOOD_BYTES = 64 * 1024 * 1024  # more output than this and the child is killed
 
 
 class OutputTail:
@@ -101,7 +101,7 @@ class SubprocessRunner:
         from sandbox.local_executor import run_on_server
 
         t0 = time.perf_counter()
-        with ForkServer(self.threads, self.limits, data_files=(job.data_path,), warm=False) as server:
+        with ForkServer(self.threads, self.limits, warm=False) as server:
             result = run_on_server(server, code, job, self.limits, self.threads)
         return replace(result, wall_s=time.perf_counter() - t0)
 

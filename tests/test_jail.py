@@ -38,7 +38,7 @@ def host_state(data: Path) -> dict:
     caches = [PROJECT_ROOT / p / "__pycache__" for p in ("sandbox", "evals", "knowledge")]
     return {
         "markers": sorted(str(p) for p in Path("/tmp").glob("archagent-jail-marker-*")),
-        "pycache": {str(c): sorted(os.listdir(c)) for c in caches if c.is_dir()},
+        "pycache": sorted(str(p) for c in caches if c.is_dir() for p in c.glob("zz_archagent_attack*")),
         "project": sorted(str(p) for p in (PROJECT_ROOT / "sandbox").glob("pwned*")),
         "data": hashlib.sha256(data.read_bytes()).hexdigest(),
         "data_dir": sorted(os.listdir(data.parent)),

@@ -90,3 +90,27 @@ def test_guard_violations_logged_before_an_abrupt_exit_are_reported(tmp_path):
     (tmp_path / VIOLATIONS_FILE).write_text("os.kill(4242, 9)\n")
     result = collect(tmp_path, -signal.SIGKILL, 1.0, "", NONCE)
     assert result.report.failure_kind == FailureKind.FORBIDDEN and "os.kill" in result.report.failure_msg
+
+
+def test_fifos_and_symlinks_in_the_job_dir_never_block_or_redirect_the_reader(tmp_path):
+    """A FIFO at result.json would block a plain open() forever; a symlink would read a file the child chose."""
+    import os
+    import threading
+
+    from sandbox.collect import read_job_files, read_tail
+
+    secret = tmp_path / "secret.txt"
+    secret.write_text('{"ok": true}')
+    job = tmp_path / "job"
+    job.mkdir()
+    os.mkfifo(job / RESULT_FILE)
+    os.symlink(secret, job / PREDS_FILE)
+    os.mkfifo(job / "output.log")
+    got: dict = {}
+    reader = threading.Thread(target=lambda: got.update(files=read_job_files(job), tail=read_tail(job / "output.log")))
+    reader.start()
+    reader.join(timeout=5)
+    assert not reader.is_alive(), "the parent blocked on a FIFO the child made"
+    assert got["files"][RESULT_FILE] is None and got["files"][PREDS_FILE] is None and got["tail"] == ""
+    result = collect(job, 0, 1.0, "", NONCE)
+    assert not result.report.ok and "without a valid report" in result.report.failure_msg

@@ -95,3 +95,31 @@ def test_environment_is_an_allow_list():
                  env={"OPENAI_API_KEY": "sk-x", "AWS_SECRET_ACCESS_KEY": "y", "HF_TOKEN": "z", "LANG": "C.UTF-8"})
     keys = json.loads(out.stdout)
     assert "LANG" in keys and not {"OPENAI_API_KEY", "AWS_SECRET_ACCESS_KEY", "HF_TOKEN"} & set(keys)
+
+
+def test_without_a_jail_untrusted_code_is_refused_in_one_line(monkeypatch, tmp_path):
+    import sandbox.isolation as isolation
+    from sandbox import jail
+    from sandbox.limits import SandboxLimits
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap to be found
+    monkeypatch.setattr(isolation, "_warned_unsafe", False)
+    jail.jail_problem.cache_clear()
+    try:
+        with pytest.raises(isolation.JailUnavailable, match="bubblewrap") as err:
+            isolation.require_isolation(SandboxLimits())
+        assert "\n" not in str(err.value) and 'isolation = "process"' in str(err.value)
+        with pytest.warns(RuntimeWarning, match="WITHOUT the OS-level jail"):
+            assert isolation.require_isolation(SandboxLimits(isolation="process")) == "process"
+    finally:
+        jail.jail_problem.cache_clear()
+
+
+def test_the_cli_refuses_to_evaluate_without_a_jail(tmp_path):
+    seed = PROJECT_ROOT / "evals" / "seeds" / "digits" / "mlp.py"
+    run = subprocess.run([sys.executable, "-c", "from agent.cli import main; main()", "evaluate", "--task", "digits",
+                          str(seed), "--json"], capture_output=True, text=True, timeout=120,
+                         env={"PATH": str(tmp_path), "PYTHONPATH": str(PROJECT_ROOT)})
+    assert run.returncode == 2 and run.stdout == ""
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and "refusing to run untrusted candidates" in lines[0] and "bubblewrap" in lines[0]
