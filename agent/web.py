@@ -111,7 +111,7 @@ class App:
                                           page=page, per=per, total=total, pages=max(1, -(-total // per))))
 
     def lineage(self, store: Store, name: str, top: int) -> Page:
-        data = gather(store, name, top)
+        data = gather(store, name, top, series=False)
         svg = lineage_svg(data, top, href=lambda cid: f"/candidate/{cid}")
         return Page(HTTPStatus.OK, render("web_lineage.html.j2", data=data, camp=data.campaign, top=top,
                                           svg=Markup(svg) if svg else None))

@@ -41,9 +41,19 @@ def jobs_per_min(ex: Executor, code: str, job, n: int) -> float:
 
 
 def ray_executor(address: str, **kw) -> Executor:
+    """A RayExecutor; its start is retried twice (on a loaded box a raylet can miss Ray's 30 s to register)."""
     from sandbox.ray_executor import RayExecutor
 
-    return RayExecutor(address=address, workers=2, timeout_s=300, **kw)
+    for attempt in range(3):
+        try:
+            return RayExecutor(address=address, workers=2, timeout_s=300, **kw)
+        except Exception as err:  # noqa: BLE001 - Ray raises a bare Exception for a node start-up timeout
+            if attempt == 2 or "timed out during startup" not in str(err):
+                raise
+            import ray
+
+            ray.shutdown()
+    raise AssertionError("unreachable")
 
 
 def main() -> None:

@@ -57,7 +57,7 @@ def mutate(code: str, rng: random.Random) -> str:
     code = re.sub(r"\b(16|32|48|64|96|128|192|256)\b", lambda m: str(rng.choice((16, 32, 48, 64, 96, 128, 192))),
                   code, count=rng.randint(1, 3))
     code = re.sub(r"nn\.(ReLU|GELU|SiLU|Tanh|ELU|LeakyReLU)\(\)", f"nn.{rng.choice(ACTS)}()", code, count=1)
-    if rng.random() < 0.3 and "nn.Sequential(" in code:
+    if rng.random() < 0.3 and "nn.Sequential(" in code and code.count("nn.Identity()") < 3:
         code = code.replace("nn.Sequential(", f"nn.Sequential(\n            nn.Identity(),  # {rng.choice(WORDS)}", 1)
     doc = f'"""{rng.choice(WORDS).capitalize()} {rng.choice(WORDS)} net v{rng.randint(1, 10**6)}."""'
     return re.sub(r'""".*?"""', doc, code, count=1, flags=re.S) if '"""' in code else code
@@ -83,9 +83,10 @@ def generate(path: Path, n: int, seed: int = 0, campaign: str = "synth", islands
     _drop_indexes_and_triggers(store)
     store.db.execute("PRAGMA synchronous = OFF")
     writer = _Writer(store, camp.id, rng, islands)
+    first = writer.next_id
     for name in sorted(p.stem for p in SEEDS.glob("*.py")):
         writer.seed(name, (SEEDS / f"{name}.py").read_text())
-    for _ in range(n - len(writer.codes)):
+    for _ in range(n - writer.next_id + first):
         writer.proposal()
     writer.flush()
     with store.db.conn:
@@ -154,6 +155,8 @@ class _Writer:
             del pool[8:]
         if len(self.cands) >= 5000:
             self.flush()
+            live = {i for pool in self.best for _, i in pool} | set(self.recent)
+            self.codes = {i: c for i, c in self.codes.items() if i in live}  # memory stays flat at 100k
 
     def _call(self, parents: list[int], code: str, island: int) -> int:
         table = "\n".join(f"#{p}: accuracy {m:.4f}" for m, p in self.best[island][:6])

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -238,9 +240,8 @@ class Store:
     def update_candidate(self, candidate_id: int, **fields: Any) -> None:
         row = {**_encode(fields), "updated": now()}
         sql = f"UPDATE candidates SET {', '.join(f'{c} = ?' for c in self._checked('candidates', row))} WHERE id = ?"
-        with self.db.conn:
-            if self.db.conn.execute(sql, [*row.values(), candidate_id]).rowcount == 0:
-                raise StoreError(f"no candidate {candidate_id} in {self.path}")
+        if self._write(sql, [*row.values(), candidate_id]).rowcount == 0:
+            raise StoreError(f"no candidate {candidate_id} in {self.path}")
 
     def add(self, cand: Candidate) -> Candidate:
         """Insert an in-memory record (its id and `created` are ignored); returns it as stored."""
@@ -266,8 +267,28 @@ class Store:
         """One row in one transaction, by plain SQL (the hot path: ~0.1 ms, no per-call schema introspection)."""
         cols = self._checked(table, row)
         sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+        return self._write(sql, list(row.values())).lastrowid
+
+    def _write(self, sql: str, args: list) -> sqlite3.Cursor:
+        """Run one write: committed at once, or at the end of the enclosing `batch()`."""
+        if getattr(self, "_batching", False):
+            return self.db.conn.execute(sql, args)
         with self.db.conn:
-            return self.db.conn.execute(sql, list(row.values())).lastrowid
+            return self.db.conn.execute(sql, args)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group the writes of one loop event (add_candidate, update_candidate, add_llm_call) into one
+        transaction: one commit instead of one per call; rolled back whole if the block raises."""
+        if getattr(self, "_batching", False):
+            yield
+            return
+        self._batching = True
+        try:
+            with self.db.conn:
+                yield
+        finally:
+            self._batching = False
 
     def _checked(self, table: str, row: dict[str, Any]) -> list[str]:
         """`row`'s keys, which must all be columns of `table` (read once per store)."""

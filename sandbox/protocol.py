@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from knowledge.records import FailureKind
 from sandbox.limits import SandboxLimits
 
-Stage = Literal["probe", "full"]  # probe: build/shape/fingerprint/proxies only; full: also train
+Stage = Literal["probe", "full", "probe_full"]  # probe: build/shape/fingerprint/proxies only; full: also train;
+# probe_full: the probe, then training of a freshly built (same-seed) model, in one job: both results at once
 MAX_REPORT_BYTES = 256 * 1024
 MAX_PREDS_BYTES = 512 * 1024 * 1024
 CANDIDATE_FILE = "candidate.py"

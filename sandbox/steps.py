@@ -97,10 +97,13 @@ def evaluate_in_child(job: Job, job_dir: Path, checkpoint: Callable[[], None] = 
     checkpoint()
     timings["build_s"] = time.perf_counter() - t
     report = ChildReport(ok=True, params=params, timings=timings)
-    if job.stage == "probe":
+    if job.stage in ("probe", "probe_full"):
         extras = stage(FailureKind.RUNTIME, probe, model, spec, arrays, job.device, job.proxies)
         timings.update(extras.pop("timings"))
-        return report.model_copy(update={**extras, "timings": timings}), {}
+        report = report.model_copy(update=extras)
+        if job.stage == "probe":
+            return report.model_copy(update={"timings": timings}), {}
+        model = stage(FailureKind.BUILD, build, module, spec, job.device)  # as fresh as a separate full job's
     t = time.perf_counter()
     history = stage(FailureKind.RUNTIME, train, model, arrays["x_train"], arrays["y_train"], spec,
                     job.device, job.epochs)

@@ -81,6 +81,20 @@ def test_lineage_queries_walk_the_parent_edges(tmp_path):
     assert len(store.subtree_ids(1, max_nodes=5)) <= 5
 
 
+def test_batch_commits_once_and_rolls_back_whole(tmp_path):
+    store, cid = small_store(tmp_path, n=5)
+    other = Store.open_readonly(store.path)
+    with store.batch():
+        new = store.add_candidate(cid, "# batched", Status.PENDING)
+        store.update_candidate(new, status=Status.OK, metric=0.9)
+        assert other.count(cid) == 5  # not committed yet: a reader does not see it
+    assert other.candidate(new).status == Status.OK and other.count(cid) == 6
+    with pytest.raises(RuntimeError), store.batch():
+        store.add_candidate(cid, "# lost", Status.PENDING)
+        raise RuntimeError("the event failed")
+    assert store.count(cid) == 6 and store.counts(cid) == other.counts(cid)
+
+
 def test_plan_checker_flags_full_scans():
     assert bad_plan_lines(["SCAN candidates"]) == ["SCAN candidates"]
     assert bad_plan_lines(["SCAN candidates USING COVERING INDEX idx_cand_metric"])

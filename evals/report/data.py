@@ -161,13 +161,14 @@ def task_metric(task_name: str, options: dict[str, Any] | None = None) -> tuple[
     return task.metric_name, task.higher_is_better
 
 
-def gather(store: Store, campaign: str | int, top: int = 10, depth: int = 6) -> ReportData:
-    """Read what a report shows: bounded by `top` and the Pareto fronts, not by the campaign's size."""
+def gather(store: Store, campaign: str | int, top: int = 10, depth: int = 6, series: bool = True) -> ReportData:
+    """Read what a report shows: bounded by `top` and the Pareto fronts, not by the campaign's size.
+    series=False: no trained points, baselines or fronts (the top and its lineage only: the web lineage page)."""
     camp = store.campaign(campaign)
     options = (json.loads(camp.config_json or "{}").get("task") or {}).get("options")
     name, higher = task_metric(camp.task, options)
-    baselines = {k: v for k, v in random_baselines(store, camp.task).items() if k != camp.name}
-    points = tuple(TrainedPoint(*row) for row in store.trained_series(camp.id))
+    baselines = {k: v for k, v in random_baselines(store, camp.task).items() if k != camp.name} if series else {}
+    points = tuple(TrainedPoint(*row) for row in store.trained_series(camp.id)) if series else ()
     best = store.top(camp.id, higher, top)
     wanted = {c.id for c in best} | {p for c in best for p in c.parent_ids}
     for c in best:

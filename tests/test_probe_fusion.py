@@ -1,0 +1,35 @@
+"""The fused `probe_full` job: probe and training in one sandboxed child give what the two jobs give apart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from evals.evaluate import Evaluator
+
+from evals.tasks import get_task
+from sandbox.limits import SandboxLimits
+from sandbox.runner import SubprocessRunner
+
+SEED = Path(__file__).resolve().parent.parent / "evals" / "seeds" / "digits" / "cnn.py"
+
+
+@pytest.fixture(scope="module")
+def evaluator(tmp_path_factory):
+    runner = SubprocessRunner(threads=1, limits=SandboxLimits(timeout_s=120))
+    return Evaluator(get_task("digits", {"epochs": 2}), runner, tmp_path_factory.mktemp("data"))
+
+
+def test_fused_job_equals_probe_then_train(evaluator):
+    code = SEED.read_text()
+    apart, fused = evaluator.probe_and_train(code), evaluator.evaluate(code, "probe_full")
+    assert apart.ok and fused.ok
+    assert fused.metric == apart.metric and fused.test_metric == apart.test_metric  # same seed, fresh model
+    assert (fused.graph_key, fused.flops, fused.params) == (apart.graph_key, apart.flops, apart.params)
+    assert fused.proxies == pytest.approx(apart.proxies, nan_ok=True)
+    assert "train_s" in fused.timings and fused.history
+
+
+def test_fused_job_stops_at_the_probe_on_a_build_failure(evaluator):
+    fused = evaluator.evaluate(SEED.read_text().replace("nn.Linear(64, n_out)", "nn.Linear(63, n_out)"), "probe_full")
+    assert not fused.ok and str(fused.failure_kind) in ("shape", "build", "runtime") and fused.metric is None
