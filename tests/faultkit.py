@@ -168,7 +168,10 @@ def soak(folder: Path, proposals: int, workers: int = 3, kill_after: tuple[float
     """
     import random
 
+    from agent.config import max_workers
+
     rng = random.Random(seed)
+    workers = min(workers, max_workers())
     toml, db = campaign_toml(folder, "soak", proposals=proposals, workers=workers), folder / "store.db"
     t0, kills = time.monotonic(), 0
     for runs in range(1, max_runs + 1):
