@@ -163,8 +163,9 @@ def soak(folder: Path, proposals: int, workers: int = 3, kill_after: tuple[float
          seed: int = 0, max_runs: int = 1000) -> dict:
     """Run a replay campaign, kill -9 it a random few seconds in, re-run, until a run finishes by itself.
 
-    The kill clock starts once the run has stored or finished a candidate, so every run makes
-    progress however slow its start-up. Returns {"runs", "kills", "wall_s"}; `check_soaked` checks the store.
+    The kill clock starts once the run has stored a proposal or finished an evaluation (not merely
+    started one), so every run makes lasting progress however slow its start-up and training.
+    Returns {"runs", "kills", "wall_s"}; `check_soaked` checks the store.
     """
     import random
 
@@ -192,14 +193,15 @@ def soak(folder: Path, proposals: int, workers: int = 3, kill_after: tuple[float
 
 
 def progress(db: Path) -> tuple:
-    """(candidates, last update) in the store: changes whenever a run stores or finishes one."""
+    """(candidates, finished ones): grows when a run stores a proposal or finishes an evaluation for good."""
     import sqlite3
 
     if not db.exists():
         return ()
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)) as conn:
         try:
-            return conn.execute("SELECT count(*), max(updated) FROM candidates").fetchone()
+            return conn.execute("SELECT count(*), count(*) FILTER (WHERE status NOT IN ('pending', 'running')) "
+                                "FROM candidates").fetchone()
         except sqlite3.OperationalError:
             return ()
 
