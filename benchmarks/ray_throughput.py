@@ -74,10 +74,12 @@ def main() -> None:
         ray = ray_executor("local", cluster_cpus=2)
         start = time.perf_counter() - t0
         cold = jobs_per_min(ray, code, job, n)
+        print(f"ray cold: {cold:.1f} jobs/min (start-up {start:.1f} s)", flush=True)
         for _ in range(args.rounds):
             rows["local pool, 2 workers (warm)"].append(jobs_per_min(local, code, job, n))
             rows["ray local 2 CPUs, warm"].append(jobs_per_min(ray, code, job, n))
-        ray.close()
+            print({k: [round(v, 1) for v in vals] for k, vals in rows.items()}, flush=True)
+        ray.shutdown()
     rows["ray local 2 CPUs, cold (fork servers start in the timed run)"] = [cold]
     if not args.no_multinode:
         from benchmarks.ray_cluster import RayCluster
@@ -86,7 +88,7 @@ def main() -> None:
             ex = ray_executor(cluster.address)
             rows["ray cold, head + 2 nodes x 1 CPU"] = [jobs_per_min(ex, code, job, n)]
             rows["ray warm, head + 2 nodes x 1 CPU"] = [jobs_per_min(ex, code, job, n) for _ in range(args.rounds)]
-            ex.close()
+            ex.shutdown()
     base = statistics.median(rows["local pool, 2 workers (warm)"])
     print(f"(private Ray cluster start-up: {start:.1f} s, not counted)\n")
     print(f"| {'executor':60} | jobs/min | vs local |")

@@ -75,17 +75,6 @@ def run_warm(code: str, job: Job, limits: SandboxLimits, threads: int, gpu: str 
         raise
 
 
-def warm_task(threads: int) -> int:
-    """Start this Ray worker's fork server ahead of its first job (at executor start, while Ray workers are idle);
-    returns the server's pid. The first jobs otherwise pay `import torch` + a warm-up step inside their time."""
-    global _server
-    from sandbox.forkserver import ForkServer
-
-    if _server is None or _server.proc.poll() is not None:
-        _server = ForkServer(threads)
-    return _server.proc.pid
-
-
 def node_local_copy(path: str, data: bytes) -> Path:
     """The public data file on this node: the driver's path if it is here, else a cached copy."""
     import hashlib
@@ -124,8 +113,6 @@ class RayExecutor(Executor):
                      log_to_driver=False, configure_logging=False)
         self._task = ray.remote(run_job_task).options(num_cpus=num_cpus, num_gpus=num_gpus,
                                                       max_retries=max_retries, retry_exceptions=[ServerDied])
-        self._warming = [ray.remote(warm_task).options(num_cpus=num_cpus, num_gpus=num_gpus).remote(threads)
-                         for _ in range(workers if warm else 0)]  # fire and forget: jobs queue behind them in Ray
         self._data: dict[str, object] = {}  # data path -> object ref of its bytes
         self._queued: list[tuple[JobId, str, Job]] = []
         self._flying: dict[object, tuple[JobId, float]] = {}  # ref -> (job id, deadline)
