@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from evals.evaluate import Evaluator
 
 from evals.tasks import get_task
+from sandbox.judge import Evaluator
 from sandbox.limits import SandboxLimits
 from sandbox.runner import SubprocessRunner
 
@@ -22,11 +22,12 @@ def evaluator(tmp_path_factory):
 
 def test_fused_job_equals_probe_then_train(evaluator):
     code = SEED.read_text()
-    apart, fused = evaluator.probe_and_train(code), evaluator.evaluate(code, "probe_full")
-    assert apart.ok and fused.ok
-    assert fused.metric == apart.metric and fused.test_metric == apart.test_metric  # same seed, fresh model
-    assert (fused.graph_key, fused.flops, fused.params) == (apart.graph_key, apart.flops, apart.params)
-    assert fused.proxies == pytest.approx(apart.proxies, nan_ok=True)
+    probe, full = evaluator.evaluate(code, "probe"), evaluator.evaluate(code, "full")
+    fused = evaluator.evaluate(code, "probe_full")
+    assert probe.ok and full.ok and fused.ok
+    assert fused.metric == full.metric and fused.test_metric == full.test_metric  # same seed, fresh model
+    assert (fused.graph_key, fused.flops, fused.params) == (probe.graph_key, probe.flops, probe.params)
+    assert fused.proxies == pytest.approx(probe.proxies, nan_ok=True)
     assert "train_s" in fused.timings and fused.history
 
 
