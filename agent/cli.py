@@ -181,11 +181,12 @@ def main() -> None:
         sys.exit(2)
 
 
-from agent import cli_tools, commands_knowledge, review  # noqa: E402  (commands defined in their own modules)
+from agent import cli_tools, commands_final, commands_knowledge, review  # noqa: E402  (commands in their own modules)
 
 cli_tools.register(app)
 review.register(app)
 commands_knowledge.register(app)
+commands_final.register(app)
 
 
 if __name__ == "__main__":

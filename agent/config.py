@@ -130,6 +130,13 @@ class ExecutorConfig(_Strict):
     warm: bool = True  # ray: fork jobs from a warm server in each Ray worker (false: a fresh process per job)
 
 
+class TrackingConfig(_Strict):
+    """Experiment tracking: every finished candidate becomes a run in an external tracker (`agent/tracking.py`)."""
+
+    mlflow: str | None = None  # MLflow tracking URI: "file:./mlruns" (relative to the config file), "http://host:5000"
+    experiment: str | None = None  # MLflow experiment name; default: the campaign name
+
+
 class CampaignConfig(_Strict):
     name: str = "campaign"
     store: Path = Path("archagent.db")
@@ -143,6 +150,7 @@ class CampaignConfig(_Strict):
     pipeline: PipelineConfig = PipelineConfig()
     prefilter: PrefilterConfig = PrefilterConfig()
     prompts_dir: Path | None = None  # user templates; default: the packaged prompts/
+    tracking: TrackingConfig = TrackingConfig()
 
     @model_validator(mode="after")
     def _analyst_is_llm(self) -> CampaignConfig:
@@ -186,5 +194,13 @@ def _resolve_paths(cfg: CampaignConfig, base: Path) -> CampaignConfig:
 
     backends = [b.model_copy(update={"path": rel(b.path)}) for b in cfg.backends]
     return cfg.model_copy(
-        update={"store": rel(cfg.store), "backends": backends, "prompts_dir": rel(cfg.prompts_dir)}
+        update={"store": rel(cfg.store), "backends": backends, "prompts_dir": rel(cfg.prompts_dir),
+                "tracking": cfg.tracking.model_copy(update={"mlflow": file_uri(cfg.tracking.mlflow, base)})}
     )
+
+
+def file_uri(uri: str | None, base: Path) -> str | None:
+    """A relative `file:` tracking URI made absolute against the config file's folder; others unchanged."""
+    if not uri or not uri.startswith("file:") or uri.startswith("file:/"):
+        return uri
+    return (base / uri.removeprefix("file:")).resolve().as_uri()

@@ -28,6 +28,7 @@ from agent.prefilter import Prefilter
 from agent.prompting import load_directives
 from agent.proposer import Proposal, Proposer, messages_json
 from agent.proposers import make_proposers
+from agent.tracking import make_tracker
 from evals.evaluate import Evaluator
 from evals.fingerprint import code_key, text_key
 from evals.tasks import Task, get_task
@@ -60,6 +61,7 @@ class Campaign:
         self.directives = load_directives(cfg.prompts_dir, cfg.task.name) if cfg.search.directives else []
         self._executor = executor
         self.knowledge: KnowledgeLoop | None = None  # built in run(), with the proposers
+        self.tracker = make_tracker(cfg, self.task.metric_name)  # [tracking]: an MLflow run per candidate, or None
         self.record = self._open_record()
         self.id = self.record.id
         self.t0 = time.monotonic()
@@ -93,6 +95,8 @@ class Campaign:
             if owned:
                 executor.shutdown()
         self.store.set_campaign_state(self.id, "finished")
+        if self.tracker:
+            self.tracker.close()
         return self.summary(reason)
 
     def _drive(self, proposers: list[Proposer], executor: Executor) -> str:
@@ -189,6 +193,8 @@ class Campaign:
     def _emit(self, event: str, cid: int) -> Candidate:
         cand = self.store.candidate(cid)
         self.on_event(event, cand)
+        if self.tracker:
+            self.tracker.on_event(event, cand)
         if self.knowledge:
             self.knowledge.on_event(event, cand)
         return cand

@@ -18,6 +18,7 @@ from functools import cached_property
 from typing import Any
 
 from evals.curves import baseline_curves
+from evals.final_stats import FinalRow, summarize
 from evals.report.lineage import SEED_BACKEND, Lineage
 from knowledge.records import Campaign, Candidate, LLMCall, Status, ranked
 from knowledge.store import Store
@@ -62,6 +63,7 @@ class ReportData:
     candidates: tuple[Candidate, ...]
     calls: tuple[LLMCall, ...]
     baselines: dict[str, list[float]] = field(default_factory=dict)  # random campaigns on the task: best-so-far
+    final_rows: tuple[FinalRow, ...] = ()  # `archagent final`: multi-seed re-evaluation, best first
 
     @cached_property
     def lineage(self) -> Lineage:
@@ -133,8 +135,9 @@ def gather(store: Store, campaign: str | int) -> ReportData:
     options = (json.loads(camp.config_json or "{}").get("task") or {}).get("options")
     name, higher = task_metric(camp.task, options)
     baselines = {k: v for k, v in random_baselines(store, camp.task).items() if k != camp.name}
-    return ReportData(camp, name, higher, tuple(store.candidates(camp.id)), tuple(store.llm_calls(camp.id)),
-                      baselines)
+    cands = tuple(store.candidates(camp.id))
+    final = summarize(store.final_runs(camp.id), {c.id: c for c in cands}, higher)
+    return ReportData(camp, name, higher, cands, tuple(store.llm_calls(camp.id)), baselines, tuple(final))
 
 
 def random_baselines(store: Store, task: str) -> dict[str, list[float]]:
