@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from evals.final_stats import FinalRow
+from evals.final_stats import Comparison, FinalRow
 from knowledge.store import Store
 
 console = Console()
@@ -47,17 +47,26 @@ def final(
     from agent.final import FinalEvaluation
 
     st = writable_store(store)
-    fe = FinalEvaluation(st, campaign, on_run=lambda run, key, ev: as_json or console.print(
-        f"  #{key.candidate_id} seed {key.seed}: {ev.status} {fe.task.metric_name} {_f(ev.metric)} "
-        f"test {_f(ev.test_metric)}"))
-    todo = fe.todo(fe.plan(top, seeds, epochs))
+    fe = FinalEvaluation(st, campaign)
     if not as_json:
-        console.print(f"final evaluation of '{campaign}': {len(todo)} run(s) to train")
+        fe.on_run = progress_line(fe.task.metric_name)
+        console.print(f"final evaluation of '{campaign}': {len(fe.todo(fe.plan(top, seeds, epochs)))} run(s) to train")
     rows = fe.run(top, seeds, epochs)
     if as_json:
         print(json.dumps([row_json(r) for r in rows], indent=2))
     else:
         console.print(final_table(rows, fe.task.metric_name))
+
+
+def progress_line(metric_name: str):
+    """An `on_run` hook printing one line per finished run."""
+
+    def show(run, key, ev) -> None:
+        kept = "" if run is not None else " (infrastructure failure: retried on the next `final`)"
+        console.print(f"  #{key.candidate_id} seed {key.seed}: {ev.status} {metric_name} {_f(ev.metric)} "
+                      f"test {_f(ev.test_metric)}{kept}")
+
+    return show
 
 
 def row_json(row: FinalRow) -> dict:
@@ -70,14 +79,21 @@ def _f(v: float | None) -> str:
 
 def final_table(rows: list[FinalRow], metric_name: str) -> Table:
     """Mean ± sd per candidate; test apart from the selection metric; gaps vs the winner and the reference."""
-    t = Table("rank", "id", "role", "seeds", f"val {metric_name}", "search", "test (reported only)", "params",
-              "FLOPs", "train s", "vs winner", "vs reference", title="final evaluation (ranked by validation)")
+    t = Table("rank", "id", "role", "seeds", f"val {metric_name}", "search run", "test (reported only)", "params",
+              "FLOPs", "train s", "Δ vs winner", "Δ vs reference", title="final evaluation (ranked by validation)",
+              caption="real: the gap exceeds the seed spread (Welch's t-test, p < 0.05); noise: it does not")
     for i, r in enumerate(rows, start=1):
         t.add_row(str(i), f"#{r.candidate_id}", r.role, f"{r.val.n}" + (f" ({r.failed} failed)" if r.failed else ""),
                   str(r.val), _f(r.search_metric), str(r.test), _n(r.params), _n(r.flops),
-                  "-" if r.train_s.mean is None else f"{r.train_s.mean:.1f}",
-                  str(r.vs_winner) if r.vs_winner else "-", str(r.vs_reference) if r.vs_reference else "-")
+                  "-" if r.train_s.mean is None else f"{r.train_s.mean:.1f}", _gap(r.vs_winner), _gap(r.vs_reference))
     return t
+
+
+def _gap(c: Comparison | None) -> str:
+    if c is None:
+        return "-"
+    p = "" if c.p_value is None else f" p={c.p_value:.2g}"
+    return f"{c.delta:+.4f}{p} {'real' if c.exceeds_spread else 'noise'}"
 
 
 def _n(v: int | None) -> str:

@@ -109,7 +109,8 @@ class FinalEvaluation:
     def rows(self, candidate_ids: set[int] | None = None, epochs: int | None = None) -> list[FinalRow]:
         """The stored final evaluation, summarized (optionally only some candidates / one recipe)."""
         runs = [r for r in self.store.final_runs(self.camp.id)
-                if (candidate_ids is None or r.candidate_id in candidate_ids) and (epochs is None or r.epochs == epochs)]
+                if (candidate_ids is None or r.candidate_id in candidate_ids)
+                and (epochs is None or r.epochs == epochs)]
         cands = {c.id: c for c in self.store.candidates(self.camp.id, Status.OK)}
         return summarize(runs, cands, self.task.higher_is_better)
 

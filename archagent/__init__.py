@@ -47,16 +47,16 @@ _API = {  # name -> module that defines it
 __all__ = [*_API, "__version__"]
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time `__getattr__` imports on demand
-    from agent.api import Fingerprint, Score, evaluate, fingerprint, score
-    from agent.config import CampaignConfig, ConfigError, load_config, parse_config
-    from agent.export import Exported, export
-    from agent.final import FinalEvaluation
-    from agent.loop import Campaign, Summary
-    from evals.evaluate import Evaluation
-    from evals.final_stats import FinalRow
-    from evals.tasks import Task, get_task
-    from knowledge.records import Candidate, FailureKind, FinalRun, Status
-    from knowledge.store import Store
+    from agent.api import Fingerprint, Score, evaluate, fingerprint, score  # noqa: F401
+    from agent.config import CampaignConfig, ConfigError, load_config, parse_config  # noqa: F401
+    from agent.export import Exported, export  # noqa: F401
+    from agent.final import FinalEvaluation  # noqa: F401
+    from agent.loop import Campaign, Summary  # noqa: F401
+    from evals.evaluate import Evaluation  # noqa: F401
+    from evals.final_stats import FinalRow  # noqa: F401
+    from evals.tasks import Task, get_task  # noqa: F401
+    from knowledge.records import Candidate, FailureKind, FinalRun, Status  # noqa: F401
+    from knowledge.store import Store  # noqa: F401
 
 
 def __getattr__(name: str):

@@ -74,8 +74,10 @@ def test_cli_final_json_and_table(store_path):
     assert res.exit_code == 0, res.output
     rows = json.loads(res.output)
     assert rows and {"val", "test", "params", "flops", "vs_reference"} <= set(rows[0])
-    res = runner.invoke(app, ["final", NAME, "--top", "2", "--seeds", "2", "--store", str(store_path)])
+    res = runner.invoke(app, ["final", NAME, "--top", "2", "--seeds", "2", "--store", str(store_path)],
+                        env={"COLUMNS": "250"})
     assert res.exit_code == 0 and "0 run(s) to train" in res.output and "reported only" in res.output
+    assert " ± " in res.output and ("real" in res.output or "noise" in res.output)
 
 
 def test_report_and_web_show_the_final_table(store_path, tmp_path):
