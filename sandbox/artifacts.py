@@ -11,7 +11,6 @@ instead of training it. Parent side: `artifact_bytes(result)` and
 from __future__ import annotations
 
 import base64
-import io
 
 import numpy as np
 
@@ -42,12 +41,29 @@ def onnx_bytes(model, example) -> bytes:
     import torch
 
     model.eval()
-    buf = io.BytesIO()
-    batch = torch.export.Dim("batch", min=1)
-    program = torch.onnx.export(model, (example,), dynamo=True, dynamic_shapes=({0: batch},),
+    program = torch.onnx.export(model, (example,), dynamo=True, dynamic_shapes=({0: torch.export.Dim("batch")},),
                                 input_names=["x"], output_names=["y"], verbose=False)
-    program.save(buf) if hasattr(program, "save") else buf.write(program.model_proto.SerializeToString())
-    return buf.getvalue()
+    return program.model_proto.SerializeToString()
+
+
+def prepare(artifacts: list[str]) -> None:
+    """Before the guard: import (and for ONNX, run once on a trusted toy model) what the artifacts need.
+
+    The exporter imports lazily and builds helper functions on first use; done here, as trusted
+    code, that happens outside the guard's reach instead of inside the candidate's export.
+    """
+    if "weights" in artifacts:
+        import safetensors.torch  # noqa: F401
+    if "onnx" in artifacts:
+        import torch
+        from onnx_ir import Tensor
+        from torch.onnx._internal.exporter._core import TorchTensor
+
+        # The exporter reads tensor memory through ctypes (from_address), which the guard refuses;
+        # use the portable numpy path torch itself takes on big-endian machines instead.
+        TorchTensor.tobytes, TorchTensor.tofile = Tensor.tobytes, Tensor.tofile
+        onnx_bytes(torch.nn.Sequential(torch.nn.Conv1d(1, 2, 3), torch.nn.Flatten(), torch.nn.Linear(4, 2)),
+                   torch.zeros(2, 1, 4))
 
 
 def artifact_arrays(model, artifacts: list[str], example) -> dict[str, np.ndarray]:
