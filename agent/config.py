@@ -133,7 +133,7 @@ class ExecutorConfig(_Strict):
 class TrackingConfig(_Strict):
     """Experiment tracking: every finished candidate becomes a run in an external tracker (`agent/tracking.py`)."""
 
-    mlflow: str | None = None  # MLflow tracking URI: "file:./mlruns" (relative to the config file), "http://host:5000"
+    mlflow: str | None = None  # tracking URI: "sqlite:///mlflow.db", "file:./mlruns" (relative to this file), "http://..."
     experiment: str | None = None  # MLflow experiment name; default: the campaign name
 
 
@@ -200,7 +200,10 @@ def _resolve_paths(cfg: CampaignConfig, base: Path) -> CampaignConfig:
 
 
 def file_uri(uri: str | None, base: Path) -> str | None:
-    """A relative `file:` tracking URI made absolute against the config file's folder; others unchanged."""
-    if not uri or not uri.startswith("file:") or uri.startswith("file:/"):
-        return uri
-    return (base / uri.removeprefix("file:")).resolve().as_uri()
+    """A tracking URI with a relative path (`file:./mlruns`, `sqlite:///mlflow.db`) made absolute against
+    the config file's folder; absolute paths and other URIs (http://...) unchanged."""
+    if uri and uri.startswith("file:") and not uri.startswith("file:/"):
+        return (base / uri.removeprefix("file:")).resolve().as_uri()
+    if uri and uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return "sqlite:///" + str((base / uri.removeprefix("sqlite:///")).resolve())
+    return uri

@@ -1,9 +1,11 @@
 """Experiment tracking: each finished candidate becomes an MLflow run, nested under the campaign's run.
 
     [tracking]
-    mlflow = "file:./mlruns"         # any MLflow tracking URI; a relative file: URI is relative to the TOML
+    mlflow = "sqlite:///mlflow.db"   # any MLflow tracking URI; relative sqlite:/file: paths: relative to the TOML
+    # mlflow = "file:./mlruns"       # MLflow's older file store (MLflow 3 keeps it in maintenance mode)
 
-    mlflow ui --backend-store-uri file:./mlruns
+    mlflow ui --backend-store-uri sqlite:///mlflow.db
+    MLFLOW_ALLOW_FILE_STORE=true mlflow ui --backend-store-uri file:./mlruns
 
 An event hook (`on_event(name, candidate)`) that the loop calls with every event;
 only the final ones (ok, failed, duplicate, filtered) are logged. Per candidate run:
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from typing import TYPE_CHECKING
 
 from knowledge.records import Candidate
@@ -35,6 +38,8 @@ class MlflowTracker:
 
     def __init__(self, uri: str, campaign: str, experiment: str | None = None, config: dict | None = None,
                  metric_name: str = "metric"):
+        if uri.startswith("file:"):  # MLflow 3 refuses its file store unless asked; this config asks for it
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         try:
             from mlflow.tracking import MlflowClient
         except ImportError:

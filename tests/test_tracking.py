@@ -16,6 +16,8 @@ def test_relative_file_uri_is_relative_to_the_config_file(tmp_path):
     toml.parent.mkdir()
     toml.write_text('[tracking]\nmlflow = "file:./mlruns"\n')
     assert load_config(toml).tracking.mlflow == (tmp_path / "sub" / "mlruns").as_uri()
+    toml.write_text('[tracking]\nmlflow = "sqlite:///m.db"\n')
+    assert load_config(toml).tracking.mlflow == f"sqlite:///{tmp_path / 'sub' / 'm.db'}"
     toml.write_text('[tracking]\nmlflow = "http://localhost:5000"\nexperiment = "x"\n')
     assert load_config(toml).tracking.mlflow == "http://localhost:5000"
     with pytest.raises(ConfigError, match="tracking.bogus"):
@@ -23,12 +25,13 @@ def test_relative_file_uri_is_relative_to_the_config_file(tmp_path):
 
 
 @pytest.mark.slow
-def test_every_candidate_becomes_a_nested_mlflow_run(tmp_path):
+@pytest.mark.parametrize("store", ["file", "sqlite"])
+def test_every_candidate_becomes_a_nested_mlflow_run(tmp_path, store):
     from mlflow.tracking import MlflowClient
 
     from agent.loop import Campaign
 
-    uri = (tmp_path / "mlruns").as_uri()
+    uri = (tmp_path / "mlruns").as_uri() if store == "file" else f"sqlite:///{tmp_path / 'mlflow.db'}"
     cfg = parse_config(campaign_config(tmp_path, name="tracked", tracking={"mlflow": uri}))
     Campaign(cfg).run()
     cands = [c for c in Store(cfg.store).candidates("tracked") if str(c.status) not in ("pending", "running")]
