@@ -10,6 +10,7 @@ stored with the campaign (`CampaignConfig.model_dump_json()`).
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +23,16 @@ class ConfigError(ValueError):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown keys are errors, and types are strict: `true` is not 1, `1e12` is not an integer, `1` is not true.
+
+    Upper bounds catch typos (an extra zero, `1e300`) before they become a campaign that never ends,
+    a prompt no model can read or a child no machine can hold; each says why beside it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+DAY_S = 86_400.0
 
 
 BackendKind = Literal["local", "litellm", "replay", "random", "evolution"]
@@ -35,17 +45,17 @@ class BackendConfig(_Strict):
     model: str | None = None  # local: preset name or .gguf path; litellm: "provider/model"
     api_base: str | None = None  # litellm: OpenAI-compatible server URL
     api_key_env: str | None = None  # litellm: name of the env var holding the key
-    path: Path | None = None  # replay: JSONL file of replies
+    path: Path | None = Field(None, strict=False)  # replay: JSONL file of replies
     temperature: float = Field(0.3, ge=0.0, le=2.0)
-    max_tokens: int = Field(900, gt=0)
+    max_tokens: int = Field(900, gt=0, le=131_072)  # no model in use writes longer replies
     stop: list[str] = Field(default_factory=list)  # local/litellm: end the reply at any of these strings
-    timeout_s: float = Field(120.0, gt=0)
-    copy_retries: int = Field(2, ge=0)  # resample (hotter) when the reply copies an exemplar verbatim
-    retries: int = Field(4, ge=1)  # attempts per request on transient errors (timeouts, 429, 5xx)
-    retry_max_wait_s: float = Field(30.0, gt=0)  # cap of the exponential backoff between attempts
-    n_ctx: int = Field(4096, gt=0)  # local: llama.cpp context window
-    n_threads: int | None = Field(None, gt=0)  # local: llama.cpp threads (default: all cores)
-    weight: float = Field(1.0, gt=0)  # share of proposals when several backends are set
+    timeout_s: float = Field(120.0, gt=0, le=DAY_S)  # one reply; a day is already a hung server
+    copy_retries: int = Field(2, ge=0, le=20)  # resample (hotter) when the reply copies an exemplar verbatim
+    retries: int = Field(4, ge=1, le=100)  # attempts per request on transient errors (timeouts, 429, 5xx)
+    retry_max_wait_s: float = Field(30.0, gt=0, le=3600.0)  # cap of the exponential backoff between attempts
+    n_ctx: int = Field(4096, gt=0, le=1_048_576)  # local: llama.cpp context window (1M: beyond any model)
+    n_threads: int | None = Field(None, gt=0, le=1024)  # local: llama.cpp threads (default: all cores)
+    weight: float = Field(1.0, gt=0, le=1e6)  # share of proposals when several backends are set
 
     @model_validator(mode="after")
     def _needs(self) -> BackendConfig:
@@ -59,29 +69,32 @@ class BackendConfig(_Strict):
 class TaskConfig(_Strict):
     name: str = "digits"  # built-in task name
     options: dict[str, Any] = Field(default_factory=dict)  # task-specific settings
-    max_params: int | None = Field(None, gt=0)  # budget gates; default: the task's own
-    max_flops: int | None = Field(None, gt=0)
+    max_params: int | None = Field(None, gt=0, le=10**12)  # budget gates; default: the task's own
+    max_flops: int | None = Field(None, gt=0, le=10**18)  # (bounds: far past what a sandboxed CPU trains)
 
 
 class BudgetConfig(_Strict):
-    proposals: int = Field(10, gt=0)  # LLM proposals to make (valid or not)
-    wall_time_s: float | None = Field(None, gt=0)
-    max_tokens: int | None = Field(None, gt=0)  # total LLM tokens, prompt + completion
-    max_cost_usd: float | None = Field(None, gt=0)
+    # Bounds: a million proposals is ~12 days at one per second and a multi-GB store; a year of wall
+    # time outlives any process; past these, the number is a typo, not a plan.
+    proposals: int = Field(10, gt=0, le=1_000_000)  # LLM proposals to make (valid or not)
+    wall_time_s: float | None = Field(None, gt=0, le=365 * DAY_S)
+    max_tokens: int | None = Field(None, gt=0, le=10**12)  # total LLM tokens, prompt + completion
+    max_cost_usd: float | None = Field(None, gt=0, le=1e6)
 
 
 class SearchConfig(_Strict):
-    n_exemplars: int | None = Field(None, ge=0)  # few-shot architectures per prompt; None: 1 for local, 3 others
-    n_results: int = Field(8, ge=0)  # rows of the results table in the prompt
-    n_failures: int = Field(3, ge=0)  # recent failures shown in the prompt
+    # Prompt-size bounds: more exemplars, rows or lessons than these overflow any context window.
+    n_exemplars: int | None = Field(None, ge=0, le=32)  # few-shot architectures per prompt; None: 1 local, 3 others
+    n_results: int = Field(8, ge=0, le=500)  # rows of the results table in the prompt
+    n_failures: int = Field(3, ge=0, le=100)  # recent failures shown in the prompt
     directives: bool = True  # one random concrete change per proposal (prompts/directives[-<task>].txt)
-    islands: int = Field(2, ge=1)  # sub-populations evolving separately; each proposal draws exemplars from one
-    migration_interval: int = Field(10, ge=1)  # proposals between migrations (each island sees the others' best)
+    islands: int = Field(2, ge=1, le=1000)  # sub-populations evolving separately; each proposal draws from one
+    migration_interval: int = Field(10, ge=1, le=1_000_000)  # proposals between migrations (≤ the budget bound)
     transfer: bool = True  # start from earlier campaigns' best architectures and insights on the same task
-    insight_every: int | None = Field(None, ge=0)  # analyst every N finished proposals; None: 5, 0 for local
-    n_insights: int = Field(5, ge=0)  # insights shown per prompt
+    insight_every: int | None = Field(None, ge=0, le=1_000_000)  # analyst every N finished proposals; None: 5, 0 local
+    n_insights: int = Field(5, ge=0, le=100)  # insights shown per prompt
     analyst: int | None = Field(None, ge=0)  # index into [[backends]] for the analyst; default: the first LLM one
-    repair_attempts: int | None = Field(None, ge=0)  # repairs per build/shape failure; None: 0 local, 1 litellm
+    repair_attempts: int | None = Field(None, ge=0, le=20)  # repairs per build/shape failure; None: 0 local, 1 litellm
 
 
 class PrefilterConfig(_Strict):
@@ -90,43 +103,47 @@ class PrefilterConfig(_Strict):
     enabled: bool = True
     top_fraction: float = Field(0.5, gt=0.0, le=1.0)  # train proposals ranked in this top share
     epsilon: float = Field(0.1, ge=0.0, le=1.0)  # share trained regardless of rank (honest validation)
-    warmup: int = Field(6, ge=0)  # train everything until this many proposals have been scored
-    low_fidelity_epochs: int | None = Field(None, gt=0)  # staged fidelity: a short run first
+    warmup: int = Field(6, ge=0, le=1_000_000)  # train everything until this many proposals have been scored
+    low_fidelity_epochs: int | None = Field(None, gt=0, le=10_000)  # staged fidelity: a short run first
     promote_fraction: float = Field(0.5, gt=0.0, le=1.0)  # share of short runs promoted to full training
 
 
 class SandboxConfig(_Strict):
     """Per-candidate limits; `sandbox.limits.SandboxLimits.from_config` turns them into the child's caps."""
 
-    timeout_s: float = Field(300.0, gt=0)  # wall clock per candidate evaluation
-    memory_mb: int = Field(6144, ge=256)  # address-space cap (torch alone maps ~0.9 GB)
-    cpu_s: float | None = Field(None, gt=0)  # CPU-time cap; default timeout_s x threads + 10
-    max_file_mb: int = Field(256, gt=0)  # largest file the candidate may write
-    max_procs: int = Field(64, gt=0)  # process/thread headroom (not enforced when running as root)
-    max_open_files: int = Field(256, ge=64)
-    max_output_kb: int = Field(64, gt=0)  # stdout+stderr tail kept per candidate
+    # Bounds: a week per candidate, 4 TiB of address space, 1 TiB files: past any machine this runs on.
+    timeout_s: float = Field(300.0, gt=0, le=7 * DAY_S)  # wall clock per candidate evaluation
+    memory_mb: int = Field(6144, ge=256, le=4 * 2**20)  # address-space cap (torch alone maps ~0.9 GB)
+    cpu_s: float | None = Field(None, gt=0, le=7 * DAY_S * 1024)  # CPU-time cap; default timeout_s x threads + 10
+    max_file_mb: int = Field(256, gt=0, le=2**20)  # largest file the candidate may write
+    max_procs: int = Field(64, gt=0, le=65_536)  # process/thread headroom (not enforced when running as root)
+    max_open_files: int = Field(256, ge=64, le=1_048_576)  # (the kernel's own nr_open ceiling)
+    max_output_kb: int = Field(64, gt=0, le=2**20)  # stdout+stderr tail kept per candidate (≤ 1 GiB: it is stored)
     network: bool = False  # false: new network namespace where permitted + in-process socket guard
 
 
 class PipelineConfig(_Strict):
     """Overlap of proposing and training: neither the LLM nor the trainers should sit idle."""
 
-    proposers: int = Field(1, gt=0)  # LLM requests in flight at once
-    queue: int = Field(1, ge=0)  # proposals allowed to wait for a busy trainer (more = staler prompts)
+    proposers: int = Field(1, gt=0, le=256)  # LLM requests in flight at once (each is a thread)
+    queue: int = Field(1, ge=0, le=10_000)  # proposals allowed to wait for a busy trainer (more = staler prompts)
 
 
 class ExecutorConfig(_Strict):
     """Where sandboxed trainings run; `sandbox.executor.make_executor` builds it."""
 
     kind: Literal["local", "ray"] = "local"  # local: warm fork-server workers; ray: Ray core tasks
-    workers: int = Field(1, gt=0)  # trainings in flight at once
-    threads: int = Field(1, gt=0)  # torch intra-op threads per training
-    max_retries: int = Field(1, ge=0)  # re-runs after a worker died, then the candidate is LOST
+    # Local workers are also capped by this machine (`check_workers`: 2 per core, ~0.5 GB of RAM each)
+    # unless `force`; 4096 bounds a Ray cluster's jobs in flight.
+    workers: int = Field(1, gt=0, le=4096)  # trainings in flight at once
+    force: bool = False  # run more local workers than this machine's cores and memory carry
+    threads: int = Field(1, gt=0, le=1024)  # torch intra-op threads per training
+    max_retries: int = Field(1, ge=0, le=100)  # re-runs after a worker died, then the candidate is LOST
     gpu_ids: list[int] = Field(default_factory=list)  # local: worker i trains on gpu_ids[i % len]
     address: str = "local"  # ray: "local" starts a private cluster, else e.g. "ray://head:10001"
-    cluster_cpus: int | None = Field(None, gt=0)  # ray, address "local": CPUs of the private cluster
-    num_cpus: float = Field(1.0, gt=0)  # ray: CPUs reserved per job
-    num_gpus: float = Field(0.0, ge=0)  # ray: GPUs per job (> 0: the job trains on CUDA)
+    cluster_cpus: int | None = Field(None, gt=0, le=1_000_000)  # ray, address "local": CPUs of the private cluster
+    num_cpus: float = Field(1.0, gt=0, le=1024)  # ray: CPUs reserved per job
+    num_gpus: float = Field(0.0, ge=0, le=64)  # ray: GPUs per job (> 0: the job trains on CUDA)
     warm: bool = True  # ray: fork jobs from a warm server in each Ray worker (false: a fresh process per job)
 
 
@@ -139,8 +156,8 @@ class TrackingConfig(_Strict):
 
 class CampaignConfig(_Strict):
     name: str = "campaign"
-    store: Path = Path("archagent.db")
-    seed: int = 0
+    store: Path = Field(Path("archagent.db"), strict=False)
+    seed: int = Field(0, ge=0, le=2**32 - 1)  # numpy and torch take 32-bit seeds
     task: TaskConfig = TaskConfig()
     budget: BudgetConfig = BudgetConfig()
     backends: list[BackendConfig] = Field(default_factory=lambda: [BackendConfig()], min_length=1)
@@ -149,7 +166,7 @@ class CampaignConfig(_Strict):
     executor: ExecutorConfig = ExecutorConfig()
     pipeline: PipelineConfig = PipelineConfig()
     prefilter: PrefilterConfig = PrefilterConfig()
-    prompts_dir: Path | None = None  # user templates; default: the packaged prompts/
+    prompts_dir: Path | None = Field(None, strict=False)  # user templates; default: the packaged prompts/
     tracking: TrackingConfig = TrackingConfig()
 
     @model_validator(mode="after")
@@ -185,7 +202,29 @@ def load_config(path: str | Path) -> CampaignConfig:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: not valid TOML ({err})") from None
     cfg = parse_config(data, origin=str(path))
+    check_workers(cfg.executor)
     return _resolve_paths(cfg, path.parent)
+
+
+# Each local worker is a warm fork server with torch imported plus one training at a time: at least
+# ~0.5 GB resident. More workers than fit in RAM, or than 2 per core, only thrash; `force` overrides.
+WORKER_RSS_MB = 512
+WORKERS_PER_CORE = 2
+
+
+def max_workers() -> int:
+    """Local workers this machine carries: 2 per usable core, and ~0.5 GB of RAM each."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    ram_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    return max(1, min(cores * WORKERS_PER_CORE, ram_mb // WORKER_RSS_MB))
+
+
+def check_workers(ex: ExecutorConfig) -> None:
+    """Refuse more local workers than this machine carries, unless `[executor] force = true`."""
+    if ex.kind == "local" and not ex.force and ex.workers > max_workers():
+        raise ConfigError(f"executor.workers = {ex.workers} is more than this machine carries "
+                          f"(at most {max_workers()}: {WORKERS_PER_CORE} per core, ~{WORKER_RSS_MB} MB of RAM "
+                          "each); set [executor] force = true to run them anyway")
 
 
 def _resolve_paths(cfg: CampaignConfig, base: Path) -> CampaignConfig:

@@ -28,6 +28,7 @@ from agent.prefilter import Prefilter
 from agent.prompting import load_directives
 from agent.proposer import Proposal, Proposer, messages_json
 from agent.proposers import make_proposers
+from agent.run_guard import check_before_compute, exclusive_run
 from agent.tracking import make_tracker
 from evals.evaluate import Evaluator
 from evals.fingerprint import code_key, text_key
@@ -78,6 +79,11 @@ class Campaign:
     # -- the loop --------------------------------------------------------------
     def run(self) -> Summary:
         """Seeds first, then proposals overlapping with sandboxed evaluation, until a budget is spent."""
+        with exclusive_run(self.store, self.id, self.cfg.name):  # one writer; a fatal error marks it failed
+            check_before_compute(self.cfg, self.task, self.store)
+            return self._run()
+
+    def _run(self) -> Summary:
         self.store.set_campaign_state(self.id, "running")
         owned = self._executor is None
         executor = self._executor or make_executor(self.cfg.executor, SandboxLimits.from_config(self.cfg.sandbox))

@@ -6,6 +6,7 @@ templates; any template missing there falls back to the packaged one.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -152,3 +153,54 @@ class Prompts:
             {"role": "system", "content": self.render("system").strip()},
             {"role": "user", "content": self.render(purpose, **vars(ctx)).strip()},
         ]
+
+    def validate(self, task: TaskBrief) -> None:
+        """Render every template with a sample context now, so a broken one fails before any compute.
+
+        Raises `TemplateProblem` (a one-line `ValueError`) naming the file and line.
+        """
+        samples = sample_contexts(task)
+        for name in self.env.list_templates(extensions=["j2"]):
+            purpose = name.removesuffix(".j2")
+            try:
+                template = self.env.get_template(name)
+                if purpose == "system" or purpose in samples:
+                    template.render(**(vars(samples[purpose]) if purpose in samples else {}))
+            except jinja2.TemplateError as err:
+                raise TemplateProblem(describe_template_error(err, template_file(self.env, name))) from None
+
+
+class TemplateProblem(ValueError):
+    """A prompt template that does not parse or render (one line: file, line, jinja's message)."""
+
+
+def sample_contexts(task: TaskBrief) -> dict[str, PromptContext | RepairContext | AnalyzeContext]:
+    """One context per purpose with every list non-empty, so each loop and branch of a template runs."""
+    code = "import torch\n\n\nclass Net(torch.nn.Module):\n    pass\n"
+    prompt = PromptContext(
+        task, exemplars=[Exemplar(code, "seed: sample", 1, 0.5, 1000)], results=[ResultRow(1, 0.5, 1000, 2000)],
+        failures=[FailureRow("shape", "mat1 and mat2 shapes cannot be multiplied")],
+        duplicates=[DuplicateRow(1, "Linear x2")], insights=["a sample lesson [ids: 1]"],
+        directive="use depthwise convolutions", island=0)
+    repair = RepairContext(task, code, "build", "TypeError: sample")
+    rows = [AnalysisRow(1, "ok", 0.5, 1000, 2000, "Linear x2"), AnalysisRow(2, "failed", None, None, None, "", "x")]
+    return {"propose": prompt, "repair": repair, "analyze": AnalyzeContext(task, rows, ["a sample lesson"])}
+
+
+def template_file(env: jinja2.Environment, name: str) -> str:
+    source = env.loader.get_source(env, name)[1] if env.loader else None
+    return source or name
+
+
+def describe_template_error(err: jinja2.TemplateError, filename: str) -> str:
+    """`prompt template FILE, line N: MESSAGE` (the line from the syntax error or the failing frame)."""
+    lineno = getattr(err, "lineno", None)
+    path = getattr(err, "filename", None) or filename
+    if lineno is None:  # a render-time error: jinja puts the template's own line into the traceback
+        tb = sys.exc_info()[2]
+        while tb is not None:
+            if tb.tb_frame.f_code.co_filename.endswith(".j2"):
+                path, lineno = tb.tb_frame.f_code.co_filename, tb.tb_lineno
+            tb = tb.tb_next
+    where = f", line {lineno}" if lineno else ""
+    return f"prompt template {path}{where}: {err.message or type(err).__name__}"

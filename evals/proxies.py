@@ -162,7 +162,12 @@ def _input_gradient(model: nn.Module, x: Tensor) -> Tensor:
     model.zero_grad(set_to_none=True)
     if x.is_floating_point():
         xin = x.clone().requires_grad_(True)
-        model(xin).sum().backward()
+        out = model(xin).sum()
+        if not out.requires_grad:
+            raise ProxyUnavailable("jacob_cov: the output has no gradient (it does not depend on any parameter)")
+        out.backward()
+        if xin.grad is None:  # the output does not depend on the input (a constant or learned-bias model)
+            raise ProxyUnavailable("jacob_cov: the output has no gradient w.r.t. the input")
         return xin.grad.reshape(x.shape[0], -1)
     seen: list[Tensor] = []
 

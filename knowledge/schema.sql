@@ -72,6 +72,19 @@ CREATE TABLE IF NOT EXISTS insights (
 );
 CREATE INDEX IF NOT EXISTS idx_insights_task ON insights(task, id);
 
+-- One row per `archagent run` of a campaign: who ran it and how it ended (the reason, when it failed).
+CREATE TABLE IF NOT EXISTS campaign_runs (
+    id INTEGER PRIMARY KEY,
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+    pid INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    started TEXT NOT NULL,
+    ended TEXT,
+    outcome TEXT,  -- finished | failed | interrupted; NULL while running (or after a kill -9)
+    reason TEXT
+);
+CREATE INDEX IF NOT EXISTS idx_runs_campaign ON campaign_runs(campaign_id, id);
+
 -- Final evaluation (`archagent final`): the top candidates retrained with several training seeds.
 -- One row per finished (candidate, seed, epochs) run; `weights` is a safetensors blob (tensors only).
 CREATE TABLE IF NOT EXISTS final (

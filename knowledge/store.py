@@ -47,21 +47,39 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+@dataclass(frozen=True)
+class CampaignRun:
+    """One `archagent run` of a campaign: who ran it and how it ended."""
+
+    id: int
+    campaign_id: int
+    pid: int
+    host: str
+    started: str
+    ended: str | None  # None: still running, or killed without a word
+    outcome: str | None  # finished | failed | interrupted
+    reason: str | None  # why it failed (one line)
+
+
 class Store:
+    """A writable store: created if missing; refuses a file that is not an archagent store."""
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        if self.path.exists():
+            check_store_file(self.path)
         self.db = _open(self.path)
         self._migrate()
 
     @classmethod
     def open_readonly(cls, path: str | Path) -> Store:
-        """A store on a read-only connection: no migration, no writes (safe beside a running campaign)."""
+        """A store that never writes (safe beside a running campaign, works on read-only media)."""
         path = Path(path)
         if not path.is_file():
-            raise StoreError(f"no knowledge store at {path}")
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=10.0, check_same_thread=False)
+            raise StoreError(f"no knowledge store at {path} (run a campaign first, or pass --store)")
+        check_store_file(path)
         store = cls.__new__(cls)
-        store.path, store.db = path, sqlite_utils.Database(conn)
+        store.path, store.db = path, sqlite_utils.Database(_connect_readonly(path))
         return store
 
     def _migrate(self) -> None:
@@ -76,12 +94,30 @@ class Store:
     def close(self) -> None:
         self.db.conn.close()
 
+    def check_writable(self) -> None:
+        """One tiny real write: fails now, not after the seeds trained, on a read-only file, folder or media."""
+        try:
+            with self.db.conn:
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('write_check', ?)", [now()])
+        except sqlite3.OperationalError as err:
+            raise StoreError(f"cannot write to store {self.path}: {err}") from None
+
+    def check_integrity(self) -> None:
+        """`PRAGMA quick_check` over every page: damage anywhere in the file is found before any work."""
+        try:
+            problems = [r[0] for r in self.db.execute("PRAGMA quick_check").fetchall()]
+        except sqlite3.DatabaseError as err:
+            problems = [str(err)]
+        if problems != ["ok"]:
+            raise StoreError(f"store {self.path} is damaged ({problems[0]}); restore a copy, or use another store")
+
     # -- campaigns ---------------------------------------------------------
     def create_campaign(self, name: str, task: str, config_json: str) -> Campaign:
+        """The new campaign (or the one another process created a moment earlier under this name)."""
         stamp = now()
         row = dict(name=name, task=task, config_json=config_json, state="running", created=stamp, updated=stamp)
         with self.db.conn:
-            self.db["campaigns"].insert(row)
+            self.db["campaigns"].insert(row, ignore=True)
         return self.campaign(name)
 
     def campaign(self, name_or_id: str | int) -> Campaign:
@@ -104,6 +140,28 @@ class Store:
     def set_campaign_state(self, campaign_id: int, state: str) -> None:
         with self.db.conn:
             self.db["campaigns"].update(campaign_id, {"state": state, "updated": now()})
+
+    # -- runs (one per `archagent run`) -------------------------------------
+    def begin_run(self, campaign_id: int, pid: int, host: str) -> int:
+        row = dict(campaign_id=campaign_id, pid=pid, host=host, started=now())
+        with self.db.conn:
+            run_id = self.db["campaign_runs"].insert(row).last_pk
+            self.db["campaigns"].update(campaign_id, {"state": "running", "updated": now()})
+        return run_id
+
+    def end_run(self, run_id: int, outcome: str, reason: str | None = None) -> None:
+        """Close a run; the campaign's state becomes its outcome (finished | failed | interrupted)."""
+        run = self.db["campaign_runs"].get(run_id)
+        with self.db.conn:
+            self.db["campaign_runs"].update(run_id, {"ended": now(), "outcome": outcome, "reason": reason})
+            self.db["campaigns"].update(run["campaign_id"], {"state": outcome, "updated": now()})
+
+    def last_run(self, campaign_id: int) -> CampaignRun | None:
+        if "campaign_runs" not in _tables(self.db):  # a store from before runs were logged, opened read-only
+            return None
+        rows = list(self.db["campaign_runs"].rows_where("campaign_id = ?", [campaign_id], order_by="id DESC",
+                                                       limit=1))
+        return CampaignRun(**rows[0]) if rows else None
 
     # -- LLM calls ---------------------------------------------------------
     def add_llm_call(self, campaign_id: int, **fields: Any) -> int:
@@ -243,16 +301,65 @@ class Store:
         return row[0]
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_store_file(path: Path) -> None:
+    """Refuse, before SQLite touches it, a file that cannot be a store (empty, or not SQLite at all)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(SQLITE_HEADER))
+    except OSError as err:
+        raise StoreError(f"cannot read store {path}: {err.strerror}") from None
+    if not head:
+        raise StoreError(f"{path} is an empty file, not an archagent knowledge store (delete it to start afresh)")
+    if head != SQLITE_HEADER:
+        raise StoreError(f"{path} is not an archagent knowledge store (not an SQLite file, or its header is damaged)")
+
+
+def _tables(db: sqlite_utils.Database) -> set[str]:
+    return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """`mode=ro`; on read-only media (no -shm file can be made) `immutable=1`, which skips an unmerged -wal."""
+    uri = path.resolve().as_uri()
+    for flags in ("mode=ro", "mode=ro&immutable=1"):
+        conn = sqlite3.connect(f"{uri}?{flags}", uri=True, timeout=10.0, check_same_thread=False)
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        except sqlite3.OperationalError as err:
+            conn.close()
+            if "unable to open" in str(err) or "readonly" in str(err):
+                continue
+            raise StoreError(f"cannot open store {path}: {err}") from None
+        except sqlite3.DatabaseError as err:
+            conn.close()
+            raise StoreError(f"store {path} is damaged ({err})") from None
+        if "meta" not in tables:
+            conn.close()
+            raise StoreError(f"{path} is an SQLite file but not an archagent knowledge store")
+        return conn
+    raise StoreError(f"cannot open store {path} read-only")
+
+
 def _open(path: Path) -> sqlite_utils.Database:
     if path.parent and not path.parent.exists():
         raise StoreError(f"cannot create store {path}: folder {path.parent} does not exist")
+    conn = None
     try:
         conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False)
         db = sqlite_utils.Database(conn)
+        tables = _tables(db)
+        if tables and "meta" not in tables:
+            conn.close()
+            raise StoreError(f"{path} is an SQLite file but not an archagent knowledge store")
         db.enable_wal()
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = NORMAL")
     except sqlite3.DatabaseError as err:
+        if conn is not None:
+            conn.close()
         raise StoreError(f"cannot open store {path}: {err}") from None
     return db
 

@@ -55,6 +55,15 @@ def encode_preds(preds: dict) -> bytes:
     return buf.getvalue()
 
 
+def cap_preds(report: ChildReport, blob: bytes, max_file_mb: int) -> tuple[ChildReport, bytes]:
+    """Predictions over the file-size limit fail as `budget` (writing them would die of EFBIG, a false crash)."""
+    if len(blob) <= max_file_mb * 2**20:
+        return report, blob
+    msg = (f"the predictions take {len(blob) / 2**20:.1f} MB, over the sandbox's {max_file_mb} MB file-size limit "
+           "(sandbox.max_file_mb)")
+    return failure(FailureKind.BUDGET, msg), b""
+
+
 def guarded_evaluate(job: Job, job_dir: Path, guard: Guard, snapshot: Snapshot) -> tuple[ChildReport, dict]:
     from sandbox.steps import evaluate_in_child
 
@@ -104,7 +113,7 @@ def run_job(job_dir: Path, nonce: str) -> None:
     guard = install(job_dir, str(job_dir / CANDIDATE_FILE), read_only=[job.data_path])
     snapshot = Snapshot.take()  # after install: the guard's own refusers replace a few torch entry points
     report, preds = guarded_evaluate(job, job_dir, guard, snapshot)
-    blob = encode_preds(preds)
+    report, blob = cap_preds(report, encode_preds(preds), job.limits.max_file_mb)
     timings = {**report.timings, **memory_peaks(), "child_total_s": time.perf_counter() - t0}
     report = report.model_copy(update={
         "timings": timings, "nonce": nonce, "isolation": isolation.as_flags(),

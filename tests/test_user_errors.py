@@ -51,6 +51,11 @@ BAD_CONFIGS = {
     "missing replay file": ('store = "s.db"\n[[backends]]\nkind = "replay"\npath = "r.jsonl"\n', "r.jsonl"),
     "unknown task": ('store = "s.db"\n[task]\nname = "imagenet"\n', "unknown task"),
     "unwritable store": ('store = "/no/such/dir/s.db"\n', "does not exist"),
+    "boolean as integer": ('store = "s.db"\n[budget]\nproposals = true\n', "'budget.proposals'"),
+    "float as integer": ('store = "s.db"\n[budget]\nproposals = 1e12\n', "'budget.proposals'"),
+    "integer as boolean": ('store = "s.db"\n[prefilter]\nenabled = 1\n', "'prefilter.enabled'"),
+    "absurd number": ('store = "s.db"\n[budget]\nwall_time_s = 1e300\n', "'budget.wall_time_s'"),
+    "too many workers": ('store = "s.db"\n[executor]\nworkers = 4000\n', "force = true"),
 }
 
 
@@ -70,3 +75,14 @@ def test_missing_files_and_ids(existing_store: Path, tmp_path: Path):
     one_line_error(cli("show", "99", "--store", str(existing_store), cwd=tmp_path), "no candidate 99")
     one_line_error(cli("list", "nope", "--store", str(existing_store), cwd=tmp_path), "no campaign 'nope'")
     one_line_error(cli("status", "--store", str(tmp_path / "none.db"), cwd=tmp_path), "no knowledge store")
+
+
+def test_workers_beyond_the_machine_need_force():
+    from agent.config import ConfigError, check_workers, max_workers, parse_config
+
+    too_many = {"executor": {"workers": max_workers() + 1}}
+    with pytest.raises(ConfigError, match="force = true"):
+        check_workers(parse_config(too_many).executor)
+    check_workers(parse_config({"executor": {**too_many["executor"], "force": True}}).executor)
+    check_workers(parse_config({"executor": {"kind": "ray", "workers": max_workers() + 1}}).executor)  # a cluster's
+    assert parse_config(too_many).executor.workers == max_workers() + 1  # the schema itself does not depend on here

@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console, open_store
 from agent.config import BackendConfig, load_config
 from agent.llm import LLMError, make_backend, preflight
 
-console = Console()
 CHECK_MESSAGES = [{"role": "user", "content": "Reply with the single word OK."}]
 
 
@@ -52,10 +51,7 @@ def check_backend(index: int, cfg: BackendConfig) -> CheckResult:
     return CheckResult(index, cfg.kind, reply.model, True, reply.latency_s, " ".join(reply.text.split())[:60])
 
 
-def backends_check(
-    config: Annotated[Path, typer.Argument(help="campaign config (TOML)")],
-    as_json: Annotated[bool, typer.Option("--json", help="one JSON object per backend")] = False,
-) -> None:
+def check(config: Annotated[Path, typer.Argument(help="campaign config (TOML)")], as_json: JsonOpt = False) -> None:
     """Send one tiny request per configured backend; report latency or the exact error (exit 1 if any fails)."""
     results = [check_backend(i, b) for i, b in enumerate(load_config(config).backends)]
     if as_json:
@@ -71,19 +67,15 @@ def backends_check(
         raise typer.Exit(1)
 
 
-def export_replay_cmd(
+def export_replay(
     campaign: Annotated[str, typer.Argument(help="campaign name")],
     out: Annotated[Path, typer.Option("--out", help="replay file to write (JSONL)")],
-    store: Annotated[Path, typer.Option("--store", envvar="ARCHAGENT_STORE", help="knowledge store")] = Path(
-        "archagent.db"),
+    store: StoreOpt = DEFAULT_STORE,
 ) -> None:
     """Write a campaign's LLM replies as a replay file for an exact re-run with the replay backend."""
-    from agent.replay_export import export_replay
-    from knowledge.store import Store
+    from agent.replay_export import export_replay as write_replay
 
-    if not store.is_file():
-        raise FileNotFoundError(f"no knowledge store at {store} (run a campaign first, or pass --store)")
-    summary = export_replay(Store.open_readonly(store), campaign, out)
+    summary = write_replay(open_store(store), campaign, out)
     parts = ", ".join(f"{n} {p}" for p, n in sorted(summary.by_purpose.items())) or "no replies"
     console.print(f"wrote {summary.rows} replies ({parts}) to {out}", highlight=False)
     if summary.skipped_errors:
@@ -91,8 +83,6 @@ def export_replay_cmd(
                       "a re-run will not reproduce their failures[/]")
 
 
-def register(app: typer.Typer) -> None:
-    backends = typer.Typer(no_args_is_help=True, help="Configured LLM backends.")
-    backends.command("check")(backends_check)
-    app.add_typer(backends, name="backends")
-    app.command("export-replay")(export_replay_cmd)
+COMMANDS = {"export-replay": export_replay}
+backends = typer.Typer(no_args_is_help=True, help="Configured LLM backends.")
+backends.command("check")(check)

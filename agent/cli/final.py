@@ -12,14 +12,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console
 from evals.final_stats import Comparison, FinalRow
 from knowledge.store import Store
-
-console = Console()
-StoreOpt = Annotated[Path, typer.Option("--store", envvar="ARCHAGENT_STORE", help="knowledge store (SQLite file)")]
 
 
 def writable_store(path: Path) -> Store:
@@ -33,8 +30,8 @@ def final(
     top: Annotated[int, typer.Option(help="how many of the best candidates to retrain")] = 3,
     seeds: Annotated[int, typer.Option(help="training seeds per candidate")] = 3,
     epochs: Annotated[int | None, typer.Option(help="epochs per run (default: the task's recipe)")] = None,
-    store: StoreOpt = Path("archagent.db"),
-    as_json: Annotated[bool, typer.Option("--json", help="print JSON rows instead of a table")] = False,
+    store: StoreOpt = DEFAULT_STORE,
+    as_json: JsonOpt = False,
 ) -> None:
     """Retrain the top candidates (and the best seed architecture) with several seeds; report mean ± sd.
 
@@ -105,8 +102,8 @@ def export(
     out: Annotated[Path, typer.Option("--out", help="folder to write into (created if missing)")],
     weights: Annotated[bool, typer.Option("--weights", help="also the trained weights (safetensors)")] = False,
     onnx: Annotated[bool, typer.Option("--onnx", help="also an ONNX graph (made in the sandbox)")] = False,
-    store: StoreOpt = Path("archagent.db"),
-    as_json: Annotated[bool, typer.Option("--json", help="print what was written as JSON")] = False,
+    store: StoreOpt = DEFAULT_STORE,
+    as_json: JsonOpt = False,
 ) -> None:
     """Write a candidate as a standalone model.py (+ weights from `archagent final`, + ONNX).
 
@@ -126,8 +123,3 @@ def export(
 
 
 COMMANDS = {"final": final, "export": export}
-
-
-def register(app: typer.Typer) -> None:
-    for name, fn in COMMANDS.items():
-        app.command(name)(fn)

@@ -13,18 +13,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from agent.cli.options import JsonOpt, console
 from evals.evaluate import Evaluation, Evaluator
 from evals.fingerprint import code_key, text_key
 from evals.predictor import RankCombiner
 from evals.tasks import get_task
 from sandbox.runner import SubprocessRunner
 
-console = Console()
 Files = Annotated[list[Path], typer.Argument(help="candidate .py files")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object per file")]
 TimeoutOpt = Annotated[float, typer.Option(help="wall-clock limit per sandbox job, seconds")]
 OptionOpt = Annotated[list[str] | None, typer.Option("--option", "-o", help="task option KEY=VALUE (repeatable)")]
 
@@ -69,7 +67,7 @@ def _cell(v) -> str:
 
 def evaluate(file: Annotated[Path, typer.Argument(help="candidate .py file")],
              task: Annotated[str, typer.Option(help="task name")] = "digits", option: OptionOpt = None,
-             timeout: TimeoutOpt = 300.0, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+             timeout: TimeoutOpt = 300.0, as_json: JsonOpt = False) -> None:
     """Fully evaluate one candidate file in the sandbox, exactly as a campaign would."""
     (code,) = read_sources([file])
     ev = Evaluator(task_from(task, option), SubprocessRunner(timeout, threads=2)).probe_and_train(code)
@@ -122,6 +120,4 @@ def fingerprint(files: Files, task: Annotated[str | None, typer.Option(help="als
     emit(rows, as_json, ["file", "text_key", "code_key", "graph_key", "error"])
 
 
-def register(app: typer.Typer) -> None:
-    for fn in (evaluate, score, fingerprint):
-        app.command()(fn)
+COMMANDS = {"evaluate": evaluate, "score": score, "fingerprint": fingerprint}

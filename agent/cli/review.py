@@ -1,5 +1,7 @@
-"""Reading a campaign: `diff`, `lineage`, `report` and `serve` (registered on the `archagent` app).
+"""Reading a campaign: `list`, `show`, `diff`, `lineage`, `report` and `serve`.
 
+    archagent list digits-demo  # leaderboard
+    archagent show 7 --prompt   # one candidate, with the prompt and reply that produced it
     archagent diff 9            # unified diff of #9 vs its parent
     archagent diff 9 2 --json   # vs #2, as {"from", "to", "diff"}
     archagent lineage 9         # ancestor chain down to #9, then its descendants, as a tree
@@ -10,27 +12,92 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.syntax import Syntax
 from rich.tree import Tree
 
+from agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console, open_store, task_of
+from agent.display import fmt_int, fmt_metric, leaderboard
 from evals.report.lineage import Lineage, Node, arch_name, code_diff
-from knowledge.records import Candidate
+from knowledge.records import Candidate, Status, ranked
 from knowledge.store import Store
 
-console = Console()
-StoreOpt = Annotated[Path, typer.Option("--store", envvar="ARCHAGENT_STORE", help="knowledge store (SQLite file)")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON instead of text")]
+
+def list_(
+    campaign: Annotated[str, typer.Argument(help="campaign name")],
+    store: StoreOpt = DEFAULT_STORE,
+    status_: Annotated[list[Status] | None, typer.Option("--status", help="only these statuses")] = None,
+    sort: Annotated[str, typer.Option(help="id | metric | params")] = "metric",
+    limit: Annotated[int, typer.Option(help="rows to show (0 = all)")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Leaderboard of a campaign's candidates."""
+    st = open_store(store)
+    camp = st.campaign(campaign)
+    task = task_of(camp)
+    cands = st.candidates(camp.id, *(status_ or []))
+    cands = sort_candidates(cands, sort, task.higher_is_better)[: limit or None]
+    if as_json:
+        print(json.dumps([candidate_json(c) for c in cands], indent=2))
+    else:
+        console.print(leaderboard(cands, task.metric_name))
 
 
-def _store(path: Path) -> Store:
-    from agent.cli import open_store  # lazy: agent.cli imports this module at its bottom
+def sort_candidates(cands: list[Candidate], key: str, higher_is_better: bool) -> list[Candidate]:
+    if key == "id":
+        return sorted(cands, key=lambda c: c.id)
+    if key == "params":
+        return sorted(cands, key=lambda c: (c.params is None, c.params or 0, c.id))
+    if key != "metric":
+        raise ValueError(f"unknown sort key '{key}' (use id, metric or params)")
+    best = ranked(cands, higher_is_better)
+    scored = {c.id for c in best}
+    return best + sorted((c for c in cands if c.id not in scored), key=lambda c: c.id)
 
-    return open_store(path)
+
+def candidate_json(c: Candidate) -> dict:
+    d = asdict(c)
+    d["status"], d["failure_kind"] = str(c.status), c.failure_kind and str(c.failure_kind)
+    return d
+
+
+def show(
+    candidate_id: Annotated[int, typer.Argument(help="candidate id")],
+    store: StoreOpt = DEFAULT_STORE,
+    prompt: Annotated[bool, typer.Option("--prompt", help="also print the prompt and reply that produced it")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """One candidate: code, metrics, proxies, failure, lineage."""
+    st = open_store(store)
+    c = st.candidate(candidate_id)
+    call = st.llm_call(c.llm_call_id) if c.llm_call_id else None
+    if as_json:
+        d = candidate_json(c)
+        if prompt and call:
+            d["prompt"], d["reply"] = json.loads(call.prompt), call.reply
+        print(json.dumps(d, indent=2))
+        return
+    console.print(f"[bold]candidate #{c.id}[/] [{c.status}] backend={c.backend} parents={list(c.parent_ids)}")
+    console.print(f"metric {fmt_metric(c.metric)}  test {fmt_metric(c.test_metric)}  params {fmt_int(c.params)}  "
+                  f"FLOPs {fmt_int(c.flops)}")
+    if c.failure_kind:
+        console.print(f"[red]{c.failure_kind}[/]: {c.failure_msg}")
+    if c.duplicate_of:
+        console.print(f"duplicate of #{c.duplicate_of} (matched on {c.extra.get('matched_on')})")
+    if c.proxies:
+        console.print("proxies: " + ", ".join(f"{k}={v:.3g}" for k, v in sorted(c.proxies.items())))
+    if c.code:
+        console.print(Syntax(c.code, "python", line_numbers=True))
+    if prompt and call:
+        for m in json.loads(call.prompt):
+            console.rule(m["role"])
+            console.print(m["content"], markup=False, highlight=False)
+        console.rule("reply")
+        console.print(call.reply, markup=False, highlight=False)
 
 
 def campaign_lineage(store: Store, cand: Candidate) -> Lineage:
@@ -51,11 +118,11 @@ def resolve_pair(lin: Lineage, cid: int, other: int | None) -> tuple[Candidate, 
 def diff(
     candidate_id: Annotated[int, typer.Argument(help="candidate id")],
     other_id: Annotated[int | None, typer.Argument(help="compare with this id (default: the parent)")] = None,
-    store: StoreOpt = Path("archagent.db"),
+    store: StoreOpt = DEFAULT_STORE,
     as_json: JsonOpt = False,
 ) -> None:
     """Unified diff of a candidate's code vs its parent (or vs OTHER_ID)."""
-    st = _store(store)
+    st = open_store(store)
     lin = campaign_lineage(st, st.candidate(candidate_id))
     old, new = resolve_pair(lin, candidate_id, other_id)
     text = code_diff(old, new)
@@ -115,11 +182,11 @@ def _style(c: Candidate) -> str:
 
 def lineage(
     candidate_id: Annotated[int, typer.Argument(help="candidate id")],
-    store: StoreOpt = Path("archagent.db"),
+    store: StoreOpt = DEFAULT_STORE,
     as_json: JsonOpt = False,
 ) -> None:
     """A candidate's ancestor chain and its descendants, as a tree."""
-    st = _store(store)
+    st = open_store(store)
     lin = campaign_lineage(st, st.candidate(candidate_id))
     if as_json:
         ancestors = [summary(lin.by_id[a]) for a in lin.chain(candidate_id)[1:] if a in lin.by_id]
@@ -133,25 +200,25 @@ def report(
     campaign: Annotated[str, typer.Argument(help="campaign name or id")],
     out: Annotated[Path, typer.Option("--out", help="report file: .html (self-contained) or .md")] = Path(
         "report.html"),
-    store: StoreOpt = Path("archagent.db"),
+    store: StoreOpt = DEFAULT_STORE,
     top: Annotated[int, typer.Option(help="architectures in the top table and lineage graph")] = 10,
 ) -> None:
     """Write a campaign report with plots: one self-contained HTML file, or Markdown + PNGs."""
     from evals.report import write_report
 
-    path = write_report(_store(store), campaign, out, top)
+    path = write_report(open_store(store), campaign, out, top)
     console.print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
 
 
 def serve(
-    store: StoreOpt = Path("archagent.db"),
+    store: StoreOpt = DEFAULT_STORE,
     host: Annotated[str, typer.Option(help="address to bind (default: this machine only)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port (0 = any free port)")] = 8765,
 ) -> None:
     """Browse campaigns in a local web app (leaderboard, candidates, lineage); safe while a campaign runs."""
     from agent.web import make_server
 
-    _store(store).close()  # fail early, with one line, on a missing or unreadable store
+    open_store(store).close()  # fail early, with one line, on a missing or unreadable store
     try:
         server = make_server(store, host, port)
     except OSError as err:
@@ -165,7 +232,4 @@ def serve(
         server.server_close()
 
 
-def register(app: typer.Typer) -> None:
-    """Add diff, lineage, report and serve to the `archagent` command."""
-    for fn in (diff, lineage, report, serve):
-        app.command()(fn)
+COMMANDS = {"list": list_, "show": show, "diff": diff, "lineage": lineage, "report": report, "serve": serve}

@@ -1,0 +1,79 @@
+"""Running campaigns: `run` and `status`.
+
+    archagent run examples/digits.toml
+    archagent status [--store archagent.db] [--json]
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console, open_store, task_of
+from agent.config import load_config
+from agent.display import LiveProgress, fmt_int, fmt_metric
+from agent.prefilter import ranking_quality
+from knowledge.lock import is_held
+from knowledge.records import Campaign, Status
+from knowledge.store import Store
+
+
+def run(config: Annotated[Path, typer.Argument(help="campaign config (TOML)")]) -> None:
+    """Start a campaign, or resume it if its store already has it."""
+    from agent.loop import Campaign
+
+    cfg = load_config(config)
+    campaign = Campaign(cfg)
+    progress = LiveProgress(cfg.name, cfg.budget.proposals, campaign.task.higher_is_better, campaign.task.metric_name)
+    campaign.on_event = progress.on_event
+    with progress:
+        summary = campaign.run()
+    best = summary.best
+    console.print(f"[bold]{summary.campaign}[/]: {summary.stop_reason} after {summary.elapsed_s:.0f} s; "
+                  f"counts {dict(summary.counts)}")
+    if best:
+        console.print(f"best: #{best.id} {campaign.task.metric_name} {fmt_metric(best.metric)} "
+                      f"(test {fmt_metric(best.test_metric)}, {fmt_int(best.params)} params)")
+
+
+def status(store: StoreOpt = DEFAULT_STORE, as_json: JsonOpt = False) -> None:
+    """Campaigns in a store: state, counts, best metric, LLM usage."""
+    st = open_store(store)
+    rows = []
+    for camp in st.campaigns():
+        cands, higher = st.candidates(camp.id), task_of(camp).higher_is_better
+        best = (max if higher else min)((c.metric for c in cands if c.status == Status.OK and c.metric is not None),
+                                        default=None)
+        state, reason = campaign_state(st, camp)
+        rows.append({"campaign": camp.name, "task": camp.task, "state": state, "reason": reason,
+                     "counts": st.counts(camp.id), "best_metric": best, "prefilter": ranking_quality(cands, higher),
+                     **st.totals(camp.id)})
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    from rich.table import Table
+
+    t = Table("campaign", "task", "state", "candidates", "best", "LLM calls", "tokens", "pre-filter τ / ρ (ε-random)")
+    for r in rows:
+        counts = " ".join(f"{k}={v}" for k, v in sorted(r["counts"].items()))
+        q = r["prefilter"]
+        quality = (f"{fmt_metric(q['trained']['kendall_tau'])} / {fmt_metric(q['trained']['spearman_rho'])} "
+                   f"n={q['trained']['n']} ({fmt_metric(q['epsilon']['kendall_tau'])}, n={q['epsilon']['n']})")
+        state = r["state"] + (f": {r['reason']}" if r["reason"] else "")
+        t.add_row(r["campaign"], r["task"], state, counts, fmt_metric(r["best_metric"]), str(r["calls"]),
+                  fmt_int(r["tokens"]), quality)
+    console.print(t)
+
+
+def campaign_state(st: Store, camp: Campaign) -> tuple[str, str | None]:
+    """(state, why): a `running` campaign whose lock is free has lost its process (kill -9, power cut)."""
+    run = st.last_run(camp.id)
+    if camp.state == "running" and not is_held(st.path, camp.id):
+        return "stopped", "its process died without finishing; run it again to resume"
+    return camp.state, run.reason if run and camp.state == "failed" else None
+
+
+COMMANDS = {"run": run, "status": status}

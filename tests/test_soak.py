@@ -1,0 +1,22 @@
+"""Soak: a replay campaign killed with kill -9 every few seconds, re-run until done, ends exact.
+
+The suite runs ARCHAGENT_SOAK_PROPOSALS proposals (default 100, to stay near a minute on 2 cores);
+`python benchmarks/soak.py` runs the full 500 and prints its timing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.faultkit import check_soaked, soak
+
+
+@pytest.mark.slow
+def test_kill_9_every_few_seconds_until_done(tmp_path: Path):
+    n = int(os.environ.get("ARCHAGENT_SOAK_PROPOSALS", "100"))
+    result = soak(tmp_path, n)
+    assert result["kills"] >= 1, "the soak should have killed at least one run"
+    check_soaked(tmp_path / "store.db", tmp_path / "soak.jsonl", n)
