@@ -77,3 +77,38 @@ def test_api_tour_example_runs(tmp_path):
     assert res.returncode == 0, res.stdout[-2000:] + res.stderr[-3000:]
     assert "TOUR OK" in res.stdout
     assert (tmp_path / "winner" / "model.py").exists() and (tmp_path / "winner" / "weights.safetensors").exists()
+
+
+COMMANDS = ["run", "status", "list", "show", "diff", "lineage", "report", "serve", "evaluate", "score",
+            "fingerprint", "export-replay", "final", "export", "backends check"]
+
+
+def test_every_command_help_has_an_example():
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+
+    runner = CliRunner()
+    for command in COMMANDS:
+        res = runner.invoke(app, [*command.split(), "--help"], env={"COLUMNS": "200"})
+        assert res.exit_code == 0, (command, res.output)
+        assert f"Example: archagent {command}" in res.output, command
+    assert "global" in runner.invoke(app, ["--help"], env={"COLUMNS": "200"}).output
+
+
+def test_cli_fingerprint_and_score_print_the_api_records(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from agent.cli import app
+    from archagent import fingerprint
+
+    src = tmp_path / "m.py"
+    src.write_text(SEED)
+    res = CliRunner().invoke(app, ["fingerprint", str(src), "--json"])
+    assert res.exit_code == 0, res.output
+    row = json.loads(res.output)
+    want = fingerprint(SEED).as_dict()
+    want.pop("graph_key")
+    assert row == {"file": str(src), **want}

@@ -120,3 +120,31 @@ def test_summary_says_which_gaps_exceed_the_seed_spread():
     assert welch_p([1.0], [2.0, 3.0]) is None
     lower = summarize(runs, {}, higher_is_better=False)
     assert lower[0].candidate_id == 2
+
+
+def test_show_prints_prefilter_children_and_maker(store_path):
+    store = Store(store_path)
+    parent = next(c for c in store.candidates(NAME) if store.children(c.id))
+    res = CliRunner().invoke(app, ["show", str(parent.id), "--store", str(store_path)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    kids = " ".join(f"#{k.id}" for k in store.children(parent.id))
+    assert f"children: {kids}" in res.output and f"made by: {parent.backend}" in res.output
+    assert "pre-filter: score" in res.output
+    res = CliRunner().invoke(app, ["show", str(parent.id), "--store", str(store_path), "--json"])
+    assert json.loads(res.output)["children"] == [k.id for k in store.children(parent.id)]
+
+
+@pytest.mark.parametrize("key", ["metric", "test_metric", "test", "params", "flops", "prefilter_score", "id"])
+def test_list_sorts_by_every_numeric_column(store_path, key):
+    res = CliRunner().invoke(app, ["list", NAME, "--sort", key, "--json", "--store", str(store_path)])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)
+    column = {"test": "test_metric"}.get(key, key)
+    values = [r[column] for r in rows if r[column] is not None]
+    descending = column in ("metric", "test_metric", "prefilter_score")  # digits: higher accuracy is better
+    assert values == sorted(values, reverse=descending) and len(rows) == 6
+
+
+def test_list_rejects_an_unknown_sort_key(store_path):
+    res = CliRunner().invoke(app, ["list", NAME, "--sort", "colour", "--store", str(store_path)])
+    assert res.exit_code != 0 and "unknown sort key" in str(res.exception)

@@ -23,7 +23,10 @@ from knowledge.store import Store
 
 
 def run(config: Annotated[Path, typer.Argument(help="campaign config (TOML)")]) -> None:
-    """Start a campaign, or resume it if its store already has it."""
+    """Start a campaign, or resume it if its store already has it.
+
+    Example: archagent run examples/digits.toml
+    """
     from agent.loop import Campaign
 
     cfg = load_config(config)
@@ -41,7 +44,10 @@ def run(config: Annotated[Path, typer.Argument(help="campaign config (TOML)")]) 
 
 
 def status(store: StoreOpt = DEFAULT_STORE, as_json: JsonOpt = False) -> None:
-    """Campaigns in a store: state, counts, best metric, LLM usage."""
+    """Campaigns in a store: state, counts, best metric, LLM usage.
+
+    Example: archagent status --store archagent.db --json
+    """
     st = open_store(store)
     rows = []
     for camp in st.campaigns():

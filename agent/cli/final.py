@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console
+from agent.cli.review import CandidateId
 from evals.final_stats import Comparison, FinalRow
 from knowledge.store import Store
 
@@ -98,7 +99,7 @@ def _n(v: int | None) -> str:
 
 
 def export(
-    candidate_id: Annotated[int, typer.Argument(help="candidate id (ids are global to the store)")],
+    candidate_id: CandidateId,
     out: Annotated[Path, typer.Option("--out", help="folder to write into (created if missing)")],
     weights: Annotated[bool, typer.Option("--weights", help="also the trained weights (safetensors)")] = False,
     onnx: Annotated[bool, typer.Option("--onnx", help="also an ONNX graph (made in the sandbox)")] = False,
