@@ -129,7 +129,10 @@ def test_show_prints_prefilter_children_and_maker(store_path):
     assert res.exit_code == 0, res.output
     kids = " ".join(f"#{k.id}" for k in store.children(parent.id))
     assert f"children: {kids}" in res.output and f"made by: {parent.backend}" in res.output
-    assert "pre-filter: score" in res.output
+    assert "pre-filter: " in res.output
+    scored = next(c for c in store.candidates(NAME) if c.prefilter_score is not None)
+    res = CliRunner().invoke(app, ["show", str(scored.id), "--store", str(store_path)], env={"COLUMNS": "200"})
+    assert f"pre-filter: score {scored.prefilter_score:.4f}" in res.output
     res = CliRunner().invoke(app, ["show", str(parent.id), "--store", str(store_path), "--json"])
     assert json.loads(res.output)["children"] == [k.id for k in store.children(parent.id)]
 

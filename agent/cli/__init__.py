@@ -18,8 +18,9 @@ from agent.cli import campaign, final, knowledge, review, tools
 from agent.cli.options import OPENED, USER_ERRORS, error_line
 from agent.run_guard import one_line
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="LLM-driven neural-architecture discovery. Candidate ids are global to a store "
-                  "(one numbering across all its campaigns).")
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="LLM-driven neural-architecture discovery. Candidate ids are global to a store "
+                       "(one numbering across all its campaigns).")
 for group in (campaign, review, tools, knowledge, final):
     for name, command in group.COMMANDS.items():
         app.command(name)(command)

@@ -120,11 +120,11 @@ def provenance(c: Candidate, children: list[int]) -> list[str]:
     """How the candidate came to be and what came of it: operator, pre-filter verdict, children."""
     operator = getattr(c, "operator", None) or c.extra.get("operator")
     lines = [f"made by: {c.backend}" + (f" ({operator})" if operator else "")]
-    if c.prefilter_score is not None or "prefilter" in c.extra:
-        predicted = c.extra.get("predicted_metric")
-        lines.append(f"pre-filter: score {fmt_metric(c.prefilter_score)}"
-                     + (f", predicted metric {fmt_metric(predicted)}" if predicted is not None else "")
-                     + (f" ({c.extra['prefilter']})" if c.extra.get("prefilter") else ""))
+    predicted = c.extra.get("predicted_metric")
+    lines.append("pre-filter: " + ("not scored (seeds and failed builds skip it)" if c.prefilter_score is None
+                                   else f"score {fmt_metric(c.prefilter_score)}")
+                 + (f", predicted metric {fmt_metric(predicted)}" if predicted is not None else "")
+                 + (f" ({c.extra['prefilter']})" if c.extra.get("prefilter") else ""))
     lines.append("children: " + (" ".join(f"#{k}" for k in children) or "none"))
     return lines
 
