@@ -33,7 +33,7 @@ from sandbox.executor import Executor, JobOutcome, make_executor
 from sandbox.limits import SandboxLimits
 from sandbox.protocol import Job
 
-SAMPLE = 8  # test outputs kept per run: what `export` checks a reloaded model against
+SAMPLE = 8  # test examples whose outputs each run keeps: what an exported model is checked against
 RETRIED = {JobOutcome.CRASH, JobOutcome.LOST}  # infrastructure failures are not stored: a resume retries them
 
 
@@ -147,13 +147,19 @@ class FinalEvaluation:
                 check_weights(weights)
             except ValueError as err:
                 ev, weights = Evaluation(ok=False, failure_kind=FailureKind.FORBIDDEN, failure_msg=str(err)), None
-        sample = result.preds["test"][:SAMPLE].tolist() if ev.ok else []
+        sample = sample_outputs(result.preds["test"]) if ev.ok else []
         run_id = self.store.add_final_run(
             self.camp.id, key.candidate_id, key.seed, key.epochs, Status.OK if ev.ok else Status.FAILED,
             weights=weights, preds_sample=sample, role=pick.role, failure_kind=ev.failure_kind,
             failure_msg=ev.failure_msg, metric=ev.metric, test_metric=ev.test_metric, params=ev.params,
             train_s=ev.timings.get("train_s"))
         return next(r for r in self.store.final_runs(self.camp.id) if r.id == run_id)
+
+
+def sample_outputs(test_preds, max_values: int = 4096) -> list:
+    """The outputs on the first (up to SAMPLE) test inputs, as nested lists; fewer for big outputs (sequences)."""
+    per_example = max(1, int(test_preds[0].size)) if len(test_preds) else 1
+    return test_preds[: max(1, min(SAMPLE, max_values // per_example))].tolist()
 
 
 def judge(task: Task, result: RunResult) -> Evaluation:

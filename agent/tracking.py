@@ -45,12 +45,13 @@ class MlflowTracker:
         except ImportError:
             raise ImportError("[tracking] mlflow needs the mlflow package: pip install 'archagent[mlflow]'") from None
         self.client, self.campaign, self.metric_name = MlflowClient(tracking_uri=uri), campaign, metric_name
+        self.uri = uri
         self.experiment_id = self._experiment(experiment or campaign)
         self.parent_id = self._campaign_run(config or {})
 
     def _experiment(self, name: str) -> str:
         found = self.client.get_experiment_by_name(name)
-        return found.experiment_id if found else self.client.create_experiment(name)
+        return found.experiment_id if found else self.client.create_experiment(name, artifact_location(self.uri))
 
     def _campaign_run(self, config: dict) -> str:
         runs = self.client.search_runs([self.experiment_id], f"tags.`{CAMPAIGN_TAG}` = '{self.campaign}'",
@@ -89,6 +90,15 @@ class MlflowTracker:
     def close(self, state: str = "FINISHED") -> None:
         """End the campaign run (a resumed campaign reopens it)."""
         self.client.set_terminated(self.parent_id, state)
+
+
+def artifact_location(uri: str) -> str | None:
+    """Artifacts of a SQLite store go beside the database (MLflow's default, ./mlruns, depends on the cwd)."""
+    if not uri.startswith("sqlite:///"):
+        return None  # the store's own default (file: stores keep artifacts inside; servers decide)
+    from pathlib import Path
+
+    return (Path(uri.removeprefix("sqlite:///")).parent / "mlartifacts").resolve().as_uri()
 
 
 def make_tracker(cfg: CampaignConfig, metric_name: str = "metric") -> MlflowTracker | None:

@@ -62,6 +62,7 @@ def test_every_candidate_becomes_a_nested_mlflow_run(tmp_path, store):
         code = mlflow.artifacts.load_text(f"{run.info.artifact_uri}/candidate.py")
         assert code == c.code
 
+    assert run.info.artifact_uri.startswith(tmp_path.as_uri())  # beside the store, not in the cwd
     # a resumed campaign reuses its campaign run instead of creating a second one
     Campaign(cfg).run()
     again = client.search_runs([exp.experiment_id], "tags.`archagent.campaign` = 'tracked'")
