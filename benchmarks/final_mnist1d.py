@@ -40,6 +40,8 @@ def main() -> None:
     work = Path(args.work or tempfile.mkdtemp(prefix="final-mnist1d-"))
     work.mkdir(parents=True, exist_ok=True)
 
+    from rich.console import Console
+
     from agent.cli.final import final_table
     from agent.config import parse_config
     from agent.export import export
@@ -47,7 +49,6 @@ def main() -> None:
     from agent.loop import Campaign
     from evals.report.render import write_report
     from knowledge.store import Store
-    from rich.console import Console
 
     cfg = parse_config({"name": "mnist1d-final", "store": str(work / "store.db"),
                         "task": {"name": "mnist1d", "options": {"epochs": args.epochs}},
