@@ -47,6 +47,7 @@ def test_fingerprint_without_a_task_needs_no_sandbox():
     assert bad.code_key is None and bad.error.startswith("syntax error")
 
 
+@pytest.mark.slow
 def test_evaluate_and_score_run_in_the_sandbox():
     from archagent import Evaluation, evaluate, score
 
