@@ -30,8 +30,8 @@ def exclusive_run(store: Store, campaign_id: int, name: str) -> Iterator[None]:
     """The only run of this campaign (else `CampaignBusy`); on an error the campaign is marked failed."""
     try:
         lock = CampaignLock.acquire(store.path, campaign_id, name)
-    except PermissionError as err:
-        raise StoreError(f"cannot lock campaign '{name}': {err.strerror}: {err.filename}") from None
+    except OSError as err:  # CampaignBusy is a StoreError, not an OSError: it passes through
+        raise StoreError(f"cannot lock campaign '{name}' beside store {store.path}: {err.strerror}") from None
     try:
         run_id = store.begin_run(campaign_id, os.getpid(), socket.gethostname())
         try:

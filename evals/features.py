@@ -50,10 +50,17 @@ def count_flops(model: nn.Module, example: torch.Tensor) -> int:
     """
     was_training = model.training
     model.eval()
+    # Frozen for the count: FlopCounterMode's module tracker asserts on an output that is a no-grad
+    # view of a parameter (a model that ignores its input), a false failure; forward FLOPs are the same.
+    frozen = [p for p in model.parameters() if p.requires_grad]
     try:
+        for p in frozen:
+            p.requires_grad_(False)
         with torch.no_grad(), FlopCounterMode(display=False) as counter:
             model(example[:1])
     finally:
+        for p in frozen:
+            p.requires_grad_(True)
         model.train(was_training)
     return int(counter.get_total_flops())
 

@@ -317,6 +317,12 @@ def check_store_file(path: Path) -> None:
         raise StoreError(f"{path} is not an archagent knowledge store (not an SQLite file, or its header is damaged)")
 
 
+def describe_open_error(path: Path, err: sqlite3.DatabaseError) -> str:
+    if "malformed" in str(err) or "not a database" in str(err):
+        return f"store {path} is damaged ({err}); restore a copy, or use another store"
+    return f"cannot open store {path}: {err}"
+
+
 def _tables(db: sqlite_utils.Database) -> set[str]:
     return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()}
 
@@ -332,10 +338,10 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
             conn.close()
             if "unable to open" in str(err) or "readonly" in str(err):
                 continue
-            raise StoreError(f"cannot open store {path}: {err}") from None
+            raise StoreError(describe_open_error(path, err)) from None
         except sqlite3.DatabaseError as err:
             conn.close()
-            raise StoreError(f"store {path} is damaged ({err})") from None
+            raise StoreError(describe_open_error(path, err)) from None
         if "meta" not in tables:
             conn.close()
             raise StoreError(f"{path} is an SQLite file but not an archagent knowledge store")
@@ -360,7 +366,7 @@ def _open(path: Path) -> sqlite_utils.Database:
     except sqlite3.DatabaseError as err:
         if conn is not None:
             conn.close()
-        raise StoreError(f"cannot open store {path}: {err}") from None
+        raise StoreError(describe_open_error(path, err)) from None
     return db
 
 

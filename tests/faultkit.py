@@ -163,22 +163,25 @@ def soak(folder: Path, proposals: int, workers: int = 3, kill_after: tuple[float
          seed: int = 0, max_runs: int = 1000) -> dict:
     """Run a replay campaign, kill -9 it a random few seconds in, re-run, until a run finishes by itself.
 
-    A run is killed only once it has stored at least one new candidate, so every run makes progress
-    however slow the start-up. Returns {"runs", "kills", "wall_s"}; `check_soaked` checks the store.
+    The kill clock starts once the run has stored or finished a candidate, so every run makes
+    progress however slow its start-up. Returns {"runs", "kills", "wall_s"}; `check_soaked` checks the store.
     """
     import random
 
+    from agent.config import max_workers
+
     rng = random.Random(seed)
+    workers = min(workers, max_workers())
     toml, db = campaign_toml(folder, "soak", proposals=proposals, workers=workers), folder / "store.db"
     t0, kills = time.monotonic(), 0
     for runs in range(1, max_runs + 1):
-        before, proc = stored(db), start("run", str(toml), cwd=folder)
+        before, proc = progress(db), start("run", str(toml), cwd=folder)
+        while progress(db) == before and proc.poll() is None:  # started and working (or done)
+            time.sleep(0.1)
         try:
             code = proc.wait(timeout=rng.uniform(*kill_after))
         except subprocess.TimeoutExpired:
-            while stored(db) <= before and proc.poll() is None:
-                time.sleep(0.1)
-            code = proc.poll()
+            code = None
         if code is None:
             kill_group(proc)
             kills += 1
@@ -188,17 +191,17 @@ def soak(folder: Path, proposals: int, workers: int = 3, kill_after: tuple[float
     raise AssertionError(f"not done after {max_runs} runs")
 
 
-def stored(db: Path) -> int:
-    """Candidates in the store (0 before it exists)."""
+def progress(db: Path) -> tuple:
+    """(candidates, last update) in the store: changes whenever a run stores or finishes one."""
     import sqlite3
 
     if not db.exists():
-        return 0
+        return ()
     with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)) as conn:
         try:
-            return conn.execute("SELECT count(*) FROM candidates").fetchone()[0]
+            return conn.execute("SELECT count(*), max(updated) FROM candidates").fetchone()
         except sqlite3.OperationalError:
-            return 0
+            return ()
 
 
 def check_soaked(db: Path, replay: Path, proposals: int) -> None:
