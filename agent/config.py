@@ -134,6 +134,13 @@ class PipelineConfig(_Strict):
     queue: int = Field(1, ge=0, le=10_000)  # proposals allowed to wait for a busy trainer (more = staler prompts)
 
 
+class TrackingConfig(_Strict):
+    """Experiment tracking: every finished candidate becomes a run in an external tracker (`agent/tracking.py`)."""
+
+    mlflow: str | None = None  # tracking URI: "sqlite:///mlflow.db", "file:./mlruns" (relative to this file), "http://..."
+    experiment: str | None = None  # MLflow experiment name; default: the campaign name
+
+
 class CampaignConfig(_Strict):
     name: str = "campaign"
     store: Path = Field(Path("archagent.db"), strict=False)
@@ -147,6 +154,7 @@ class CampaignConfig(_Strict):
     pipeline: PipelineConfig = PipelineConfig()
     prefilter: PrefilterConfig = PrefilterConfig()
     prompts_dir: Path | None = Field(None, strict=False)  # user templates; default: the packaged prompts/
+    tracking: TrackingConfig = TrackingConfig()
 
     @model_validator(mode="after")
     def _analyst_is_llm(self) -> CampaignConfig:
@@ -212,5 +220,16 @@ def _resolve_paths(cfg: CampaignConfig, base: Path) -> CampaignConfig:
 
     backends = [b.model_copy(update={"path": rel(b.path)}) for b in cfg.backends]
     return cfg.model_copy(
-        update={"store": rel(cfg.store), "backends": backends, "prompts_dir": rel(cfg.prompts_dir)}
+        update={"store": rel(cfg.store), "backends": backends, "prompts_dir": rel(cfg.prompts_dir),
+                "tracking": cfg.tracking.model_copy(update={"mlflow": file_uri(cfg.tracking.mlflow, base)})}
     )
+
+
+def file_uri(uri: str | None, base: Path) -> str | None:
+    """A tracking URI with a relative path (`file:./mlruns`, `sqlite:///mlflow.db`) made absolute against
+    the config file's folder; absolute paths and other URIs (http://...) unchanged."""
+    if uri and uri.startswith("file:") and not uri.startswith("file:/"):
+        return (base / uri.removeprefix("file:")).resolve().as_uri()
+    if uri and uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return "sqlite:///" + str((base / uri.removeprefix("sqlite:///")).resolve())
+    return uri

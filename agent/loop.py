@@ -34,6 +34,7 @@ from agent.prompting import PromptContext, load_directives
 from agent.proposer import CallRecorder, Proposal, Proposer, record_call
 from agent.proposers import make_proposers
 from agent.run_guard import check_before_compute, exclusive_run
+from agent.tracking import make_tracker
 from evals.tasks import Task, get_task
 from knowledge.records import Candidate, FailureKind, LLMCall, Status
 from knowledge.store import Store
@@ -88,6 +89,7 @@ class Campaign:
         self.jobs = Evaluator(self.task, max_params=cfg.task.max_params, max_flops=cfg.task.max_flops)
         self.directives = load_directives(cfg.prompts_dir, cfg.task.name) if cfg.search.directives else []
         self._executor = executor
+        self.tracker = make_tracker(cfg, self.task.metric_name)  # [tracking]: an MLflow run per candidate, or None
         self.record = self._open_record()
         self.id = self.record.id
         self.hooks = Hooks()
@@ -142,6 +144,8 @@ class Campaign:
             for store in self._thread_stores:
                 store.close()
         self.store.set_campaign_state(self.id, "finished")
+        if self.tracker:
+            self.tracker.close()
         return self.summary(reason)
 
     def _drive(self, proposers: list[Proposer]) -> str:
@@ -217,6 +221,8 @@ class Campaign:
 
     def _emit(self, event: str, cand: Candidate) -> None:
         self.on_event(event, cand)
+        if self.tracker:
+            self.tracker.on_event(event, cand)
         self.hooks.fire(event, cand)
 
     # -- campaign start ----------------------------------------------------------

@@ -10,9 +10,66 @@ package's search path also holds the checkout root.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 _CHECKOUT = Path(__file__).resolve().parent.parent
 if (_CHECKOUT / "agent" / "__init__.py").exists() and not (Path(__file__).parent / "agent").exists():
     __path__.append(str(_CHECKOUT))  # source checkout: archagent.agent -> <checkout>/agent
 
 __version__ = "0.1.0"
+
+# -- the Python API: names resolve on first use, so `import archagent` stays cheap (no torch) --
+_API = {  # name -> module that defines it
+    "Campaign": "agent.loop",  # Campaign(config).run() -> Summary
+    "Summary": "agent.loop",
+    "load_config": "agent.config",  # TOML file -> CampaignConfig
+    "parse_config": "agent.config",  # dict -> CampaignConfig
+    "CampaignConfig": "agent.config",
+    "ConfigError": "agent.config",
+    "Store": "knowledge.store",  # Store(path).candidates("name", status="ok") -> [Candidate]
+    "Candidate": "knowledge.records",
+    "FinalRun": "knowledge.records",
+    "Status": "knowledge.records",
+    "FailureKind": "knowledge.records",
+    "evaluate": "agent.api",  # evaluate(task, code) -> Evaluation
+    "score": "agent.api",  # score(task, [code, ...]) -> [Score]
+    "fingerprint": "agent.api",  # fingerprint(code, task=None) -> Fingerprint
+    "Score": "agent.api",
+    "Fingerprint": "agent.api",
+    "Evaluation": "sandbox.judge",
+    "FinalEvaluation": "agent.final",  # FinalEvaluation(store, campaign).run(top=3, seeds=3) -> [FinalRow]
+    "FinalRow": "evals.final_stats",
+    "export": "agent.export",  # export(store, candidate_id, out_dir, weights=True, onnx=True) -> Exported
+    "Exported": "agent.export",
+    "get_task": "evals.tasks",  # get_task("digits", {"epochs": 2}) -> Task
+    "Task": "evals.tasks",
+}
+__all__ = [*_API, "__version__"]
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time `__getattr__` imports on demand
+    from agent.api import Fingerprint, Score, evaluate, fingerprint, score  # noqa: F401
+    from agent.config import CampaignConfig, ConfigError, load_config, parse_config  # noqa: F401
+    from agent.export import Exported, export  # noqa: F401
+    from agent.final import FinalEvaluation  # noqa: F401
+    from agent.loop import Campaign, Summary  # noqa: F401
+    from evals.final_stats import FinalRow  # noqa: F401
+    from evals.tasks import Task, get_task  # noqa: F401
+    from knowledge.records import Candidate, FailureKind, FinalRun, Status  # noqa: F401
+    from knowledge.store import Store  # noqa: F401
+    from sandbox.judge import Evaluation  # noqa: F401
+
+
+def __getattr__(name: str):
+    """Import the module defining an API name the first time it is used (PEP 562)."""
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'archagent' has no attribute '{name}'")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

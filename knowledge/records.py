@@ -108,3 +108,25 @@ def ranked(cands: list[Candidate] | tuple[Candidate, ...], higher_is_better: boo
     scored = [c for c in cands if c.status == Status.OK and c.metric is not None]
     sign = -1.0 if higher_is_better else 1.0
     return sorted(scored, key=lambda c: (sign * c.metric, c.params or 0, c.id))
+
+
+@dataclass(frozen=True)
+class FinalRun:
+    """One final-evaluation training of a candidate with one training seed (`archagent final`)."""
+
+    id: int
+    campaign_id: int
+    candidate_id: int
+    seed: int
+    epochs: int
+    role: str  # "candidate" (a top-K pick) or "reference" (the best seed architecture)
+    status: Status  # OK or FAILED
+    failure_kind: FailureKind | None
+    failure_msg: str | None
+    metric: float | None  # validation metric
+    test_metric: float | None  # computed here once, never used for selection
+    params: int | None
+    train_s: float | None
+    preds_sample: list[Any]  # outputs on the first test inputs, nested lists (the reproduction check)
+    has_weights: bool
+    created: str

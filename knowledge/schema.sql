@@ -175,3 +175,26 @@ CREATE TRIGGER IF NOT EXISTS trg_totals_upd AFTER UPDATE OF prompt_tokens, compl
         cost_usd = cost_usd - old.cost_usd + new.cost_usd, llm_seconds = llm_seconds - old.latency_s + new.latency_s
         WHERE campaign_id = new.campaign_id;
 END;
+
+-- Final evaluation (`archagent final`): the top candidates retrained with several training seeds.
+-- One row per finished (candidate, seed, epochs) run; `weights` is a safetensors blob (tensors only).
+CREATE TABLE IF NOT EXISTS final (
+    id INTEGER PRIMARY KEY,
+    campaign_id INTEGER NOT NULL REFERENCES campaigns(id),
+    candidate_id INTEGER NOT NULL REFERENCES candidates(id),
+    seed INTEGER NOT NULL,
+    epochs INTEGER NOT NULL,
+    role TEXT NOT NULL DEFAULT 'candidate',
+    status TEXT NOT NULL,
+    failure_kind TEXT,
+    failure_msg TEXT,
+    metric REAL,
+    test_metric REAL,
+    params INTEGER,
+    train_s REAL,
+    preds_sample TEXT NOT NULL DEFAULT '[]',
+    weights BLOB,
+    created TEXT NOT NULL,
+    UNIQUE (candidate_id, seed, epochs)
+);
+CREATE INDEX IF NOT EXISTS idx_final_campaign ON final(campaign_id, candidate_id);

@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlite_utils
 
-from knowledge.records import Campaign, Candidate, FailureKind, LLMCall, Status
+from knowledge.records import Campaign, Candidate, FailureKind, FinalRun, LLMCall, Status
 
 SCHEMA_VERSION = 2
 _SCHEMA = (Path(__file__).parent / "schema.sql").read_text()
@@ -300,11 +300,16 @@ class Store:
             raise ValueError(f"no column {', '.join(sorted(unknown))} in table {table}")
         return list(row)
 
-    def candidates(self, campaign_id: int, *statuses: Status) -> list[Candidate]:
+    def candidates(self, campaign_id: int | str, *statuses: Status | str,
+                   status: Status | str | None = None) -> list[Candidate]:
+        """A campaign's candidates (campaign by id or name), oldest first; only these statuses if given."""
+        if isinstance(campaign_id, str):
+            campaign_id = self.campaign(campaign_id).id
+        statuses = (*statuses, *([status] if status is not None else []))
         where, args = "campaign_id = ?", [campaign_id]
         if statuses:
             where += f" AND status IN ({','.join('?' * len(statuses))})"
-            args += [str(s) for s in statuses]
+            args += [str(Status(s)) for s in statuses]
         return [_decode(r) for r in self.db["candidates"].rows_where(where, args, order_by="id")]
 
     def children(self, candidate_id: int) -> list[Candidate]:
@@ -479,6 +484,36 @@ class Store:
     def integrity_ok(self) -> bool:
         return self.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
+    # -- final evaluation ----------------------------------------------------------
+    def add_final_run(self, campaign_id: int, candidate_id: int, seed: int, epochs: int, status: Status,
+                      weights: bytes | None = None, preds_sample: list | None = None, **fields: Any) -> int:
+        """Record one finished final-evaluation run; a (candidate, seed, epochs) run is stored once."""
+        row = dict(campaign_id=campaign_id, candidate_id=candidate_id, seed=seed, epochs=epochs, status=str(status),
+                   weights=weights, preds_sample=json.dumps(preds_sample or []), created=now(), **_encode(fields))
+        with self.db.conn:
+            return self.db["final"].insert(row, replace=True).last_pk
+
+    def final_runs(self, campaign_id: int) -> list[FinalRun]:
+        """The campaign's final-evaluation runs (without their weights), by candidate then seed."""
+        cols = ", ".join(f for f in FinalRun.__dataclass_fields__ if f != "has_weights")
+        sql = (f"SELECT {cols}, weights IS NOT NULL AS has_weights FROM final WHERE campaign_id = ? "
+               "ORDER BY candidate_id, epochs, seed")
+        try:
+            cursor = self.db.execute(sql, [campaign_id])
+        except sqlite3.OperationalError as err:  # a read-only view of a store made before `final` existed
+            if "no such table" in str(err):
+                return []
+            raise
+        names = [d[0] for d in cursor.description]
+        return [_final_run(dict(zip(names, row, strict=True))) for row in cursor.fetchall()]
+
+    def final_weights(self, run_id: int) -> bytes | None:
+        """The safetensors bytes a final run returned (None if it stored none)."""
+        row = self.db.execute("SELECT weights FROM final WHERE id = ?", [run_id]).fetchone()
+        if row is None:
+            raise StoreError(f"no final-evaluation run {run_id} in {self.path}")
+        return row[0]
+
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 
@@ -600,3 +635,9 @@ def upgrade_v1_sql() -> str:
     removes = ", ".join(f"'$.{key}'" for key in moved.values())
     moves = f"UPDATE candidates SET {sets}; UPDATE candidates SET extra = json_remove(extra, {removes});"
     return " ".join([*adds, moves])
+
+
+def _final_run(row: dict[str, Any]) -> FinalRun:
+    kind = row["failure_kind"]
+    return FinalRun(**{**row, "status": Status(row["status"]), "failure_kind": FailureKind(kind) if kind else None,
+                       "preds_sample": json.loads(row["preds_sample"]), "has_weights": bool(row["has_weights"])})

@@ -110,9 +110,11 @@ def run_job(job_dir: Path, nonce: str, before_candidate: Callable[[], None] | No
         before_candidate()
     result_fd, preds_fd = open_outputs(job_dir)
     from evals.tasks.base import TaskSpec
+    from sandbox.artifacts import prepare as prepare_artifacts
     from sandbox.steps import warm_up  # torch and the trusted training code, imported before the guard
 
     warm_up(TaskSpec.from_dict(job.spec))
+    prepare_artifacts(job.artifacts)  # trusted imports (and a toy ONNX export) for requested artifacts
     guard = install(job_dir, str(job_dir / CANDIDATE_FILE), read_only=[job.data_path])
     snapshot = Snapshot.take()  # after install: the guard's own refusers replace a few torch entry points
     report, preds = guarded_evaluate(job, job_dir, guard, snapshot)

@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from knowledge.records import FailureKind
+from sandbox.artifacts import ARTIFACT_KEYS
 from sandbox.limits import SandboxLimits
 from sandbox.protocol import (
     MAX_PREDS_BYTES,
@@ -174,7 +175,7 @@ def load_preds(files: JobFiles, sha256: str | None) -> dict[str, np.ndarray] | s
         return "predictions file does not match the report (replaced or oversized)"
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            return {k: np.asarray(npz[k]) for k in ("val", "test") if k in npz.files}
+            return {k: np.asarray(npz[k]) for k in ("val", "test", *ARTIFACT_KEYS) if k in npz.files}
     except (ValueError, OSError) as err:
         return f"unreadable predictions file: {err}"
 

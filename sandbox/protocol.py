@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from knowledge.records import FailureKind
 from sandbox.limits import SandboxLimits
 
+Artifact = Literal["weights", "onnx"]  # returned inside preds.npz as uint8 arrays (bytes), hash-checked like them
 Stage = Literal["probe", "full", "probe_full"]  # probe: build/shape/fingerprint/proxies only; full: also train;
 # probe_full: the probe, then training of a freshly built (same-seed) model, in one job: both results at once
 MAX_REPORT_BYTES = 256 * 1024
@@ -38,6 +39,8 @@ class Job(BaseModel):
     epochs: int | None = None  # override the recipe's epochs (staged fidelity)
     proxies: bool = True  # probe stage: also compute training-free proxies
     limits: SandboxLimits = Field(default_factory=SandboxLimits)
+    artifacts: list[Artifact] = Field(default_factory=list)  # full stage: also return these (sandbox.artifacts)
+    weights: str | None = None  # base64 safetensors: load these instead of training (export)
 
 
 class ChildReport(BaseModel):

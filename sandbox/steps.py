@@ -18,6 +18,7 @@ from evals.causality import check_causality
 from evals.tasks.base import TaskSpec
 from evals.training import make_optimizer, predict, train
 from knowledge.records import FailureKind
+from sandbox.artifacts import artifact_arrays, load_weights
 from sandbox.loader import CandidateFailure, load_candidate, stage
 from sandbox.probe import probe
 from sandbox.protocol import CANDIDATE_FILE, ChildReport, Job
@@ -105,11 +106,17 @@ def evaluate_in_child(job: Job, job_dir: Path, checkpoint: Callable[[], None] = 
             return report.model_copy(update={"timings": timings}), {}
         model = stage(FailureKind.BUILD, build, module, spec, job.device)  # as fresh as a separate full job's
     t = time.perf_counter()
-    history = stage(FailureKind.RUNTIME, train, model, arrays["x_train"], arrays["y_train"], spec,
-                    job.device, job.epochs)
+    if job.weights is not None:  # export: the weights of an earlier run instead of training
+        history = stage(FailureKind.BUILD, load_weights, model, job.weights, job.device) or []
+    else:
+        history = stage(FailureKind.RUNTIME, train, model, arrays["x_train"], arrays["y_train"], spec,
+                        job.device, job.epochs)
     timings["train_s"] = time.perf_counter() - t
     causality_check(model, spec, arrays, job.device)  # again: a model may learn to leak
     preds = {k: stage(FailureKind.RUNTIME, predict, model, arrays[f"x_{k}"], job.device)
              for k in ("val", "test")}  # (N, n_out) or (N, T, n_out)
+    if job.artifacts:
+        example = torch.from_numpy(arrays["x_test"][:2]).to(job.device)
+        preds.update(stage(FailureKind.RUNTIME, artifact_arrays, model, job.artifacts, example))
     checkpoint()
     return report.model_copy(update={"history": history, "timings": timings}), preds

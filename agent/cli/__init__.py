@@ -4,6 +4,7 @@
     archagent list digits-demo                  # review.py: list, show, diff, lineage, report, serve
     archagent evaluate --task digits m.py       # tools.py: evaluate, score, fingerprint
     archagent backends check examples/digits.toml   # knowledge.py: backends check, export-replay
+    archagent final digits-demo --top 3 --seeds 3   # final.py: final, export
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ import sys
 
 import typer
 
-from agent.cli import campaign, knowledge, review, tools
+from agent.cli import campaign, final, knowledge, review, tools
 from agent.cli.options import OPENED, USER_ERRORS, error_line
 from agent.run_guard import one_line
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="LLM-driven neural-architecture discovery.")
-for group in (campaign, review, tools, knowledge):
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="LLM-driven neural-architecture discovery. Candidate ids are global to a store "
+                       "(one numbering across all its campaigns).")
+for group in (campaign, review, tools, knowledge, final):
     for name, command in group.COMMANDS.items():
         app.command(name)(command)
 app.add_typer(knowledge.backends, name="backends")

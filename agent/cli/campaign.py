@@ -16,13 +16,17 @@ from agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console, open_st
 from agent.config import load_config
 from agent.display import LiveProgress, fmt_int, fmt_metric
 from agent.prefilter import ranking_quality_of
+from evals.final_stats import Spread, summarize
 from knowledge.lock import is_held
 from knowledge.records import Campaign
 from knowledge.store import Store
 
 
 def run(config: Annotated[Path, typer.Argument(help="campaign config (TOML)")]) -> None:
-    """Start a campaign, or resume it if its store already has it."""
+    """Start a campaign, or resume it if its store already has it.
+
+    Example: archagent run examples/digits.toml
+    """
     from agent.loop import Campaign
 
     cfg = load_config(config)
@@ -40,7 +44,10 @@ def run(config: Annotated[Path, typer.Argument(help="campaign config (TOML)")]) 
 
 
 def status(store: StoreOpt = DEFAULT_STORE, as_json: JsonOpt = False) -> None:
-    """Campaigns in a store: state, counts, best metric, LLM usage."""
+    """Campaigns in a store: state, counts, best metric, LLM usage.
+
+    Example: archagent status --store archagent.db --json
+    """
     st = open_store(store)
     rows = []
     for camp in st.campaigns():
@@ -49,22 +56,41 @@ def status(store: StoreOpt = DEFAULT_STORE, as_json: JsonOpt = False) -> None:
         state, reason = campaign_state(st, camp)
         rows.append({"campaign": camp.name, "task": camp.task, "state": state, "reason": reason,
                      "counts": st.counts(camp.id), "best_metric": top[0].metric if top else None,
-                     "prefilter": ranking_quality_of(st.prefilter_pairs(camp.id), higher), **st.totals(camp.id)})
+                     "prefilter": ranking_quality_of(st.prefilter_pairs(camp.id), higher),
+                     "final": final_winner(st, camp.id, higher), **st.totals(camp.id)})
     if as_json:
         print(json.dumps(rows, indent=2))
         return
     from rich.table import Table
 
-    t = Table("campaign", "task", "state", "candidates", "best", "LLM calls", "tokens", "pre-filter τ / ρ (ε-random)")
+    t = Table("campaign", "task", "state", "candidates", "best", "final (val ± sd / test)", "LLM calls", "tokens",
+              "pre-filter τ / ρ (ε-random)")
     for r in rows:
         counts = " ".join(f"{k}={v}" for k, v in sorted(r["counts"].items()))
         q = r["prefilter"]
         quality = (f"{fmt_metric(q['trained']['kendall_tau'])} / {fmt_metric(q['trained']['spearman_rho'])} "
                    f"n={q['trained']['n']} ({fmt_metric(q['epsilon']['kendall_tau'])}, n={q['epsilon']['n']})")
         state = r["state"] + (f": {r['reason']}" if r["reason"] else "")
-        t.add_row(r["campaign"], r["task"], state, counts, fmt_metric(r["best_metric"]), str(r["calls"]),
-                  fmt_int(r["tokens"]), quality)
+        t.add_row(r["campaign"], r["task"], state, counts, fmt_metric(r["best_metric"]), final_cell(r["final"]),
+                  str(r["calls"]), fmt_int(r["tokens"]), quality)
     console.print(t)
+
+
+def final_winner(st: Store, campaign_id: int, higher: bool) -> dict | None:
+    """The final evaluation's winner (`archagent final`): id, seeds, val and test mean ± sd; None if not run."""
+    runs = st.final_runs(campaign_id)
+    rows = summarize(runs, {c.id: c for c in st.by_ids({r.candidate_id for r in runs})}, higher) if runs else []
+    if not rows or rows[0].val.mean is None:
+        return None
+    w = rows[0]
+    return {"candidate_id": w.candidate_id, "seeds": w.val.n, "val_mean": w.val.mean, "val_sd": w.val.sd,
+            "test_mean": w.test.mean, "test_sd": w.test.sd}
+
+
+def final_cell(w: dict | None) -> str:
+    if w is None:
+        return "-"
+    return f"#{w['candidate_id']} {Spread(w['val_mean'], w['val_sd'], w['seeds'])} / {fmt_metric(w['test_mean'])}"
 
 
 def campaign_state(st: Store, camp: Campaign) -> tuple[str, str | None]:

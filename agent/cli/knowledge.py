@@ -52,7 +52,10 @@ def check_backend(index: int, cfg: BackendConfig) -> CheckResult:
 
 
 def check(config: Annotated[Path, typer.Argument(help="campaign config (TOML)")], as_json: JsonOpt = False) -> None:
-    """Send one tiny request per configured backend; report latency or the exact error (exit 1 if any fails)."""
+    """Send one tiny request per configured backend; report latency or the exact error (exit 1 if any fails).
+
+    Example: archagent backends check examples/digits.toml
+    """
     results = [check_backend(i, b) for i, b in enumerate(load_config(config).backends)]
     if as_json:
         for r in results:
@@ -72,7 +75,10 @@ def export_replay(
     out: Annotated[Path, typer.Option("--out", help="replay file to write (JSONL)")],
     store: StoreOpt = DEFAULT_STORE,
 ) -> None:
-    """Write a campaign's LLM replies as a replay file for an exact re-run with the replay backend."""
+    """Write a campaign's LLM replies as a replay file for an exact re-run with the replay backend.
+
+    Example: archagent export-replay digits-demo --out replies.jsonl
+    """
     from agent.replay_export import export_replay as write_replay
 
     summary = write_replay(open_store(store), campaign, out)

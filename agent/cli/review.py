@@ -23,35 +23,61 @@ from rich.tree import Tree
 from agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console, open_store, task_of
 from agent.display import fmt_int, fmt_metric, leaderboard
 from evals.report.lineage import Lineage, Node, arch_name, code_diff
-from knowledge.records import Candidate, Status
+from knowledge.records import Candidate, Status, ranked
 from knowledge.store import Store
 from sandbox.untrusted import for_terminal
 
+SORT_KEYS = ("metric", "test_metric", "params", "flops", "prefilter_score", "id")  # best / smallest first
+PAGED = {"metric": "rank", "test_metric": "test", "params": "params", "flops": "flops", "id": "id"}  # Store.page
+
+
 MAX_NODES = 200  # descendants `lineage` shows; a seed of a 100k campaign has tens of thousands
+
+CandidateId = Annotated[int, typer.Argument(help="candidate id (global: unique across the store's campaigns)")]
 
 
 def list_(
     campaign: Annotated[str, typer.Argument(help="campaign name")],
     store: StoreOpt = DEFAULT_STORE,
     status_: Annotated[list[Status] | None, typer.Option("--status", help="only these statuses")] = None,
-    sort: Annotated[str, typer.Option(help="id | metric | params")] = "metric",
+    sort: Annotated[str, typer.Option(help="any numeric column: " + " | ".join(SORT_KEYS))] = "metric",
     limit: Annotated[int, typer.Option(help="rows to show (0 = all)")] = 0,
     offset: Annotated[int, typer.Option(help="skip this many rows first (pages: --limit 50 --offset 50)")] = 0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Leaderboard of a campaign's candidates."""
+    """Leaderboard of a campaign's candidates.
+
+    Example: archagent list digits-demo --sort flops --status ok --limit 10
+    """
     st = open_store(store)
     camp = st.campaign(campaign)
     task = task_of(camp)
-    if sort not in ("id", "metric", "params"):
-        raise ValueError(f"unknown sort key '{sort}' (use id, metric or params)")
     statuses = tuple(status_ or ())
-    cands = st.page(camp.id, sort="rank" if sort == "metric" else sort, higher_is_better=task.higher_is_better,
-                    statuses=statuses, limit=limit or st.count(camp.id, *statuses), offset=offset)
+    key = {"test": "test_metric", "prefilter": "prefilter_score"}.get(sort, sort)
+    if key in PAGED:  # an indexed page: never reads the whole campaign
+        cands = st.page(camp.id, sort=PAGED[key], higher_is_better=task.higher_is_better, statuses=statuses,
+                        limit=limit or st.count(camp.id, *statuses), offset=offset)
+    else:
+        cands = sort_candidates(st.candidates(camp.id, *statuses), key, task.higher_is_better)
+        cands = cands[offset: offset + limit if limit else None]
     if as_json:
         print(json.dumps([candidate_json(c) for c in cands], indent=2))
     else:
         console.print(leaderboard(cands, task.metric_name))
+
+
+def sort_candidates(cands: list[Candidate], key: str, higher_is_better: bool) -> list[Candidate]:
+    """Sort by a numeric column; candidates without a value go last (by id). Metrics: best first;
+    params, FLOPs: smallest first; pre-filter score: highest (predicted best) first."""
+    key = {"test": "test_metric", "prefilter": "prefilter_score"}.get(key, key)
+    if key not in SORT_KEYS:
+        raise ValueError(f"unknown sort key '{key}' (use {', '.join(SORT_KEYS)})")
+    if key == "metric":
+        best = ranked(cands, higher_is_better)
+        return best + sorted((c for c in cands if c.id not in {b.id for b in best}), key=lambda c: c.id)
+    descending = key == "prefilter_score" or (key == "test_metric" and higher_is_better)
+    sign = -1 if descending else 1
+    return sorted(cands, key=lambda c: (getattr(c, key) is None, sign * (getattr(c, key) or 0), c.id))
 
 
 def candidate_json(c: Candidate) -> dict:
@@ -61,17 +87,21 @@ def candidate_json(c: Candidate) -> dict:
 
 
 def show(
-    candidate_id: Annotated[int, typer.Argument(help="candidate id")],
+    candidate_id: CandidateId,
     store: StoreOpt = DEFAULT_STORE,
     prompt: Annotated[bool, typer.Option("--prompt", help="also print the prompt and reply that produced it")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """One candidate: code, metrics, proxies, failure, lineage."""
+    """One candidate: code, metrics, pre-filter score, proxies, failure, parents, children, operator.
+
+    Example: archagent show 7 --prompt
+    """
     st = open_store(store)
     c = st.candidate(candidate_id)
     call = st.llm_call(c.llm_call_id) if c.llm_call_id else None
+    children = [k.id for k in st.children(c.id)]
     if as_json:
-        d = candidate_json(c)
+        d = {**candidate_json(c), "children": children}
         if prompt and call:
             d["prompt"], d["reply"] = json.loads(call.prompt), call.reply
         print(json.dumps(d, indent=2))
@@ -79,6 +109,8 @@ def show(
     console.print(f"[bold]candidate #{c.id}[/] [{c.status}] backend={c.backend} parents={list(c.parent_ids)}")
     console.print(f"metric {fmt_metric(c.metric)}  test {fmt_metric(c.test_metric)}  params {fmt_int(c.params)}  "
                   f"FLOPs {fmt_int(c.flops)}")
+    for line in provenance(c, children):
+        console.print(line, highlight=False)
     if c.failure_kind:
         console.print(f"[red]{c.failure_kind}[/]: {for_terminal(c.failure_msg)}")
     if c.duplicate_of:
@@ -93,6 +125,19 @@ def show(
             console.print(m["content"], markup=False, highlight=False)
         console.rule("reply")
         console.print(call.reply, markup=False, highlight=False)
+
+
+def provenance(c: Candidate, children: list[int]) -> list[str]:
+    """How the candidate came to be and what came of it: operator, pre-filter verdict, children."""
+    operator = c.operator
+    lines = [f"made by: {c.backend}" + (f" ({operator})" if operator else "")]
+    predicted = c.predicted_metric
+    lines.append("pre-filter: " + ("not scored (seeds and failed builds skip it)" if c.prefilter_score is None
+                                   else f"score {fmt_metric(c.prefilter_score)}")
+                 + (f", predicted metric {fmt_metric(predicted)}" if predicted is not None else "")
+                 + (f" ({c.prefilter_reason})" if c.prefilter_reason else ""))
+    lines.append("children: " + (" ".join(f"#{k}" for k in children) or "none"))
+    return lines
 
 
 def campaign_lineage(store: Store, cand: Candidate, max_nodes: int = MAX_NODES) -> Lineage:
@@ -114,12 +159,15 @@ def resolve_pair(lin: Lineage, cid: int, other: int | None) -> tuple[Candidate, 
 
 
 def diff(
-    candidate_id: Annotated[int, typer.Argument(help="candidate id")],
-    other_id: Annotated[int | None, typer.Argument(help="compare with this id (default: the parent)")] = None,
+    candidate_id: CandidateId,
+    other_id: Annotated[int | None, typer.Argument(help="compare with this candidate id (default: the parent)")] = None,
     store: StoreOpt = DEFAULT_STORE,
     as_json: JsonOpt = False,
 ) -> None:
-    """Unified diff of a candidate's code vs its parent (or vs OTHER_ID)."""
+    """Unified diff of a candidate's code vs its parent (or vs OTHER_ID).
+
+    Example: archagent diff 9 2
+    """
     st = open_store(store)
     cand = st.candidate(candidate_id)
     lin = Lineage([c for c in st.by_ids({cand.id, *cand.parent_ids[:1], *([other_id] if other_id else [])})
@@ -181,11 +229,14 @@ def _style(c: Candidate) -> str:
 
 
 def lineage(
-    candidate_id: Annotated[int, typer.Argument(help="candidate id")],
+    candidate_id: CandidateId,
     store: StoreOpt = DEFAULT_STORE,
     as_json: JsonOpt = False,
 ) -> None:
-    """A candidate's ancestor chain and its descendants, as a tree."""
+    """A candidate's ancestor chain and its descendants, as a tree.
+
+    Example: archagent lineage 9 --json
+    """
     st = open_store(store)
     lin = campaign_lineage(st, st.candidate(candidate_id))
     if as_json:
@@ -205,7 +256,10 @@ def report(
     store: StoreOpt = DEFAULT_STORE,
     top: Annotated[int, typer.Option(help="architectures in the top table and lineage graph")] = 10,
 ) -> None:
-    """Write a campaign report with plots: one self-contained HTML file, or Markdown + PNGs."""
+    """Write a campaign report with plots: one self-contained HTML file, or Markdown + PNGs.
+
+    Example: archagent report digits-demo --out report.html
+    """
     from evals.report import write_report
 
     path = write_report(open_store(store), campaign, out, top)
@@ -217,7 +271,10 @@ def serve(
     host: Annotated[str, typer.Option(help="address to bind (default: this machine only)")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port (0 = any free port)")] = 8765,
 ) -> None:
-    """Browse campaigns in a local web app (leaderboard, candidates, lineage); safe while a campaign runs."""
+    """Browse campaigns in a local web app (leaderboard, candidates, lineage); safe while a campaign runs.
+
+    Example: archagent serve --store archagent.db --port 8765
+    """
     from agent.web import make_server
 
     open_store(store).close()  # fail early, with one line, on a missing or unreadable store

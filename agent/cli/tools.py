@@ -8,21 +8,15 @@
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from agent import api
 from agent.cli.options import JsonOpt, console
-from evals.fingerprint import code_key, text_key
-from evals.predictor import RankCombiner
 from evals.tasks import get_task
-from knowledge.records import Status
-from sandbox.judge import Evaluation, Evaluator
-from sandbox.limits import SandboxLimits
-from sandbox.runner import SubprocessRunner
 
 Files = Annotated[list[Path], typer.Argument(help="candidate .py files")]
 TimeoutOpt = Annotated[float, typer.Option(help="wall-clock limit per sandbox job, seconds")]
@@ -31,16 +25,7 @@ OptionOpt = Annotated[list[str] | None, typer.Option("--option", "-o", help="tas
 
 def task_from(name: str, options: list[str] | None):
     """The task with `KEY=VALUE` options; values are TOML literals (3, 0.5, "x", [1, 2]) or plain strings."""
-    parsed = {}
-    for item in options or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise ValueError(f"task option '{item}' is not KEY=VALUE")
-        try:
-            parsed[key.strip()] = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            parsed[key.strip()] = value
-    return get_task(name, parsed)
+    return get_task(name, api.parse_options(options))
 
 
 def read_sources(files: list[Path]) -> list[str]:
@@ -70,58 +55,47 @@ def _cell(v) -> str:
 def evaluate(file: Annotated[Path, typer.Argument(help="candidate .py file")],
              task: Annotated[str, typer.Option(help="task name")] = "digits", option: OptionOpt = None,
              timeout: TimeoutOpt = 300.0, as_json: JsonOpt = False) -> None:
-    """Fully evaluate one candidate file in the sandbox, exactly as a campaign would."""
-    from agent.pipeline import evaluate_once
+    """Fully evaluate one candidate file in the sandbox, exactly as a campaign would.
 
+    Example: archagent evaluate --task mnist1d -o epochs=5 my_model.py --json
+    """
     (code,) = read_sources([file])
-    c = evaluate_once(code, task_from(task, option), SandboxLimits(timeout_s=timeout))
-    ok = c.status == Status.OK
-    out = {"file": str(file), "status": "ok" if ok else str(c.failure_kind), "metric": c.metric,
-           "test_metric": c.test_metric, "params": c.params, "flops": c.flops, "error": c.failure_msg,
-           "graph_key": c.graph_key, "proxies": c.proxies, "timings": c.timings}
+    ev = api.evaluate(task_from(task, option), code, timeout_s=timeout)
+    out = {"file": str(file), "status": ev.status, "metric": ev.metric, "test_metric": ev.test_metric,
+           "params": ev.params, "flops": ev.flops, "error": ev.failure_msg, "graph_key": ev.graph_key,
+           "proxies": ev.proxies, "timings": ev.timings}
     if as_json:
         print(json.dumps(out))
     else:
         emit([out], False, ["file", "status", "metric", "test_metric", "params", "flops", "error"])
-    if not ok:
+    if not ev.ok:
         raise typer.Exit(1)
 
 
 def score(files: Files, task: Annotated[str, typer.Option(help="task name")] = "digits", option: OptionOpt = None,
           timeout: TimeoutOpt = 120.0, as_json: JsonOpt = False) -> None:
-    """Training-free pre-filter only: params, FLOPs, proxies and a combined score per file."""
-    ev = Evaluator(task_from(task, option), SubprocessRunner(timeout, threads=2))
-    probes = [ev.evaluate(code, "probe") for code in read_sources(files)]
-    scores = combined_scores(probes)
-    rows = [{"file": str(f), **p.proxies, "status": p.status, "params": p.params, "flops": p.flops,
-             "score": s, "error": p.failure_msg} for f, p, s in zip(files, probes, scores, strict=True)]
+    """Training-free pre-filter only: params, FLOPs, proxies and a combined score per file.
+
+    Example: archagent score --task digits a.py b.py c.py --json
+    """
+    scores = api.score(task_from(task, option), read_sources(files), timeout_s=timeout)
+    rows = [{"file": str(f), **s.as_dict()} for f, s in zip(files, scores, strict=True)]
     emit(rows, as_json, ["file", "status", "params", "flops", "synflow", "nwot", "score"])
-
-
-def combined_scores(probes: list[Evaluation]) -> list[float | None]:
-    """Default-weight rank combination of the proxies, ranked among the files given."""
-    ok = [p.proxies for p in probes if p.ok]
-    combiner = RankCombiner().fit(ok, [float("nan")] * len(ok))
-    values = iter(combiner.score(ok))
-    return [float(next(values)) if p.ok else None for p in probes]
 
 
 def fingerprint(files: Files, task: Annotated[str | None, typer.Option(help="also build: graph_key")] = None,
                 option: OptionOpt = None, timeout: TimeoutOpt = 120.0, as_json: JsonOpt = False) -> None:
-    """Dedup fingerprints per file: text_key, code_key and (with --task) graph_key."""
-    evaluator = Evaluator(task_from(task, option), SubprocessRunner(timeout, threads=2)) if task else None
+    """Dedup fingerprints per file: text_key, code_key and (with --task) graph_key.
+
+    Example: archagent fingerprint --task digits a.py b.py --json
+    """
+    resolved = task_from(task, option) if task else None
     rows = []
     for f, code in zip(files, read_sources(files), strict=True):
-        row = {"file": str(f), "text_key": text_key(code), "code_key": None, "error": None}
-        try:
-            row["code_key"] = code_key(code)
-        except SyntaxError as err:
-            row["error"] = f"syntax error: line {err.lineno}: {err.msg}"
-        if evaluator is not None:
-            probe = evaluator.evaluate(code, "probe", proxies=False)
-            row["graph_key"] = probe.graph_key
-            row["error"] = row["error"] or probe.failure_msg
-        rows.append(row)
+        fp = api.fingerprint(code, resolved, timeout_s=timeout).as_dict()
+        if resolved is None:
+            fp.pop("graph_key")
+        rows.append({"file": str(f), **fp})
     emit(rows, as_json, ["file", "text_key", "code_key", "graph_key", "error"])
 
 

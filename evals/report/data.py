@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from evals.final_stats import FinalRow, summarize
 from evals.report.curves import baseline_curves
 from evals.report.lineage import SEED_BACKEND, Lineage
 from knowledge.records import Campaign, Candidate, LLMCall, Status
@@ -92,6 +93,7 @@ class ReportData:
     status_counts: dict[str, int] = field(default_factory=dict)  # all candidates, seeds included
     proposal_counts: dict[str, int] = field(default_factory=dict)  # seeds excluded
     usage_rows: tuple[tuple, ...] = ()
+    final_rows: tuple[FinalRow, ...] = ()  # `archagent final`: multi-seed re-evaluation, best first
 
     @cached_property
     def lineage(self) -> Lineage:
@@ -177,7 +179,16 @@ def gather(store: Store, campaign: str | int, top: int = 10, depth: int = 6, ser
         wanted |= {p.id for p in pareto_front(points, cost, higher)}
     return ReportData(camp, name, higher, tuple(store.by_ids(wanted)), (), baselines, points,
                       tuple(c.id for c in best), store.counts(camp.id), store.counts(camp.id, seeds=False),
-                      tuple(store.llm_usage(camp.id)))
+                      tuple(store.llm_usage(camp.id)), final_rows(store, camp.id, higher))
+
+
+def final_rows(store: Store, campaign_id: int, higher_is_better: bool) -> tuple[FinalRow, ...]:
+    """`archagent final` results: one row per re-evaluated candidate, best first (empty before a final run)."""
+    runs = store.final_runs(campaign_id)
+    if not runs:
+        return ()
+    cands = {c.id: c for c in store.by_ids({r.candidate_id for r in runs})}
+    return tuple(summarize(runs, cands, higher_is_better))
 
 
 def overview(store: Store, campaign: str | int) -> ReportData:
