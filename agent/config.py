@@ -68,6 +68,7 @@ class BudgetConfig(_Strict):
     wall_time_s: float | None = Field(None, gt=0)
     max_tokens: int | None = Field(None, gt=0)  # total LLM tokens, prompt + completion
     max_cost_usd: float | None = Field(None, gt=0)
+    llm_calls: int | None = Field(None, gt=0)  # LLM requests of any purpose (re-asks included)
 
 
 class SearchConfig(_Strict):
@@ -82,6 +83,8 @@ class SearchConfig(_Strict):
     n_insights: int = Field(5, ge=0)  # insights shown per prompt
     analyst: int | None = Field(None, ge=0)  # index into [[backends]] for the analyst; default: the first LLM one
     repair_attempts: int | None = Field(None, ge=0)  # repairs per build/shape failure; None: 0 local, 1 litellm
+    objective: Literal["metric", "penalized", "pareto"] = "metric"  # parent ranking (knowledge/fitness.py)
+    size_penalty: float = Field(0.01, ge=0.0)  # objective "penalized": metric units per 10x parameters
 
 
 class PrefilterConfig(_Strict):
@@ -93,6 +96,18 @@ class PrefilterConfig(_Strict):
     warmup: int = Field(6, ge=0)  # train everything until this many proposals have been scored
     low_fidelity_epochs: int | None = Field(None, gt=0)  # staged fidelity: a short run first
     promote_fraction: float = Field(0.5, gt=0.0, le=1.0)  # share of short runs promoted to full training
+
+
+OperatorName = Literal["edit", "crossover", "rewrite", "mutate"]
+
+
+class OperatorsConfig(_Strict):
+    """The agent (agent/operators/): offspring from LLM edit/crossover/rewrite and AST mutation, chosen by a bandit."""
+
+    enabled: bool = True  # false: each LLM backend proposes whole files from the few-shot prompt only
+    use: list[OperatorName] = Field(default_factory=lambda: ["edit", "crossover", "rewrite", "mutate"], min_length=1)
+    floor: float = Field(0.1, ge=0.0, le=0.25)  # least share of proposals each operator gets
+    novelty_retries: int = Field(2, ge=0)  # re-asks (hotter) when a reply repeats an earlier candidate
 
 
 class SandboxConfig(_Strict):
@@ -142,6 +157,7 @@ class CampaignConfig(_Strict):
     executor: ExecutorConfig = ExecutorConfig()
     pipeline: PipelineConfig = PipelineConfig()
     prefilter: PrefilterConfig = PrefilterConfig()
+    operators: OperatorsConfig = OperatorsConfig()
     prompts_dir: Path | None = None  # user templates; default: the packaged prompts/
 
     @model_validator(mode="after")

@@ -36,6 +36,7 @@ from knowledge.store import Store
 from sandbox.executor import Executor, make_executor
 from sandbox.limits import SandboxLimits
 
+REPEAT_CAP = 3  # proposals (repeats included) may reach this multiple of the proposal budget
 EventHook = Callable[[str, Candidate], None]  # (event name, candidate)
 
 
@@ -140,6 +141,8 @@ class Campaign:
     def handle(self, proposal: Proposal) -> Candidate:
         """Log a proposal; dedupe it on text and code; start its evaluation if it is new."""
         base = dict(parent_ids=proposal.parent_ids, backend=proposal.backend, llm_call_id=proposal.llm_call_id)
+        if proposal.operator:  # agent/operators: which operator made it, and its seconds (the bandit's cost)
+            base["extra"] = {"operator": proposal.operator, "propose_s": proposal.propose_s}
         if proposal.code is None:
             cid = self.store.add_candidate(self.id, "", Status.FAILED, failure_kind=proposal.failure_kind,
                                            failure_msg=proposal.failure_msg, **base)
@@ -175,9 +178,15 @@ class Campaign:
         return self.store.count_proposals(self.id, SEED_BACKEND)
 
     def budget_exhausted(self, in_flight: int = 0) -> str | None:
+        """The proposal budget counts what was trained or failed, not repeats (dedup) of earlier candidates."""
         b, totals = self.cfg.budget, self.store.totals(self.id)
-        if self.n_proposals() + in_flight >= b.proposals:
+        made = self.n_proposals()
+        if made - self.store.counts(self.id).get(Status.DUPLICATE, 0) + in_flight >= b.proposals:
             return f"proposal budget ({b.proposals}) spent"
+        if made + in_flight >= REPEAT_CAP * b.proposals:
+            return f"{made} proposals, mostly repeats of earlier candidates: stopped at {REPEAT_CAP}x the budget"
+        if b.llm_calls and totals["calls"] >= b.llm_calls:
+            return f"LLM-call budget ({b.llm_calls}) spent"
         if b.wall_time_s and time.monotonic() - self.t0 >= b.wall_time_s:
             return f"wall-time budget ({b.wall_time_s:.0f} s) spent"
         if b.max_tokens and totals["tokens"] >= b.max_tokens:

@@ -36,6 +36,10 @@ class ReplayBackend(LLMBackend):
         """Advance past n replies (used when a campaign resumes)."""
         self._next = min(len(self._rows), self._next + n)
 
+    def peek(self) -> dict | None:
+        """The next row to be served (None when exhausted): exports name the operator that used it."""
+        return self._rows[self._next] if self._next < len(self._rows) else None
+
     def complete(self, messages: list[Message], *, temperature: float, max_tokens: int) -> Completion:
         if self._next >= len(self._rows):
             raise BackendExhausted(f"replay file {self.path.name} is exhausted after {len(self._rows)} replies")

@@ -1,0 +1,164 @@
+"""The agent: an evolving population whose offspring come from operators chosen by a bandit.
+
+    [operators]
+    use = ["edit", "crossover", "rewrite", "mutate"]   # the default
+
+Per proposal: the bandit (`agent.bandit`) picks an operator from the
+campaign's record of pulls (improvement over the parents per second, read from
+the store), parents are drawn from the trained candidates ranked by the
+campaign's objective (`knowledge.fitness`), and the operator makes the code.
+Every candidate records its operator. A replay backend's rows name the
+operator and parents they were made with (`archagent export-replay`), and the
+agent follows them, so an exported campaign re-runs exactly; a recorded AST
+mutation carries its code.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+
+from agent.bandit import Bandit, Pull
+from agent.llm import BackendExhausted
+from agent.exemplars import SEED_BACKEND, distinct, label, layer_types
+from agent.operators.base import Operator, OperatorCall
+from agent.prompting import Exemplar, PromptContext
+from agent.proposer import CallRecorder, LLMProposer, Proposal
+from evals.fingerprint import code_key, text_key
+from knowledge.fitness import Objective, improves, rank
+from knowledge.records import Candidate, Status
+from knowledge.store import Store
+
+FINISHED = (Status.OK, Status.FAILED, Status.DUPLICATE, Status.FILTERED)
+POOL = 8  # parents are drawn from the best POOL distinct architectures
+TOURNAMENT = 3
+
+
+def operator_of(c: Candidate) -> str:
+    return c.extra.get("operator", "")
+
+
+def propose_seconds(c: Candidate) -> float:
+    return float(c.extra.get("propose_s") or 0.0)
+
+
+class AgentProposer(LLMProposer):
+    """Operators over one LLM backend (`backend` is None when no LLM operator is in use)."""
+
+    def __init__(self, ops: dict[str, Operator], arms: list[str], bandit: Bandit, objective: Objective,
+                 higher: bool, store: Store, campaign_id: int, seed: int, llm=None):
+        self.ops, self.arms, self.bandit, self.objective, self.higher = ops, arms, bandit, objective, higher
+        self.store_path, self.campaign_id, self.seed = store.path, campaign_id, seed
+        self.backend, self.cfg, self.prompts = (llm.backend, llm.cfg, llm.prompts) if llm else (None, None, None)
+        self.name = llm.name if llm else "agent"
+        self.kind = self.backend.kind if self.backend else "agent"
+        self._next, self._lock = 0, threading.Lock()
+
+    @contextmanager
+    def history(self) -> Iterator[Store]:
+        store = Store(self.store_path)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def propose(self, ctx: PromptContext, record_call: CallRecorder) -> Proposal:
+        with self.history() as store:
+            cands = store.candidates(self.campaign_id)
+            hint = self.replay_row()
+            if hint is not None and hint.get("operator") == "mutate":
+                self.backend.skip(1)
+                parents = tuple(p.id for p in self.recorded_parents(store, hint))
+                return Proposal(hint["code"], parents, hint.get("backend", "evolution"), operator="mutate",
+                                propose_s=0.0)
+            name = hint.get("operator", "rewrite") if hint is not None else self.bandit.choose(self.pulls(cands))
+            op = self.ops[name]
+            parents = self.recorded_parents(store, hint) if hint is not None else self.parents(op, ctx, cands)
+            if len(parents) < op.n_parents:  # too few distinct architectures yet: a whole-file proposal
+                op, parents = self.ops["rewrite"], ()
+            if op.name == "rewrite" and not parents:
+                parents = tuple(ctx.exemplars)
+            return op.propose(OperatorCall(ctx, parents, record_call, partial(self.seen, store)))
+
+    # -- choosing --------------------------------------------------------------
+    def pulls(self, cands: list[Candidate]) -> list[Pull]:
+        """Every earlier proposal of this agent's arms, with whether it beat its parents and what it cost."""
+        by_id = {c.id: c for c in cands}
+        out = []
+        for c in cands:
+            arm = operator_of(c)
+            if c.backend == SEED_BACKEND or arm not in self.arms:
+                continue
+            parents = [by_id[p] for p in c.parent_ids if p in by_id]
+            improved = c.status == Status.OK and improves(c, parents, self.objective, self.higher)
+            seconds = propose_seconds(c) + float(c.timings.get("wall_s", 0.0))
+            out.append(Pull(arm, c.status in FINISHED, improved, seconds))
+        return out
+
+    def parents(self, op: Operator, ctx: PromptContext, cands: list[Candidate]) -> tuple[Exemplar, ...]:
+        """Tournaments over the best distinct architectures; crossover's B comes from another layer family."""
+        if not op.n_parents:
+            return ()
+        rng = self.rng(len(cands))
+        pool = distinct(rank(cands, self.objective, self.higher))[:POOL]
+        if not pool:
+            return ()
+        a = tournament(pool, rng)
+        picked = [a]
+        if op.n_parents == 2:
+            others = [c for c in pool if layer_types(c.code) != layer_types(a.code)] or [c for c in pool if c is not a]
+            picked += [tournament(others, rng)] if others else []
+        return tuple(exemplar(c, self.campaign_id) for c in picked)
+
+    def rng(self, n: int) -> random.Random:
+        """Seeded per (config seed, candidates so far); concurrent calls take distinct indices."""
+        with self._lock:
+            n = max(n, self._next)
+            self._next = n + 1
+        return random.Random(f"agent:{self.seed}:{n}")
+
+    def seen(self, store: Store, code: str) -> int | None:
+        """The earlier candidate this code repeats (same text or canonical AST), if any."""
+        try:
+            ck = code_key(code)
+        except SyntaxError:
+            ck = None
+        found = store.find_duplicate(self.campaign_id, text_key=text_key(code), code_key=ck)
+        return found[0] if found else None
+
+    # -- replay ----------------------------------------------------------------
+    def replay_row(self) -> dict | None:
+        """The next row when the backend replays a file (rows without "operator" are rewrites), else None."""
+        peek = getattr(self.backend, "peek", None)
+        if peek is None:
+            return None
+        row = peek()
+        if row is None:
+            raise BackendExhausted(f"replay file {self.backend.path.name} is exhausted")
+        return row
+
+    def recorded_parents(self, store: Store, hint: dict) -> tuple[Exemplar, ...]:
+        """The parents a replay row names (text keys in exports, or candidate ids), as found in this campaign."""
+        out = []
+        for ref in hint.get("parents", []):
+            cid = ref if isinstance(ref, int) else (store.find_duplicate(self.campaign_id, text_key=ref) or [None])[0]
+            if cid is not None:
+                out.append(exemplar(store.candidate(cid), self.campaign_id))
+        return tuple(out)
+
+    def close(self) -> None:
+        if self.backend is not None:
+            self.backend.close()
+
+
+def tournament(pool: list[Candidate], rng: random.Random) -> Candidate:
+    """The best-ranked of TOURNAMENT members drawn without replacement (pool is best first)."""
+    picks = rng.sample(range(len(pool)), min(TOURNAMENT, len(pool)))
+    return pool[min(picks)]
+
+
+def exemplar(c: Candidate, campaign_id: int) -> Exemplar:
+    return Exemplar(c.code, label(c, campaign_id), c.id, c.metric, c.params)

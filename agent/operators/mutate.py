@@ -1,0 +1,27 @@
+"""AST mutation: one step of regularized evolution (`agent.baselines.evolution`), no LLM.
+
+The step is the evolution baseline's own (its population, tournament, mutation
+and random stream), so a campaign whose only operator is `mutate` proposes
+exactly what `kind = "evolution"` proposes (tests/test_operators.py).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from agent.baselines.evolution import EvolutionProposer
+from agent.operators.base import Operator, OperatorCall
+from agent.proposer import Proposal
+
+
+class Mutate(Operator):
+    name = "mutate"
+
+    def __init__(self, evolution: EvolutionProposer):
+        self.evolution = evolution
+
+    def propose(self, call: OperatorCall) -> Proposal:
+        t0 = time.perf_counter()
+        p = self.evolution.propose(call.ctx, call.record_call)
+        return replace(p, operator=self.name, propose_s=time.perf_counter() - t0)
