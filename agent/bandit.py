@@ -1,6 +1,6 @@
 """Which operator next: UCB1 on improvements per second, with a floor per arm.
 
-    bandit = Bandit(["edit", "crossover", "rewrite", "mutate"], floor=0.1)
+    bandit = Bandit(["edit", "crossover", "rewrite", "mutation"], floor=0.1)
     arm = bandit.choose(pulls)   # pulls: every earlier Pull of this campaign, finished or not
 
 A pull improved when its candidate beat its parent(s) on the campaign's

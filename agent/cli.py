@@ -51,6 +51,9 @@ def run(config: Annotated[Path, typer.Argument(help="campaign config (TOML)")]) 
     from agent.loop import Campaign
 
     cfg = load_config(config)
+    b = cfg.budget
+    console.print(f"[dim]{cfg.name}: {b.proposals} proposals" + (f", stops by {b.wall_time_s / 60:.1f} min wall time"
+                  if b.wall_time_s else "") + (f", at most {b.llm_calls} LLM calls" if b.llm_calls else "") + "[/]")
     campaign = Campaign(cfg)
     progress = LiveProgress(cfg.name, cfg.budget.proposals, campaign.task.higher_is_better, campaign.task.metric_name)
     campaign.on_event = progress.on_event
@@ -73,20 +76,26 @@ def status(store: StoreOpt = Path("archagent.db"), as_json: JsonOpt = False) -> 
         cands, higher = st.candidates(camp.id), task_of(camp).higher_is_better
         best = (max if higher else min)((c.metric for c in cands if c.status == Status.OK and c.metric is not None),
                                         default=None)
+        budget = json.loads(camp.config_json).get("budget", {})
+        counted = sum(1 for c in cands if c.backend != "seed" and c.status != Status.DUPLICATE)
         rows.append({"campaign": camp.name, "task": camp.task, "state": camp.state, "counts": st.counts(camp.id),
+                     "budget": {"proposals": [counted, budget.get("proposals")], "llm_calls": budget.get("llm_calls")},
                      "best_metric": best, "prefilter": ranking_quality(cands, higher), **st.totals(camp.id)})
     if as_json:
         print(json.dumps(rows, indent=2))
         return
     from rich.table import Table
 
-    t = Table("campaign", "task", "state", "candidates", "best", "LLM calls", "tokens", "pre-filter τ / ρ (ε-random)")
+    t = Table("campaign", "task", "state", "candidates", "proposals / budget", "best", "LLM calls", "tokens",
+              "pre-filter τ / ρ (ε-random)")
     for r in rows:
         counts = " ".join(f"{k}={v}" for k, v in sorted(r["counts"].items()))
         q = r["prefilter"]
         quality = (f"{fmt_metric(q['trained']['kendall_tau'])} / {fmt_metric(q['trained']['spearman_rho'])} "
                    f"n={q['trained']['n']} ({fmt_metric(q['epsilon']['kendall_tau'])}, n={q['epsilon']['n']})")
-        t.add_row(r["campaign"], r["task"], r["state"], counts, fmt_metric(r["best_metric"]), str(r["calls"]),
+        used, cap = r["budget"]["proposals"], r["budget"]["llm_calls"]
+        t.add_row(r["campaign"], r["task"], r["state"], counts, f"{used[0]} / {used[1]}", fmt_metric(r["best_metric"]),
+                  f"{r['calls']}" + (f" / {cap}" if cap else ""),
                   fmt_int(r["tokens"]), quality)
     console.print(t)
 

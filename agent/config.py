@@ -45,6 +45,9 @@ class BackendConfig(_Strict):
     retry_max_wait_s: float = Field(30.0, gt=0)  # cap of the exponential backoff between attempts
     n_ctx: int = Field(4096, gt=0)  # local: llama.cpp context window
     n_threads: int | None = Field(None, gt=0)  # local: llama.cpp threads (default: all cores)
+    n_batch: int = Field(512, gt=0)  # local: prompt tokens evaluated per llama.cpp batch
+    lookup_tokens: int = Field(10, ge=0)  # local: prompt-lookup speculative decoding draft length (0: off)
+    prompt_cache_mb: int = Field(0, ge=0)  # local: RAM cache of evaluated prompt states beyond the last (0: off)
     weight: float = Field(1.0, gt=0)  # share of proposals when several backends are set
 
     @model_validator(mode="after")
@@ -98,14 +101,14 @@ class PrefilterConfig(_Strict):
     promote_fraction: float = Field(0.5, gt=0.0, le=1.0)  # share of short runs promoted to full training
 
 
-OperatorName = Literal["edit", "crossover", "rewrite", "mutate"]
+OperatorName = Literal["edit", "crossover", "rewrite", "mutation"]
 
 
 class OperatorsConfig(_Strict):
     """The agent (agent/operators/): offspring from LLM edit/crossover/rewrite and AST mutation, chosen by a bandit."""
 
     enabled: bool = True  # false: each LLM backend proposes whole files from the few-shot prompt only
-    use: list[OperatorName] = Field(default_factory=lambda: ["edit", "crossover", "rewrite", "mutate"], min_length=1)
+    use: list[OperatorName] = Field(default_factory=lambda: ["mutation", "edit", "crossover", "rewrite"], min_length=1)
     floor: float = Field(0.1, ge=0.0, le=0.25)  # least share of proposals each operator gets
     novelty_retries: int = Field(2, ge=0)  # re-asks (hotter) when a reply repeats an earlier candidate
 

@@ -10,9 +10,10 @@ A reply holds one or more blocks (aider's format):
     nn.Conv1d(1, 64, 5, padding=2),
     >>>>>>> REPLACE
 
-Each SEARCH text must occur in the parent: exactly, else line by line with
-leading/trailing whitespace ignored (then the replacement is re-indented by the
-indentation difference of the first line). Blocks apply in order. A reply with
+Each SEARCH text must match whole lines of the parent: exactly, else with
+leading/trailing whitespace ignored (the replacement is then re-indented by
+the indentation difference of the first line); a one-line SEARCH may also be a
+fragment of a line. The first match is replaced; blocks apply in order. A reply with
 no blocks but a whole ```python file holding `class Net` is taken as that file
 (small models often answer so). Runs in the parent process on untrusted text:
 it only matches and splices strings.
@@ -59,23 +60,29 @@ def apply_reply(parent: str, reply: str) -> str:
 
 
 def apply_block(code: str, block: Block, index: int = 1) -> str:
-    if not block.search.strip():
+    """Whole lines first (exact, then ignoring surrounding whitespace), then a fragment within one line."""
+    search = block.search.strip("\n")
+    if not search.strip():
         raise PatchError(f"edit block {index} has an empty SEARCH part")
-    if block.search in code:
-        return code.replace(block.search, block.replace, 1)
-    return _apply_loose(code, block, index)
+    lines, want = code.split("\n"), search.split("\n")
+    for same in (lambda a, b: a == b, lambda a, b: a.strip() == b.strip()):
+        for start in range(len(lines) - len(want) + 1):
+            if all(same(a, b) for a, b in zip(lines[start:start + len(want)], want, strict=True)):
+                new = _reindent(block.replace.strip("\n").split("\n"), want[0], lines[start])
+                return "\n".join(lines[:start] + new + lines[start + len(want):])
+    if len(want) == 1 and search.strip() in code:
+        return _replace_fragment(code, search.strip(), block.replace.strip("\n"))
+    raise PatchError(f"edit block {index}: SEARCH text not found in the parent (first line: {want[0].strip()[:60]!r})")
 
 
-def _apply_loose(code: str, block: Block, index: int) -> str:
-    """Match SEARCH line by line ignoring surrounding whitespace; re-indent REPLACE to the matched lines."""
-    lines, want = code.split("\n"), [s.strip() for s in block.search.strip("\n").split("\n")]
-    for start in range(len(lines) - len(want) + 1):
-        if [ln.strip() for ln in lines[start:start + len(want)]] == want:
-            new = _reindent(block.replace.strip("\n").split("\n"), block.search.strip("\n").split("\n")[0],
-                            lines[start])
-            return "\n".join(lines[:start] + new + lines[start + len(want):])
-    first = want[0][:60]
-    raise PatchError(f"edit block {index}: SEARCH text not found in the parent (first line: {first!r})")
+def _replace_fragment(code: str, fragment: str, new: str) -> str:
+    """Replace the first occurrence inside a line; later lines of `new` get that line's indentation."""
+    at = code.index(fragment)
+    line_start = code.rfind("\n", 0, at) + 1
+    indent = code[line_start:at][: len(code[line_start:at]) - len(code[line_start:at].lstrip())]
+    first, *rest = new.split("\n")
+    rest = [indent + ln.lstrip() if ln.strip() else ln for ln in rest]
+    return code[:at] + "\n".join([first, *rest]) + code[at + len(fragment):]
 
 
 def _reindent(new: list[str], search_first: str, found_first: str) -> list[str]:

@@ -25,7 +25,7 @@ def make_proposers(cfg: CampaignConfig, store: Store, campaign_id: int) -> list[
                  else make_agent(b, cfg, prompts, store, campaign_id) if cfg.operators.enabled
                  else make_proposer(b, prompts, cfg.seed) for b in cfg.backends]
     calls = store.llm_calls(campaign_id)
-    replayed_mutations = sum(1 for c in store.candidates(campaign_id) if operator_of(c) == "mutate")
+    replayed_mutations = sum(1 for c in store.candidates(campaign_id) if operator_of(c) == "mutation")
     for p in proposers:
         skip = getattr(getattr(p, "backend", None), "skip", None)
         if skip:

@@ -69,7 +69,7 @@ def export_rows(store: Store, campaign_id: int) -> tuple[list[dict], int]:
             fields = operator_fields(cand, by_id) if cand else {}
             groups.append((cand.id if cand else math.inf, [{**r, **fields} for r in group]))
             group = []
-    groups += [(c.id, [mutation_row(c, by_id)]) for c in cands if operator_of(c) == "mutate" and not c.llm_call_id]
+    groups += [(c.id, [mutation_row(c, by_id)]) for c in cands if operator_of(c) == "mutation" and not c.llm_call_id]
     rows = [r for _, g in sorted(groups, key=lambda g: g[0]) for r in g] + group
     rows += [{**replay_row(c), "error": c.error} for c in calls if stream(c.purpose) != "propose"]
     kept = [{k: v for k, v in r.items() if k != "error"} for r in rows if r.get("error") is None]

@@ -7,7 +7,7 @@ Methods (one `[[backends]]` line or `[operators]` setting each):
   random       grammar samples                    evolution    regularized evolution (AST mutations)
   llm          the local model, whole files from the few-shot prompt (operators off: the pre-agent proposer)
   agent        the local model as edit/crossover/rewrite operator + AST mutation, chosen by the bandit
-  agent-noLLM  the agent with only the mutate operator (the ablation: must equal evolution)
+  agent-noLLM  the agent with only the mutation operator (the ablation: must equal evolution)
 
 Every (method, seed) is a real campaign (real sandbox, real training) in its
 own store, pre-filter off (every valid proposal trains). The proposal budget
@@ -62,7 +62,7 @@ class Run:
 def campaign_config(method: str, seed: int, args: argparse.Namespace, store: Path) -> dict:
     llm = {"kind": "local", **({"model": args.model} if args.model else {})}
     backend = {"random": {"kind": "random"}, "evolution": {"kind": "evolution"}}.get(method, llm)
-    operators = {"llm": {"enabled": False}, "agent-noLLM": {"use": ["mutate"]}}.get(method, {})
+    operators = {"llm": {"enabled": False}, "agent-noLLM": {"use": ["mutation"]}}.get(method, {})
     budget = {"proposals": args.budget, **({"llm_calls": args.llm_calls} if args.llm_calls else {})}
     return {"name": f"{method}-seed{seed}", "store": str(store), "seed": seed,
             "task": {"name": args.task, "options": {"epochs": args.epochs}},

@@ -1,4 +1,4 @@
-"""The agent's operators: mutate-only equals the evolution baseline; edit, crossover and re-asks over replayed replies.
+"""The agent's operators: mutation-only equals the evolution baseline; edit, crossover and re-asks over replayed replies.
 
 Fast: no training. Candidates get a made-up metric (a hash of their code) as a
 stand-in for the sandbox, the same for both arms of a comparison.
@@ -59,10 +59,10 @@ def step(proposer: Proposer, store: Store, cid: int, ctx: PromptContext | None =
     return p
 
 
-def test_mutate_only_agent_proposes_exactly_what_evolution_proposes(tmp_path: Path):
+def test_mutation_only_agent_proposes_exactly_what_evolution_proposes(tmp_path: Path):
     evo_cfg, evo_store, evo_id = campaign(tmp_path, "evolution", backends=[{"kind": "evolution"}])
     agent_cfg, agent_store, agent_id = campaign(tmp_path, "agent", backends=[{"kind": "local"}],
-                                                operators={"use": ["mutate"]})
+                                                operators={"use": ["mutation"]})
     (evolution,) = make_proposers(evo_cfg, evo_store, evo_id)
     (agent,) = make_proposers(agent_cfg, agent_store, agent_id)
     assert isinstance(agent, AgentProposer) and agent.backend is None  # no model loaded for AST mutations
@@ -73,7 +73,7 @@ def test_mutate_only_agent_proposes_exactly_what_evolution_proposes(tmp_path: Pa
     ours = [(c.code, c.parent_ids, c.metric, c.status) for c in agent_store.candidates(agent_id)]
     assert ours == evo
     assert any(parents for _, parents, _, _ in evo[3:])  # mutations of trained parents, not only samples
-    assert {operator_of(c) for c in agent_store.candidates(agent_id) if c.backend != "seed"} == {"mutate"}
+    assert {operator_of(c) for c in agent_store.candidates(agent_id) if c.backend != "seed"} == {"mutation"}
 
 
 def replay_file(path: Path, rows: list[dict]) -> Path:

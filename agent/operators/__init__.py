@@ -3,7 +3,7 @@
     edit       LLM: SEARCH/REPLACE blocks against one parent (prompts/edit.j2)
     crossover  LLM: combine two parents from different families (prompts/crossover.j2)
     rewrite    LLM: a whole file from the few-shot prompt (prompts/propose.j2)
-    mutate     AST mutation, regularized evolution's step (agent/baselines)
+    mutation   AST mutation, regularized evolution's step (agent/baselines)
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from agent.operators.agent import AgentProposer
 from agent.operators.base import LLMAsk, Operator
 from agent.operators.crossover import Crossover
 from agent.operators.edit import Edit
-from agent.operators.mutate import Mutate
+from agent.operators.mutation import Mutation
 from agent.operators.rewrite import Rewrite
 from agent.prompting import Prompts
 from evals.tasks import get_task
@@ -33,12 +33,12 @@ def make_agent(b: BackendConfig, cfg: CampaignConfig, prompts: Prompts, store: S
     task, oc = get_task(cfg.task.name, cfg.task.options), cfg.operators
     ops: dict[str, Operator] = {}
     llm = None
-    if any(o != "mutate" for o in oc.use) or b.kind == "replay":
+    if any(o != "mutation" for o in oc.use) or b.kind == "replay":
         backend = make_backend(b, cfg.seed)
         llm = LLMAsk(backend, b, prompts, f"{backend.kind}:{backend.model}", oc.novelty_retries)
         ops.update({cls.name: cls(llm) for cls in LLM_OPERATORS})
-    if "mutate" in oc.use and task.spec.kind == "classification":  # the grammar's mutations classify only
-        ops["mutate"] = Mutate(EvolutionProposer(task, cfg.seed, store, campaign_id))
+    if "mutation" in oc.use and task.spec.kind == "classification":  # the grammar's mutations classify only
+        ops["mutation"] = Mutation(EvolutionProposer(task, cfg.seed, store, campaign_id))
     arms = [o for o in oc.use if o in ops]
     if not arms:
         raise ValueError(f"operators.use = {oc.use}: none applies to task '{task.spec.name}' ({task.spec.kind})")

@@ -1,7 +1,7 @@
 """The agent: an evolving population whose offspring come from operators chosen by a bandit.
 
     [operators]
-    use = ["edit", "crossover", "rewrite", "mutate"]   # the default
+    use = ["mutation", "edit", "crossover", "rewrite"]   # the default (the bandit tries them once, in this order)
 
 Per proposal: the bandit (`agent.bandit`) picks an operator from the
 campaign's record of pulls (improvement over the parents per second, read from
@@ -69,10 +69,10 @@ class AgentProposer(LLMProposer):
         with self.history() as store:
             cands = store.candidates(self.campaign_id)
             hint = self.replay_row()
-            if hint is not None and hint.get("operator") == "mutate":
+            if hint is not None and hint.get("operator") == "mutation":
                 self.backend.skip(1)
                 parents = tuple(p.id for p in self.recorded_parents(store, hint))
-                return Proposal(hint["code"], parents, hint.get("backend", "evolution"), operator="mutate",
+                return Proposal(hint["code"], parents, hint.get("backend", "evolution"), operator="mutation",
                                 propose_s=0.0)
             name = hint.get("operator", "rewrite") if hint is not None else self.bandit.choose(self.pulls(cands))
             op = self.ops[name]

@@ -1,7 +1,7 @@
 """AST mutation: one step of regularized evolution (`agent.baselines.evolution`), no LLM.
 
 The step is the evolution baseline's own (its population, tournament, mutation
-and random stream), so a campaign whose only operator is `mutate` proposes
+and random stream), so a campaign whose only operator is `mutation` proposes
 exactly what `kind = "evolution"` proposes (tests/test_operators.py).
 """
 
@@ -15,8 +15,8 @@ from agent.operators.base import Operator, OperatorCall
 from agent.proposer import Proposal
 
 
-class Mutate(Operator):
-    name = "mutate"
+class Mutation(Operator):
+    name = "mutation"
 
     def __init__(self, evolution: EvolutionProposer):
         self.evolution = evolution
