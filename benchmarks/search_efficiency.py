@@ -257,8 +257,9 @@ def main(argv: list[str] | None = None) -> int:
                 skipped[method] = str(err)
             if args.out:
                 write_out(args.out, runs, floor, skipped)
-    print(f"\ntask {args.task}, budget {args.budget} proposals, seeds {args.seed_base}..{args.seed_base + args.seeds - 1}"
-          f", {args.epochs} epochs, LLM calls cap {args.llm_calls}; total wall {time.monotonic() - t0:.0f} s\n")
+    last = args.seed_base + args.seeds - 1
+    print(f"\ntask {args.task}, budget {args.budget} proposals, seeds {args.seed_base}..{last}, {args.epochs} epochs, "
+          f"LLM calls cap {args.llm_calls}; total wall {time.monotonic() - t0:.0f} s\n")
     if floor:
         print(f"noise floor: {floor['architecture']} seed retrained with {len(floor['val'])} training seeds: "
               f"val {', '.join(f'{v:.4f}' for v in floor['val'])} (sd {floor['sd']:.4f}, range {floor['range']:.4f})"

@@ -1,4 +1,4 @@
-"""The agent's operators: mutation-only equals the evolution baseline; edit, crossover and re-asks over replayed replies.
+"""Operators: mutation-only equals the evolution baseline; edit, crossover and re-asks over replayed replies.
 
 Fast: no training. Candidates get a made-up metric (a hash of their code) as a
 stand-in for the sandbox, the same for both arms of a comparison.
@@ -86,7 +86,7 @@ def block(search: str, replace: str) -> str:
 
 
 def test_edit_applies_blocks_to_its_parent_and_a_bad_patch_fails_as_patch(tmp_path: Path):
-    relu = "nn.ReLU(),\n            nn.Conv2d(32, 64"
+    relu = "            nn.ReLU(),\n            nn.Conv2d(32, 64, kernel_size=3, padding=1),"
     rows = [{"reply": block(relu, relu.replace("ReLU", "GELU")), "operator": "edit", "parents": [1]},
             {"reply": block("nn.Conv7d(1, 2)", "nn.Conv7d(1, 3)"), "operator": "edit", "parents": [1]}]
     cfg, store, cid = campaign(tmp_path, "edit", backends=[{"kind": "replay",

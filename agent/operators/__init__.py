@@ -28,7 +28,8 @@ LLM_OPERATORS = (Edit, Crossover, Rewrite)
 __all__ = ["AgentProposer", "Operator", "make_agent"]
 
 
-def make_agent(b: BackendConfig, cfg: CampaignConfig, prompts: Prompts, store: Store, campaign_id: int) -> AgentProposer:
+def make_agent(b: BackendConfig, cfg: CampaignConfig, prompts: Prompts, store: Store,
+               campaign_id: int) -> AgentProposer:
     """The agent over one LLM backend; the model loads only when an LLM operator is in use (or it replays)."""
     task, oc = get_task(cfg.task.name, cfg.task.options), cfg.operators
     ops: dict[str, Operator] = {}

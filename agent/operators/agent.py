@@ -22,8 +22,8 @@ from contextlib import contextmanager
 from functools import partial
 
 from agent.bandit import Bandit, Pull
-from agent.llm import BackendExhausted
 from agent.exemplars import SEED_BACKEND, distinct, label, layer_types
+from agent.llm import BackendExhausted
 from agent.operators.base import Operator, OperatorCall
 from agent.prompting import Exemplar, PromptContext
 from agent.proposer import CallRecorder, LLMProposer, Proposal
