@@ -46,7 +46,7 @@ class BackendConfig(_Strict):
     n_ctx: int = Field(4096, gt=0)  # local: llama.cpp context window
     n_threads: int | None = Field(None, gt=0)  # local: llama.cpp threads (default: all cores)
     n_batch: int = Field(512, gt=0)  # local: prompt tokens evaluated per llama.cpp batch
-    lookup_tokens: int = Field(10, ge=0)  # local: prompt-lookup speculative decoding draft length (0: off)
+    lookup_tokens: int = Field(0, ge=0)  # local: prompt-lookup speculative decoding draft length (0: off)
     prompt_cache_mb: int = Field(0, ge=0)  # local: RAM cache of evaluated prompt states beyond the last (0: off)
     weight: float = Field(1.0, gt=0)  # share of proposals when several backends are set
 

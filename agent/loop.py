@@ -141,8 +141,8 @@ class Campaign:
     def handle(self, proposal: Proposal) -> Candidate:
         """Log a proposal; dedupe it on text and code; start its evaluation if it is new."""
         base = dict(parent_ids=proposal.parent_ids, backend=proposal.backend, llm_call_id=proposal.llm_call_id)
-        if proposal.operator:  # agent/operators: which operator made it, and its seconds (the bandit's cost)
-            base["extra"] = {"operator": proposal.operator, "propose_s": proposal.propose_s}
+        if proposal.operator:  # agent/operators: which operator made it
+            base["extra"] = {"operator": proposal.operator}
         if proposal.code is None:
             cid = self.store.add_candidate(self.id, "", Status.FAILED, failure_kind=proposal.failure_kind,
                                            failure_msg=proposal.failure_msg, **base)

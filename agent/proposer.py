@@ -31,7 +31,6 @@ class Proposal:
     failure_kind: FailureKind | None = None
     failure_msg: str | None = None
     operator: str = ""  # the operator that made it (agent.operators); "" for plain proposers
-    propose_s: float | None = None  # seconds the operator took (LLM time, re-asks included)
 
 
 # record_call(backend, model, purpose, messages, completion | None, error | None) -> llm_calls row id

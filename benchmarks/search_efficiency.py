@@ -35,7 +35,7 @@ from pathlib import Path
 from agent.config import parse_config
 from agent.llm import LLMError
 from agent.loop import Campaign
-from agent.operators.agent import operator_of
+from agent.operators.agent import call_groups, operator_of
 from evals.curves import running_best
 from evals.tasks import get_task
 from knowledge.fitness import Objective, improves
@@ -105,17 +105,6 @@ def operator_rows(method: str, cands: list[Candidate], calls: list[LLMCall], hig
                      "llm_s": sum(x.latency_s for x in group), "train_s": c.timings.get("wall_s", 0.0),
                      "failure": str(c.failure_kind) if c.failure_kind else None})
     return rows
-
-
-def call_groups(calls: list[LLMCall]) -> dict[int, list[LLMCall]]:
-    """Proposal call id -> that call with the re-asked repeats ("propose-copy") made just before it."""
-    out, pending = {}, []
-    for call in sorted(calls, key=lambda c: c.id):
-        if call.purpose == "propose-copy":
-            pending.append(call)
-        elif call.purpose == "propose":
-            out[call.id], pending = [*pending, call], []
-    return out
 
 
 def progress(method: str, seed: int, event: str, cand) -> None:

@@ -45,7 +45,7 @@ def campaign(tmp: Path, name: str, **cfg) -> tuple:
 def step(proposer: Proposer, store: Store, cid: int, ctx: PromptContext | None = None) -> Proposal:
     """One proposal, stored and 'evaluated' the way the loop would (duplicates marked)."""
     p = proposer.propose(ctx or PromptContext(TaskBrief.of(TASK)), partial(record_call, store, cid))
-    extra = {"operator": p.operator, "propose_s": p.propose_s} if p.operator else {}
+    extra = {"operator": p.operator} if p.operator else {}
     if p.code is None:
         store.add_candidate(cid, "", Status.FAILED, parent_ids=p.parent_ids, backend=p.backend,
                             failure_kind=p.failure_kind, failure_msg=p.failure_msg, llm_call_id=p.llm_call_id,

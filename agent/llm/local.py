@@ -9,10 +9,10 @@ use (`agent.llm.model_files`). The model stays loaded for the backend's
 lifetime: llama.cpp reuses the evaluated prompt prefix between calls, so a
 stable few-shot prefix is only evaluated once (`prompt_cache_mb` > 0 also keeps
 earlier prompts' states in RAM, for prompts that return to an older prefix).
-Replies that copy their prompt (edits, rewrites of an exemplar) decode faster
-with prompt-lookup speculative decoding (`lookup_tokens`, on by default): draft
-tokens are taken from matching n-grams of the prompt and verified in one batch,
-so the reply is what plain sampling would accept. Sampling is seeded: the same
+Prompt-lookup speculative decoding (`lookup_tokens` > 0) drafts tokens from
+matching n-grams of the prompt and verifies them in one batch; it is off by
+default because llama-cpp-python then computes logits for every prompt token
+too (benchmarks/README.md, local_speed.py). Sampling is seeded: the same
 seed and prompts give the same replies, and each call draws a fresh seed from
 that stream, so repeated prompts still give varied samples.
 """
@@ -94,6 +94,7 @@ class LocalBackend(LLMBackend):
                 n_batch=min(cfg.n_batch, cfg.n_ctx),
                 seed=seed,
                 draft_model=_lookup_draft(cfg.lookup_tokens),
+                logits_all=cfg.lookup_tokens > 0,  # llama-cpp-python 0.3 sizes its logits buffer from this flag
                 verbose=False,
             )
         except (ValueError, RuntimeError) as err:

@@ -23,10 +23,13 @@ class ReplayBackend(LLMBackend):
         self.path = Path(path)
         if not self.path.is_file():
             raise LLMError(f"replay file not found: {self.path}")
-        rows = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
-        self._rows = [r for r in rows if stream(r.get("purpose", "propose")) == purpose]
+        self._rows = [r for r in self.read_rows(self.path) if stream(r.get("purpose", "propose")) == purpose]
         self._next = 0
         self.model = model or self.path.name
+
+    @staticmethod
+    def read_rows(path: Path) -> list[dict]:
+        return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
     @property
     def remaining(self) -> int:

@@ -29,7 +29,7 @@ from agent.prompting import Exemplar, PromptContext
 from agent.proposer import CallRecorder, LLMProposer, Proposal
 from evals.fingerprint import code_key, text_key
 from knowledge.fitness import Objective, improves, rank
-from knowledge.records import Candidate, Status
+from knowledge.records import Candidate, LLMCall, Status
 from knowledge.store import Store
 
 FINISHED = (Status.OK, Status.FAILED, Status.DUPLICATE, Status.FILTERED)
@@ -41,8 +41,15 @@ def operator_of(c: Candidate) -> str:
     return c.extra.get("operator", "")
 
 
-def propose_seconds(c: Candidate) -> float:
-    return float(c.extra.get("propose_s") or 0.0)
+def call_groups(calls: list[LLMCall]) -> dict[int, list[LLMCall]]:
+    """Proposal call id -> that call and the re-asked repeats ("propose-copy") made just before it."""
+    out, pending = {}, []
+    for call in sorted(calls, key=lambda c: c.id):
+        if call.purpose == "propose-copy":
+            pending.append(call)
+        elif call.purpose == "propose":
+            out[call.id], pending = [*pending, call], []
+    return out
 
 
 class AgentProposer(LLMProposer):
@@ -72,9 +79,9 @@ class AgentProposer(LLMProposer):
             if hint is not None and hint.get("operator") == "mutation":
                 self.backend.skip(1)
                 parents = tuple(p.id for p in self.recorded_parents(store, hint))
-                return Proposal(hint["code"], parents, hint.get("backend", "evolution"), operator="mutation",
-                                propose_s=0.0)
-            name = hint.get("operator", "rewrite") if hint is not None else self.bandit.choose(self.pulls(cands))
+                return Proposal(hint["code"], parents, hint.get("backend", "evolution"), operator="mutation")
+            pulls = self.pulls(cands, store.llm_calls(self.campaign_id)) if hint is None else []
+            name = hint.get("operator", "rewrite") if hint is not None else self.bandit.choose(pulls)
             op = self.ops[name]
             parents = self.recorded_parents(store, hint) if hint is not None else self.parents(op, ctx, cands)
             if len(parents) < op.n_parents:  # too few distinct architectures yet: a whole-file proposal
@@ -84,9 +91,9 @@ class AgentProposer(LLMProposer):
             return op.propose(OperatorCall(ctx, parents, record_call, partial(self.seen, store)))
 
     # -- choosing --------------------------------------------------------------
-    def pulls(self, cands: list[Candidate]) -> list[Pull]:
-        """Every earlier proposal of this agent's arms, with whether it beat its parents and what it cost."""
-        by_id = {c.id: c for c in cands}
+    def pulls(self, cands: list[Candidate], calls: list[LLMCall]) -> list[Pull]:
+        """Every earlier proposal of this agent's arms: did it beat its parents, and its seconds (LLM + training)."""
+        by_id, groups = {c.id: c for c in cands}, call_groups(calls)
         out = []
         for c in cands:
             arm = operator_of(c)
@@ -94,7 +101,8 @@ class AgentProposer(LLMProposer):
                 continue
             parents = [by_id[p] for p in c.parent_ids if p in by_id]
             improved = c.status == Status.OK and improves(c, parents, self.objective, self.higher)
-            seconds = propose_seconds(c) + float(c.timings.get("wall_s", 0.0))
+            llm_s = sum(x.latency_s for x in groups.get(c.llm_call_id, []))
+            seconds = llm_s + float(c.timings.get("wall_s", 0.0))
             out.append(Pull(arm, c.status in FINISHED, improved, seconds))
         return out
 

@@ -13,7 +13,6 @@ exports see it.
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -63,7 +62,7 @@ class LLMAsk:
 
     def ask(self, operator: str, messages: list, parse: Parse, call: OperatorCall) -> Proposal:
         """Ask until the reply is new (or the re-asks run out); a reply that does not parse fails the proposal."""
-        t0, parents = time.perf_counter(), tuple(p.id for p in call.parents if p.id is not None)
+        parents = tuple(p.id for p in call.parents if p.id is not None)
         fail = Proposal(None, parents, self.name, operator=operator)
         for attempt in range(self.novelty_retries + 1):
             try:
@@ -74,7 +73,7 @@ class LLMAsk:
                 raise
             except LLMError as err:
                 cid = call.record_call(self.name, self.backend.model, "propose", messages, None, str(err))
-                return done(fail, t0, llm_call_id=cid, failure_kind=FailureKind.LLM, failure_msg=str(err)[:500])
+                return replace(fail, llm_call_id=cid, failure_kind=FailureKind.LLM, failure_msg=str(err)[:500])
             try:
                 code, error = parse(reply.text), None
             except PatchError as err:
@@ -87,13 +86,9 @@ class LLMAsk:
                 continue
             cid = call.record_call(self.name, reply.model, "propose", messages, reply, None)
             if error is not None:
-                return done(fail, t0, llm_call_id=cid, failure_kind=FailureKind.PATCH, failure_msg=str(error)[:500])
+                return replace(fail, llm_call_id=cid, failure_kind=FailureKind.PATCH, failure_msg=str(error)[:500])
             if code is None:
-                return done(fail, t0, llm_call_id=cid, failure_kind=FailureKind.NO_CODE,
+                return replace(fail, llm_call_id=cid, failure_kind=FailureKind.NO_CODE,
                             failure_msg="the reply held no code block")
-            return done(fail, t0, code=code, llm_call_id=cid)
+            return replace(fail, code=code, llm_call_id=cid)
         raise AssertionError("unreachable: the last attempt always returns")
-
-
-def done(p: Proposal, t0: float, **fields) -> Proposal:
-    return replace(p, propose_s=time.perf_counter() - t0, **fields)

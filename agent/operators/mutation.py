@@ -7,7 +7,6 @@ exactly what `kind = "evolution"` proposes (tests/test_operators.py).
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 from agent.baselines.evolution import EvolutionProposer
@@ -22,6 +21,4 @@ class Mutation(Operator):
         self.evolution = evolution
 
     def propose(self, call: OperatorCall) -> Proposal:
-        t0 = time.perf_counter()
-        p = self.evolution.propose(call.ctx, call.record_call)
-        return replace(p, operator=self.name, propose_s=time.perf_counter() - t0)
+        return replace(self.evolution.propose(call.ctx, call.record_call), operator=self.name)
