@@ -44,7 +44,7 @@ class BackendConfig(_Strict):
     retries: int = Field(4, ge=1)  # attempts per request on transient errors (timeouts, 429, 5xx)
     retry_max_wait_s: float = Field(30.0, gt=0)  # cap of the exponential backoff between attempts
     n_ctx: int = Field(4096, gt=0)  # local: llama.cpp context window
-    n_threads: int | None = Field(None, gt=0)  # local: llama.cpp threads (default: all cores)
+    n_threads: int | None = Field(None, gt=0)  # local: llama.cpp threads (default: all cores but one)
     n_batch: int = Field(512, gt=0)  # local: prompt tokens evaluated per llama.cpp batch
     lookup_tokens: int = Field(0, ge=0)  # local: prompt-lookup speculative decoding draft length (0: off)
     prompt_cache_mb: int = Field(0, ge=0)  # local: RAM cache of evaluated prompt states beyond the last (0: off)

@@ -1,7 +1,7 @@
 """Search efficiency: random, evolution, the plain LLM proposer, the agent and the agent without LLM, same budget.
 
-    nice python benchmarks/search_efficiency.py --task mnist1d --budget 12 --seeds 3 --epochs 10 \
-        --methods random,evolution,llm,agent,agent-noLLM --llm-calls 12 --noise-seeds 3 --out results.json
+    nice python benchmarks/search_efficiency.py --task mnist1d --budget 8 --seeds 3 --epochs 4 --batch-size 128 \
+        --methods random,evolution,agent-noLLM,agent,llm --llm-calls 8 --noise-seeds 3 --out results.json
 
 Methods (one `[[backends]]` line or `[operators]` setting each):
   random       grammar samples                    evolution    regularized evolution (AST mutations)
@@ -65,9 +65,13 @@ def campaign_config(method: str, seed: int, args: argparse.Namespace, store: Pat
     operators = {"llm": {"enabled": False}, "agent-noLLM": {"use": ["mutation"]}}.get(method, {})
     budget = {"proposals": args.budget, **({"llm_calls": args.llm_calls} if args.llm_calls else {})}
     return {"name": f"{method}-seed{seed}", "store": str(store), "seed": seed,
-            "task": {"name": args.task, "options": {"epochs": args.epochs}},
+            "task": {"name": args.task, "options": task_options(args)},
             "budget": budget, "backends": [backend], "operators": operators,
             "prefilter": {"enabled": False}, "sandbox": {"timeout_s": 300}}
+
+
+def task_options(args: argparse.Namespace) -> dict:
+    return {"epochs": args.epochs, **({"batch_size": args.batch_size} if args.batch_size else {})}
 
 
 def run_campaign(method: str, seed: int, args: argparse.Namespace, store_dir: Path) -> Run:
@@ -116,9 +120,9 @@ def progress(method: str, seed: int, event: str, cand) -> None:
 
 
 # -- noise floor -------------------------------------------------------------------
-def noise_floor(task_name: str, epochs: int, seeds: int) -> dict:
+def noise_floor(task_name: str, options: dict, seeds: int) -> dict:
     """Retrain the best seed architecture (chosen at training seed 0) with training seeds 0..n-1, in process."""
-    task = get_task(task_name, {"epochs": epochs})
+    task = get_task(task_name, options)
     scores = {name: train_once(task, code, 0) for name, code in task.seeds().items()}
     best = max(scores, key=lambda n: scores[n][0] if task.higher_is_better else -scores[n][0])
     runs = [scores[best]] + [train_once(task, task.seeds()[best], s) for s in range(1, seeds)]
@@ -214,6 +218,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--seeds", type=int, default=3, help="campaigns per method")
     ap.add_argument("--seed-base", type=int, default=0, help="first config seed (seeds base..base+n-1)")
     ap.add_argument("--epochs", type=int, default=10, help="training epochs of the task recipe")
+    ap.add_argument("--batch-size", type=int, default=None, help="training batch size (default: the task's)")
     ap.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated: {', '.join(METHODS)}")
     ap.add_argument("--llm-calls", type=int, default=None, help="cap on LLM requests per campaign")
     ap.add_argument("--noise-seeds", type=int, default=3, help="training seeds for the noise floor (0: skip)")
@@ -235,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     store_dir = args.store_dir or Path(tmp.name)
     store_dir.mkdir(parents=True, exist_ok=True)
     t0, runs, skipped = time.monotonic(), [], {}
-    floor = noise_floor(args.task, args.epochs, args.noise_seeds) if args.noise_seeds else None
+    floor = noise_floor(args.task, task_options(args), args.noise_seeds) if args.noise_seeds else None
     for seed in range(args.seed_base, args.seed_base + args.seeds):  # seed-major: a cut-short run is balanced
         for method in args.methods:
             if method in skipped:

@@ -55,10 +55,13 @@ def resolve_model(model: str | None, cache_dir: Path | None = None) -> tuple[str
 
 
 def _n_threads() -> int:
-    """CPU cores this process may use (affinity-aware where the OS tells)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    """All cores this process may use but one, which the sandboxed trainer uses (affinity-aware).
+
+    llama.cpp's threads wait for each other: on a 2-core box whose other core trains a
+    candidate, 1 thread was more than 2x faster than 2 (benchmarks/README.md).
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores - 1)
 
 
 def _lookup_draft(tokens: int) -> Any:
