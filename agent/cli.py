@@ -168,7 +168,7 @@ def show(
     if c.failure_kind:
         console.print(f"[red]{c.failure_kind}[/]: {c.failure_msg}")
     if c.duplicate_of:
-        console.print(f"duplicate of #{c.duplicate_of} (matched on {c.extra.get('matched_on')})")
+        console.print(f"duplicate of #{c.duplicate_of} (matched on {c.matched_on})")
     if c.proxies:
         console.print("proxies: " + ", ".join(f"{k}={v:.3g}" for k, v in sorted(c.proxies.items())))
     if c.code:

@@ -1,4 +1,4 @@
-"""Single-file tools: `evaluate`, `score` and `fingerprint` (DESIGN.md §3).
+"""Single-file tools: `evaluate`, `score` and `fingerprint` (docs/contracts.md §3).
 
     archagent evaluate --task digits model.py --json
     archagent score --task digits a.py b.py --json
@@ -16,10 +16,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from evals.evaluate import Evaluation, Evaluator
 from evals.fingerprint import code_key, text_key
 from evals.predictor import RankCombiner
 from evals.tasks import get_task
+from knowledge.records import Status
+from sandbox.judge import Evaluation, Evaluator
+from sandbox.limits import SandboxLimits
 from sandbox.runner import SubprocessRunner
 
 console = Console()
@@ -71,16 +73,19 @@ def evaluate(file: Annotated[Path, typer.Argument(help="candidate .py file")],
              task: Annotated[str, typer.Option(help="task name")] = "digits", option: OptionOpt = None,
              timeout: TimeoutOpt = 300.0, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Fully evaluate one candidate file in the sandbox, exactly as a campaign would."""
+    from agent.pipeline import evaluate_once
+
     (code,) = read_sources([file])
-    ev = Evaluator(task_from(task, option), SubprocessRunner(timeout, threads=2)).probe_and_train(code)
-    out = {"file": str(file), "status": ev.status, "metric": ev.metric, "test_metric": ev.test_metric,
-           "params": ev.params, "flops": ev.flops, "error": ev.failure_msg, "graph_key": ev.graph_key,
-           "proxies": ev.proxies, "timings": ev.timings}
+    c = evaluate_once(code, task_from(task, option), SandboxLimits(timeout_s=timeout))
+    ok = c.status == Status.OK
+    out = {"file": str(file), "status": "ok" if ok else str(c.failure_kind), "metric": c.metric,
+           "test_metric": c.test_metric, "params": c.params, "flops": c.flops, "error": c.failure_msg,
+           "graph_key": c.graph_key, "proxies": c.proxies, "timings": c.timings}
     if as_json:
         print(json.dumps(out))
     else:
         emit([out], False, ["file", "status", "metric", "test_metric", "params", "flops", "error"])
-    if not ev.ok:
+    if not ok:
         raise typer.Exit(1)
 
 

@@ -16,6 +16,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from sandbox.config import ExecutorConfig
+from sandbox.limits import SandboxLimits
+
 
 class ConfigError(ValueError):
     """A user mistake in a config file: the message is one human-readable line."""
@@ -74,6 +77,16 @@ class BudgetConfig(_Strict):
     llm_calls: int | None = Field(None, gt=0)  # LLM requests of any purpose (re-asks included)
 
 
+# Defaults of the per-backend-kind fields of [search] (None there), measured in benchmarks/README.md:
+# the small local model is as valid with 1 exemplar as with 3 and ~40% faster; repair did not help it,
+# resampling did; its analyses copied the format example. Field -> ({kind: default}, default for other kinds).
+KIND_DEFAULTS: dict[str, tuple[dict[str, int], int]] = {
+    "n_exemplars": ({"local": 1}, 3),
+    "repair_attempts": ({"local": 0, "litellm": 1}, 0),
+    "insight_every": ({"local": 0}, 5),
+}
+
+
 class SearchConfig(_Strict):
     n_exemplars: int | None = Field(None, ge=0)  # few-shot architectures per prompt; None: 1 for local, 3 others
     n_results: int = Field(8, ge=0)  # rows of the results table in the prompt
@@ -81,6 +94,7 @@ class SearchConfig(_Strict):
     directives: bool = True  # one random concrete change per proposal (prompts/directives[-<task>].txt)
     islands: int = Field(2, ge=1)  # sub-populations evolving separately; each proposal draws exemplars from one
     migration_interval: int = Field(10, ge=1)  # proposals between migrations (each island sees the others' best)
+    sampler: Literal["elite", "best", "tournament", "power_law"] = "elite"  # parent sampling (agent/population.py)
     transfer: bool = True  # start from earlier campaigns' best architectures and insights on the same task
     insight_every: int | None = Field(None, ge=0)  # analyst every N finished proposals; None: 5, 0 for local
     n_insights: int = Field(5, ge=0)  # insights shown per prompt
@@ -88,6 +102,11 @@ class SearchConfig(_Strict):
     repair_attempts: int | None = Field(None, ge=0)  # repairs per build/shape failure; None: 0 local, 1 litellm
     objective: Literal["metric", "penalized", "pareto"] = "metric"  # parent ranking (knowledge/fitness.py)
     size_penalty: float = Field(0.01, ge=0.0)  # objective "penalized": metric units per 10x parameters
+
+    def for_kind(self, kind: str) -> SearchConfig:
+        """This section as a `kind` backend uses it: every unset per-kind field resolved (KIND_DEFAULTS)."""
+        return self.model_copy(update={name: table.get(kind, default) for name, (table, default)
+                                       in KIND_DEFAULTS.items() if getattr(self, name) is None})
 
 
 class PrefilterConfig(_Strict):
@@ -113,39 +132,11 @@ class OperatorsConfig(_Strict):
     novelty_retries: int = Field(2, ge=0)  # re-asks (hotter) when a reply repeats an earlier candidate
 
 
-class SandboxConfig(_Strict):
-    """Per-candidate limits; `sandbox.limits.SandboxLimits.from_config` turns them into the child's caps."""
-
-    timeout_s: float = Field(300.0, gt=0)  # wall clock per candidate evaluation
-    memory_mb: int = Field(6144, ge=256)  # address-space cap (torch alone maps ~0.9 GB)
-    cpu_s: float | None = Field(None, gt=0)  # CPU-time cap; default timeout_s x threads + 10
-    max_file_mb: int = Field(256, gt=0)  # largest file the candidate may write
-    max_procs: int = Field(64, gt=0)  # process/thread headroom (not enforced when running as root)
-    max_open_files: int = Field(256, ge=64)
-    max_output_kb: int = Field(64, gt=0)  # stdout+stderr tail kept per candidate
-    network: bool = False  # false: new network namespace where permitted + in-process socket guard
-
-
 class PipelineConfig(_Strict):
     """Overlap of proposing and training: neither the LLM nor the trainers should sit idle."""
 
     proposers: int = Field(1, gt=0)  # LLM requests in flight at once
     queue: int = Field(1, ge=0)  # proposals allowed to wait for a busy trainer (more = staler prompts)
-
-
-class ExecutorConfig(_Strict):
-    """Where sandboxed trainings run; `sandbox.executor.make_executor` builds it."""
-
-    kind: Literal["local", "ray"] = "local"  # local: warm fork-server workers; ray: Ray core tasks
-    workers: int = Field(1, gt=0)  # trainings in flight at once
-    threads: int = Field(1, gt=0)  # torch intra-op threads per training
-    max_retries: int = Field(1, ge=0)  # re-runs after a worker died, then the candidate is LOST
-    gpu_ids: list[int] = Field(default_factory=list)  # local: worker i trains on gpu_ids[i % len]
-    address: str = "local"  # ray: "local" starts a private cluster, else e.g. "ray://head:10001"
-    cluster_cpus: int | None = Field(None, gt=0)  # ray, address "local": CPUs of the private cluster
-    num_cpus: float = Field(1.0, gt=0)  # ray: CPUs reserved per job
-    num_gpus: float = Field(0.0, ge=0)  # ray: GPUs per job (> 0: the job trains on CUDA)
-    warm: bool = True  # ray: fork jobs from a warm server in each Ray worker (false: a fresh process per job)
 
 
 class CampaignConfig(_Strict):
@@ -156,7 +147,7 @@ class CampaignConfig(_Strict):
     budget: BudgetConfig = BudgetConfig()
     backends: list[BackendConfig] = Field(default_factory=lambda: [BackendConfig()], min_length=1)
     search: SearchConfig = SearchConfig()
-    sandbox: SandboxConfig = SandboxConfig()
+    sandbox: SandboxLimits = SandboxLimits()  # [sandbox] is the sandbox's own per-job limits record
     executor: ExecutorConfig = ExecutorConfig()
     pipeline: PipelineConfig = PipelineConfig()
     prefilter: PrefilterConfig = PrefilterConfig()

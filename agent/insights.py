@@ -29,9 +29,6 @@ _LESSON = re.compile(  # "- lesson [ids: 3, 7]", also "1. lesson (id 3)", "* les
 _LAYER = re.compile(r"\bnn\.([A-Z]\w*)")
 _BRACKETS = re.compile(r"<[^>]*>|\[[^\]]*\]")  # template placeholders and stray [id: ...] groups
 MAX_LESSON_CHARS = 240
-# Measured: the local 0.5B model copies the format example (or drops the ids) -> no lessons, 40-180 s per
-# analysis on 2 shared cores; so by default a local analyst is off and any other analyses every 5 proposals.
-DEFAULT_EVERY = {"local": 0}
 FINISHED = (Status.OK, Status.FAILED)
 _CONTAINERS = {"Module", "Sequential", "ModuleList", "ModuleDict", "Parameter", "ParameterList", "Identity"}
 
@@ -57,10 +54,6 @@ def parse_lessons(reply: str, known_ids: set[int], limit: int = 5, example: str 
     return list(lessons.values())[:limit]
 
 
-def insight_every(kind: str, configured: int | None) -> int:
-    return configured if configured is not None else DEFAULT_EVERY.get(kind, 5)
-
-
 def layer_summary(code: str) -> str:
     """'Conv2d x2, Linear x1': the layer types a source names, with counts."""
     names = [n for n in _LAYER.findall(code) if n not in _CONTAINERS]
@@ -78,11 +71,12 @@ def analysis_rows(cands: list[Candidate], task: Task, n_best: int = 5, n_recent:
             for c in chosen]
 
 
-def relevant_insights(store: Store, campaign_id: int, exemplar_ids: set[int], search: SearchConfig) -> list[str]:
-    """Up to `n_insights` lessons: those citing the current exemplars first, then the newest."""
+def relevant_insights(store: Store, task_name: str, campaign_id: int, exemplar_ids: set[int],
+                      search: SearchConfig) -> list[str]:
+    """Up to `n_insights` lessons on the task: those citing the current exemplars first, then the newest."""
     if not search.n_insights:
         return []
-    pool = store.insights(store.campaign(campaign_id).task, limit=200)
+    pool = store.insights(task_name, limit=200)
     if not search.transfer:
         pool = [i for i in pool if i.campaign_id == campaign_id]
     citing = [i for i in pool if set(i.candidate_ids) & exemplar_ids]
@@ -91,35 +85,37 @@ def relevant_insights(store: Store, campaign_id: int, exemplar_ids: set[int], se
 
 
 class Analyst:
-    """Counts finished (ok or failed) proposals and asks for lessons every `every` of them."""
+    """Counts finished (ok or failed) proposals and asks for lessons every `every` of them.
 
-    def __init__(self, store: Store, campaign_id: int, task: Task, every: int, source: Source, prompts: Prompts,
-                 record: CallRecorder):
-        self.store, self.campaign_id, self.task, self.every = store, campaign_id, task, every
-        self.source, self.prompts, self.record = source, prompts, record
-        self.task_name = store.campaign(campaign_id).task
-        # finished proposals (seeds excluded: the analyst learns from what the search tried)
-        self.finished = sum(1 for c in store.candidates(campaign_id, *FINISHED) if c.backend != "seed")
-        self.rounds = self.finished // every  # a resumed campaign does not re-analyse what it has analysed
+    `due` runs on the main thread at each finished candidate; `analyze` on an LLM
+    thread, with its own store connection and the candidates as they were when due.
+    """
+
+    def __init__(self, task: Task, task_name: str, campaign_id: int, every: int, source: Source, prompts: Prompts,
+                 finished: int):
+        self.task, self.task_name, self.campaign_id, self.every = task, task_name, campaign_id, every
+        self.source, self.prompts = source, prompts
+        self.finished = finished  # finished proposals (seeds excluded: the analyst learns from what the search tried)
+        self.rounds = finished // every  # a resumed campaign does not re-analyse what it has analysed
         self.exhausted = False
 
-    def on_finished(self, cand: Candidate) -> list[int]:
-        """Call once per candidate that finished (ok or failed); returns the ids of insights added (usually none)."""
+    def due(self, cand: Candidate) -> bool:
+        """Call once per candidate that finished (ok or failed): True when an analysis is due now."""
         self.finished += cand.backend != "seed"
         if self.exhausted or self.finished // self.every <= self.rounds:
-            return []
+            return False
         self.rounds = self.finished // self.every
-        return self.analyze()
+        return True
 
-    def analyze(self) -> list[int]:
-        cands = self.store.candidates(self.campaign_id)
-        known = [i.text for i in self.store.insights(self.task_name, limit=20)]
+    def analyze(self, store: Store, cands: list[Candidate], record: CallRecorder) -> list[int]:
+        """One analysis request; returns the ids of the insights it added (often none)."""
+        known = [i.text for i in store.insights(self.task_name, limit=20)]
         ctx = AnalyzeContext(TaskBrief.of(self.task), analysis_rows(cands, self.task), known)
-        reply, call_id = self.source.ask(self.prompts.messages("analyze", ctx), self.record)
+        reply, call_id = self.source.ask(self.prompts.messages("analyze", ctx), record)
         if reply is None:
             self.exhausted = call_id is None
             return []
         lessons = [le for le in parse_lessons(reply.text, {c.id for c in cands}, example=ctx.example)
                    if le.text not in known]
-        return [self.store.add_insight(self.campaign_id, self.task_name, le.text, le.candidate_ids, call_id)
+        return [store.add_insight(self.campaign_id, self.task_name, le.text, le.candidate_ids, call_id)
                 for le in lessons[: ctx.max_lessons]]

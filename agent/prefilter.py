@@ -29,8 +29,7 @@ class Decision:
 
 def row(c: Candidate) -> dict[str, float]:
     """Predictor input: proxies plus static features of the built model."""
-    feats = c.extra.get("features", {})
-    return {**{f"feat_{k}": v for k, v in feats.items()}, **{k: v for k, v in c.proxies.items() if v is not None}}
+    return {**{f"feat_{k}": v for k, v in c.features.items()}, **{k: v for k, v in c.proxies.items() if v is not None}}
 
 
 class Prefilter:
@@ -88,7 +87,7 @@ def ranking_quality(cands: list[Candidate], higher_is_better: bool) -> dict[str,
     """Kendall τ / Spearman ρ between pre-filter score and final metric, all vs ε-random trained."""
     out = {}
     trained = [c for c in cands if c.status == Status.OK and c.prefilter_score is not None and c.metric is not None]
-    for name, group in (("trained", trained), ("epsilon", [c for c in trained if c.extra.get("epsilon")])):
+    for name, group in (("trained", trained), ("epsilon", [c for c in trained if c.epsilon])):
         s, m = [c.prefilter_score for c in group], [c.metric if higher_is_better else -c.metric for c in group]
         ok = len(group) >= 3
         out[name] = {"n": len(group), "kendall_tau": finite(kendall_tau(s, m)) if ok else None,

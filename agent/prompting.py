@@ -12,6 +12,7 @@ from pathlib import Path
 import jinja2
 
 from evals.tasks.base import Task
+from knowledge.records import Candidate
 from prompts import TEMPLATE_DIR
 
 
@@ -80,7 +81,8 @@ class PromptContext:
     duplicates: list[DuplicateRow] = field(default_factory=list)
     insights: list[str] = field(default_factory=list)
     directive: str = ""  # one concrete architectural change to try (prompts/directives.txt)
-    island: int | None = None  # the sub-population the exemplars came from (agent/exemplars.py)
+    island: int | None = None  # the sub-population the exemplars came from (agent/population.py)
+    parents: tuple[Candidate, ...] = ()  # the records behind `exemplars`, as the population sampled them
 
 
 @dataclass(frozen=True)

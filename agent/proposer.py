@@ -18,6 +18,7 @@ from agent.llm import BackendExhausted, Completion, LLMBackend, LLMError, comple
 from agent.prompting import PromptContext, Prompts
 from evals.fingerprint import text_key
 from knowledge.records import FailureKind
+from knowledge.store import Store
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,9 @@ class Proposal:
     llm_call_id: int | None = None
     failure_kind: FailureKind | None = None
     failure_msg: str | None = None
-    operator: str = ""  # the operator that made it (agent.operators); "" for plain proposers
+    island: int | None = None  # the population island its parents came from
+    operator: str | None = None  # how it was made: rewrite, edit, crossover, mutation, repair, ...
+    repair_of: int | None = None  # the failed candidate it repairs
 
 
 # record_call(backend, model, purpose, messages, completion | None, error | None) -> llm_calls row id
@@ -41,7 +44,7 @@ class Proposer(ABC):
     """A source of new candidates."""
 
     name: str = "abstract"  # shown in the store's `backend` column
-    kind: str = "abstract"  # the config's backend kind: per-kind prompt defaults (agent.exemplars.shots_for)
+    kind: str = "abstract"  # the config's backend kind: per-kind prompt defaults (agent.population.shots_for)
 
     @abstractmethod
     def propose(self, ctx: PromptContext, record_call: CallRecorder) -> Proposal:
@@ -87,3 +90,13 @@ class LLMProposer(Proposer):
 
 def messages_json(messages: list) -> str:
     return json.dumps(messages, ensure_ascii=False)
+
+
+def record_call(store: Store, campaign_id: int, backend: str, model: str, purpose: str, messages: list,
+                reply: Completion | None, error: str | None) -> int:
+    """Log one LLM request (prompt, reply, tokens, latency, cost) and return its row id."""
+    fields = dict(backend=backend, model=model, purpose=purpose, prompt=messages_json(messages), error=error)
+    if reply is not None:
+        fields.update(reply=reply.text, prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens,
+                      latency_s=reply.latency_s, cost_usd=reply.cost_usd)
+    return store.add_llm_call(campaign_id, **fields)

@@ -16,8 +16,8 @@ import argparse
 import time
 from pathlib import Path
 
-from evals.evaluate import Evaluator, make_job, public_data_file
 from evals.tasks import get_task
+from sandbox.judge import Evaluator, make_job, public_data_file
 from sandbox.limits import SandboxLimits
 from sandbox.runner import SubprocessRunner
 

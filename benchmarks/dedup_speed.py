@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from dedup_recall import generate  # noqa: E402
 
-from evals.fingerprint import code_key, example_input, graph_key, text_key  # noqa: E402
+from evals.fingerprint import code_key, text_key  # noqa: E402
+from evals.graph_key import example_input, graph_key  # noqa: E402
 
 Lookup = Callable[[str, str], object]
 

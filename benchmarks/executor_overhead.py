@@ -22,9 +22,9 @@ import statistics
 import time
 from pathlib import Path
 
-from evals.evaluate import make_job, public_data_file
 from evals.tasks import get_task
 from sandbox.executor import Executor
+from sandbox.judge import make_job, public_data_file
 from sandbox.local_executor import LocalExecutor
 from sandbox.runner import SubprocessRunner
 

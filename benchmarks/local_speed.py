@@ -28,8 +28,8 @@ from agent.operators.edit import Edit
 from agent.operators.rewrite import Rewrite
 from agent.prompting import Exemplar, PromptContext, Prompts, TaskBrief, load_directives
 from benchmarks.local_validity import classify
-from evals.evaluate import Evaluator
 from evals.tasks import get_task
+from sandbox.judge import Evaluator
 from sandbox.runner import SubprocessRunner
 
 

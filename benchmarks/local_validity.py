@@ -21,13 +21,12 @@ import random
 import time
 
 from agent.config import BackendConfig, SearchConfig
-from agent.exemplars import shots_for
 from agent.llm.local import LocalBackend
 from agent.prompting import Exemplar, PromptContext, Prompts, TaskBrief, load_directives
 from agent.proposer import LLMProposer
-from evals.evaluate import Evaluator
 from evals.fingerprint import code_key
 from evals.tasks import get_task
+from sandbox.judge import Evaluator
 from sandbox.runner import SubprocessRunner
 
 FENCE_END = "\n```\n"
@@ -51,7 +50,7 @@ SEED_SCORES = {"resnet": 0.9888, "cnn": 0.9740, "mlp": 0.9517}
 
 def seed_context(task, search: SearchConfig, directive: str) -> PromptContext:
     seeds = task.seeds()
-    order = sorted(seeds, key=lambda name: -SEED_SCORES.get(name, 0.0))[: shots_for("local", search)]
+    order = sorted(seeds, key=lambda name: -SEED_SCORES.get(name, 0.0))[: search.for_kind("local").n_exemplars]
     exemplars = [Exemplar(seeds[name], f"seed: {name}", None, SEED_SCORES.get(name)) for name in order]
     return PromptContext(TaskBrief.of(task), exemplars, directive=directive if search.directives else "")
 

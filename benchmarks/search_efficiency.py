@@ -35,8 +35,8 @@ from pathlib import Path
 from agent.config import parse_config
 from agent.llm import LLMError
 from agent.loop import Campaign
-from agent.operators.agent import call_groups, operator_of
-from evals.curves import running_best
+from agent.operators.agent import call_groups
+from evals.report.curves import running_best
 from evals.tasks import get_task
 from knowledge.fitness import Objective, improves
 from knowledge.records import Candidate, LLMCall, Status
@@ -101,7 +101,7 @@ def operator_rows(method: str, cands: list[Candidate], calls: list[LLMCall], hig
         if c.backend == "seed":
             continue
         group = groups.get(c.llm_call_id, [])
-        rows.append({"operator": operator_of(c) or ("rewrite" if method == "llm" else method),
+        rows.append({"operator": c.operator or ("rewrite" if method == "llm" else method),
                      "valid": c.status in (Status.OK, Status.FILTERED),
                      "novel": c.status != Status.DUPLICATE, "repeats_reasked": max(0, len(group) - 1),
                      "improved": c.status == Status.OK and improves(
@@ -114,7 +114,7 @@ def operator_rows(method: str, cands: list[Candidate], calls: list[LLMCall], hig
 def progress(method: str, seed: int, event: str, cand) -> None:
     if event in ("ok", "failed", "duplicate"):
         metric = f"{cand.metric:.4f}" if cand.metric is not None else "-"
-        op = operator_of(cand)
+        op = cand.operator
         print(f"  [{method} s{seed}] #{cand.id} {cand.backend}{'/' + op if op else ''}: {event} {metric}",
               file=sys.stderr, flush=True)
 

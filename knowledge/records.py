@@ -61,8 +61,20 @@ class Candidate:
     prefilter_score: float | None = None
     proxies: dict[str, float] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)  # free-form notes only: nothing branches on them
     created: str = ""
+    seed_name: str | None = None  # seeds: the task's seed it came from
+    island: int | None = None  # population island (None: shared by every island)
+    operator: str | None = None  # how it was made: rewrite, edit, crossover, mutation, repair, ...
+    repair_of: int | None = None  # the failed candidate this one repairs
+    matched_on: str | None = None  # duplicates: text_key | code_key | graph_key
+    features: dict[str, float] = field(default_factory=dict)  # static features of the built model
+    history: list[float | None] = field(default_factory=list)  # per-epoch training curve
+    low_fidelity_metric: float | None = None  # staged fidelity: the short run's metric
+    low_fidelity_epochs: int | None = None
+    predicted_metric: float | None = None  # the pre-filter's learned prediction
+    epsilon: bool | None = None  # trained by the pre-filter's ε draw, not its rank
+    prefilter_reason: str | None = None  # the pre-filter's decision in words
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
--- archagent knowledge store, schema version 1. One store holds many campaigns.
+-- archagent knowledge store, schema version 2 (knowledge/store.py upgrades a version-1 store in place). One store holds many campaigns.
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 CREATE TABLE IF NOT EXISTS campaigns (
@@ -48,7 +48,20 @@ CREATE TABLE IF NOT EXISTS candidates (
     prefilter_score REAL,
     proxies TEXT NOT NULL DEFAULT '{}',
     timings TEXT NOT NULL DEFAULT '{}',
-    extra TEXT NOT NULL DEFAULT '{}',
+    extra TEXT NOT NULL DEFAULT '{}',  -- free-form notes; no code branches on them
+    -- schema v2: what used to live in `extra`, as typed columns
+    seed_name TEXT,  -- seeds: the task's seed file it came from
+    island INTEGER,  -- the population island its parents came from (NULL: shared by every island)
+    operator TEXT,  -- how it was made (rewrite, edit, crossover, mutation, repair, ...); NULL: unknown
+    repair_of INTEGER REFERENCES candidates(id),  -- the failed candidate this one repairs
+    matched_on TEXT,  -- duplicates: the key that matched (text_key | code_key | graph_key)
+    features TEXT NOT NULL DEFAULT '{}',  -- static features of the built model (probe)
+    history TEXT NOT NULL DEFAULT '[]',  -- per-epoch training curve
+    low_fidelity_metric REAL,  -- staged fidelity: the short run's metric
+    low_fidelity_epochs INTEGER,
+    predicted_metric REAL,  -- the pre-filter's learned prediction
+    epsilon INTEGER,  -- 1: trained by the pre-filter's ε draw, not its rank
+    prefilter_reason TEXT,  -- the pre-filter's decision, in words
     heartbeat REAL,
     created TEXT NOT NULL,
     updated TEXT NOT NULL
@@ -58,6 +71,7 @@ CREATE INDEX IF NOT EXISTS idx_cand_campaign_status ON candidates(campaign_id, s
 CREATE INDEX IF NOT EXISTS idx_cand_text_key ON candidates(campaign_id, text_key);
 CREATE INDEX IF NOT EXISTS idx_cand_code_key ON candidates(campaign_id, code_key);
 CREATE INDEX IF NOT EXISTS idx_cand_graph_key ON candidates(campaign_id, graph_key);
+CREATE INDEX IF NOT EXISTS idx_cand_island ON candidates(campaign_id, island);
 CREATE INDEX IF NOT EXISTS idx_calls_campaign ON llm_calls(campaign_id);
 
 -- Lessons an analyst LLM distilled from finished candidates; shared by every campaign on the task.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -21,9 +21,18 @@ import sqlite_utils
 
 from knowledge.records import Campaign, Candidate, FailureKind, LLMCall, Status
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SCHEMA = (Path(__file__).parent / "schema.sql").read_text()
-_JSON_FIELDS = {"parent_ids", "proxies", "timings", "extra"}
+_JSON_FIELDS = {"parent_ids": "[]", "proxies": "{}", "timings": "{}", "extra": "{}", "features": "{}", "history": "[]"}
+# schema v2: typed columns for what v1 kept in `extra` (column -> (SQL type, v1 extra key))
+V2_COLUMNS = {
+    "seed_name": ("TEXT", "seed_name"), "island": ("INTEGER", "island"), "operator": ("TEXT", None),
+    "repair_of": ("INTEGER REFERENCES candidates(id)", "repair_of"), "matched_on": ("TEXT", "matched_on"),
+    "features": ("TEXT NOT NULL DEFAULT '{}'", "features"), "history": ("TEXT NOT NULL DEFAULT '[]'", "history"),
+    "low_fidelity_metric": ("REAL", "low_fidelity_metric"), "low_fidelity_epochs": ("INTEGER", "low_fidelity_epochs"),
+    "predicted_metric": ("REAL", "predicted_metric"), "epsilon": ("INTEGER", "epsilon"),
+    "prefilter_reason": ("TEXT", "prefilter"),
+}
 
 
 @dataclass(frozen=True)
@@ -65,13 +74,22 @@ class Store:
         return store
 
     def _migrate(self) -> None:
-        self.db.executescript(_SCHEMA)
+        """Create the schema, or upgrade an older store in place (one transaction per version step)."""
+        version = self.schema_version()
+        if version is not None and version > SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: schema version {version} is newer than this archagent")
+        if version == 1:
+            self.db.conn.executescript(f"BEGIN; {upgrade_v1_sql()} COMMIT;")
+        self.db.conn.executescript(_SCHEMA)
+        with self.db.conn:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+
+    def schema_version(self) -> int | None:
+        """The store's schema version; None for a new, empty file."""
+        if not self.db["meta"].exists():
+            return None
         row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is None:
-            self.db.execute("INSERT INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
-            self.db.conn.commit()
-        elif int(row[0]) > SCHEMA_VERSION:
-            raise StoreError(f"{self.path}: schema version {row[0]} is newer than this archagent")
+        return int(row[0]) if row else None
 
     def close(self) -> None:
         self.db.conn.close()
@@ -150,8 +168,28 @@ class Store:
             return self.db["candidates"].insert(row).last_pk
 
     def update_candidate(self, candidate_id: int, **fields: Any) -> None:
+        """One UPDATE statement of the given columns (no read before or after)."""
+        row = {**_encode(fields), "updated": now()}
+        sql = f"UPDATE candidates SET {', '.join(f'{k} = ?' for k in row)} WHERE id = ?"
         with self.db.conn:
-            self.db["candidates"].update(candidate_id, {**_encode(fields), "updated": now()})
+            if self.db.execute(sql, [*row.values(), candidate_id]).rowcount != 1:
+                raise StoreError(f"no candidate {candidate_id} in {self.path}")
+
+    def add(self, cand: Candidate) -> Candidate:
+        """Insert an in-memory record (its id and `created` are ignored); returns it as stored."""
+        fields = {k: getattr(cand, k) for k in Candidate.__dataclass_fields__
+                  if k not in ("id", "campaign_id", "code", "status", "created")}
+        stamp = now()
+        row = {"campaign_id": cand.campaign_id, "code": cand.code, "status": str(cand.status), "created": stamp,
+               **_encode(fields), "updated": stamp}
+        with self.db.conn:
+            cid = self.db["candidates"].insert(row).last_pk
+        return replace(cand, id=cid, created=stamp)
+
+    def update(self, cand: Candidate, **changes: Any) -> Candidate:
+        """One UPDATE of the changed columns; returns the record with the changes applied."""
+        self.update_candidate(cand.id, **changes)
+        return replace(cand, **{k: v for k, v in changes.items() if k in Candidate.__dataclass_fields__})
 
     def candidate(self, candidate_id: int) -> Candidate:
         try:
@@ -227,6 +265,8 @@ def _encode(fields: dict[str, Any]) -> dict[str, Any]:
     for key, value in fields.items():
         if key in _JSON_FIELDS:
             value = json.dumps(list(value) if key == "parent_ids" else value, sort_keys=True)
+        elif key == "epsilon" and value is not None:
+            value = int(value)
         elif isinstance(value, StrEnum):
             value = str(value)
         out[key] = value
@@ -235,10 +275,22 @@ def _encode(fields: dict[str, Any]) -> dict[str, Any]:
 
 def _decode(row: dict[str, Any]) -> Candidate:
     data = {k: row[k] for k in Candidate.__dataclass_fields__ if k in row}
-    for key in _JSON_FIELDS:
-        data[key] = json.loads(row[key] or ("[]" if key == "parent_ids" else "{}"))
+    for key, empty in _JSON_FIELDS.items():
+        data[key] = json.loads(row.get(key) or empty)
     data["parent_ids"] = tuple(data["parent_ids"])
+    if data.get("epsilon") is not None:
+        data["epsilon"] = bool(data["epsilon"])
     data["status"] = Status(row["status"])
     data["failure_kind"] = FailureKind(row["failure_kind"]) if row["failure_kind"] else None
     return Candidate(**data)
 
+
+
+def upgrade_v1_sql() -> str:
+    """Schema 1 -> 2: add the typed columns, move their values out of `extra`, drop them from `extra`."""
+    adds = [f"ALTER TABLE candidates ADD COLUMN {col} {typ};" for col, (typ, _) in V2_COLUMNS.items()]
+    moved = {col: key for col, (_, key) in V2_COLUMNS.items() if key}
+    sets = ", ".join(f"{col} = coalesce(json_extract(extra, '$.{key}'), {col})" for col, key in moved.items())
+    removes = ", ".join(f"'$.{key}'" for key in moved.values())
+    moves = f"UPDATE candidates SET {sets}; UPDATE candidates SET extra = json_remove(extra, {removes});"
+    return " ".join([*adds, moves])

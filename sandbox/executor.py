@@ -1,11 +1,12 @@
 """Run many sandboxed jobs at once: the `Executor` interface shared by all backends.
 
-    with make_executor(cfg.executor, SandboxLimits.from_config(cfg.sandbox)) as ex:
+    with make_executor(cfg.executor, cfg.sandbox) as ex:   # sandbox/executors.py
         ids = [ex.submit(code, make_job(task, data_path)) for code in codes]
         for job_id, result in ex.as_completed():   # in completion order
-            evaluation = score(task, result)          # evals.evaluate: trusted scoring, as before
+            evaluation = judge(task, result)          # sandbox.judge: the trusted verdict
 
-Backends: `local` (a pool of warm fork-server workers, `sandbox/local_executor.py`)
+Backends (built by `sandbox/executors.py: make_executor`): `local` (a pool of warm
+fork-server workers, `sandbox/local_executor.py`)
 and `ray` (Ray core tasks, `sandbox/ray_executor.py`). Every job still runs in its
 own sandboxed child process; the executor only decides where and when. When a job is
 given a GPU, the executor sets `job.device` (see `gpu_device`); otherwise the job's own
@@ -19,8 +20,11 @@ Contract (tested in tests/test_executor_contract.py for every backend):
 - Failures are results, never exceptions: a timeout is `FailureKind.TIMEOUT`, a worker
   that died (after `max_retries` retries) is `FailureKind.LOST`; `Completed.outcome`
   sorts them into OK / FAILED (the candidate's fault) / TIMEOUT / CRASH / LOST.
-- `as_completed(timeout=s)` returns early after s idle seconds (for a loop that also
-  waits on proposals); `pending()` counts jobs whose result is not yet yielded.
+- `as_completed(timeout=s)` returns early after s idle seconds; `pending()` counts
+  jobs whose result is not yet yielded.
+- `on_completed(callback)` delivers each finished job to `callback` (called from a
+  backend thread) instead of `as_completed`: a campaign feeds its one completion
+  queue with it, beside its LLM futures.
 """
 
 from __future__ import annotations
@@ -28,17 +32,13 @@ from __future__ import annotations
 import queue
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import StrEnum
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from knowledge.records import FailureKind
 from sandbox.collect import RunResult
-from sandbox.limits import SandboxLimits
 from sandbox.protocol import Job
-
-if TYPE_CHECKING:
-    from agent.config import ExecutorConfig
 
 JobId = int
 INFRA_FAILURES = {FailureKind.TIMEOUT: "timeout", FailureKind.CRASH: "crash", FailureKind.LOST: "lost"}
@@ -74,6 +74,7 @@ class Executor(ABC):
         self._done: queue.Queue[Completed | None] = queue.Queue()
         self._unread = 0  # delivered into `_done`, not yet yielded
         self._closed = False
+        self._listener: Callable[[Completed], None] | None = None
 
     # -- the public interface ----------------------------------------------------
     def submit(self, code: str, job: Job) -> JobId:
@@ -107,6 +108,11 @@ class Executor(ABC):
                     self._unread -= 1
                 yield item
 
+    def on_completed(self, callback: Callable[[Completed], None] | None) -> None:
+        """Hand every job that finishes from now on to `callback` (any thread) instead of `as_completed`."""
+        with self._lock:
+            self._listener = callback
+
     def pending(self) -> int:
         """Jobs submitted whose result has not been yielded yet (queued, running or finished-unread)."""
         with self._lock:
@@ -134,8 +140,12 @@ class Executor(ABC):
             if job_id not in self._open:
                 return
             self._open.discard(job_id)
-            self._unread += 1
-        self._done.put(Completed(job_id, result))
+            listener = self._listener
+            self._unread += listener is None
+        if listener is not None:
+            listener(Completed(job_id, result))
+        else:
+            self._done.put(Completed(job_id, result))
 
     def is_open(self, job_id: JobId) -> bool:
         with self._lock:
@@ -164,17 +174,3 @@ def gpu_device(physical_id: int | str) -> str:
     from sandbox.isolation import ENV_ALLOW
 
     return "cuda" if "CUDA_VISIBLE_DEVICES" in ENV_ALLOW else f"cuda:{physical_id}"
-
-
-def make_executor(cfg: ExecutorConfig, limits: SandboxLimits) -> Executor:
-    """The executor a campaign config asks for (`[executor]`), with the `[sandbox]` limits per job."""
-    if cfg.kind == "ray":
-        from sandbox.ray_executor import RayExecutor
-
-        return RayExecutor(address=cfg.address, workers=cfg.workers, threads=cfg.threads, num_cpus=cfg.num_cpus,
-                           num_gpus=cfg.num_gpus, limits=limits, max_retries=cfg.max_retries,
-                           cluster_cpus=cfg.cluster_cpus, warm=cfg.warm)
-    from sandbox.local_executor import LocalExecutor
-
-    return LocalExecutor(workers=cfg.workers, threads=cfg.threads, limits=limits, max_retries=cfg.max_retries,
-                         gpu_ids=tuple(cfg.gpu_ids))

@@ -1,4 +1,4 @@
-"""Resource limits of one sandboxed job, from `[sandbox]` in the campaign config.
+"""Resource limits of one sandboxed job: the `[sandbox]` section of a campaign config, as is.
 
     SubprocessRunner(limits=SandboxLimits(timeout_s=60, memory_mb=4096))
 
@@ -31,9 +31,3 @@ class SandboxLimits(BaseModel):
 
     def cpu_seconds(self, threads: int) -> int:
         return int(self.cpu_s if self.cpu_s is not None else self.timeout_s * max(1, threads) + 10)
-
-    @classmethod
-    def from_config(cls, cfg) -> SandboxLimits:
-        """From an `agent.config.SandboxConfig` (or anything with the same attribute names)."""
-        names = [n for n in cls.model_fields if hasattr(cfg, n)]
-        return cls(**{n: getattr(cfg, n) for n in names})

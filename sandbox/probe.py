@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from evals.features import count_flops, static_features
-from evals.fingerprint import example_input, graph_key
+from evals.graph_key import example_input, graph_key
 from evals.proxies import compute_proxies
 from evals.tasks.base import TaskSpec
 from evals.training import loss_fn

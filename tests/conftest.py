@@ -1,36 +1,25 @@
-"""Shared fixtures: a finished replay campaign on digits with a short recipe."""
+"""Shared fixtures. Helpers live in tests/helpers/ (tests never import other test modules).
+
+`finished_campaign` is THE real end-to-end campaign of the suite (replay backend, real
+sandbox, real training, once per session): reports, the web app, review and the
+campaign tests read it. Loop logic is tested on `tests/helpers/fake_executor.py`.
+"""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import pytest
 
 from agent.config import parse_config
-
-FIXTURES = Path(__file__).parent / "fixtures"
-
-
-def replay_config(tmp: Path, name: str = "replay-demo", proposals: int = 6, **extra) -> dict:
-    data = {
-        "name": name,
-        "store": str(tmp / "store.db"),
-        "task": {"name": "digits", "options": {"epochs": 2}},
-        "budget": {"proposals": proposals},
-        "backends": [{"kind": "replay", "path": str(FIXTURES / "digits_replay.jsonl")}],
-        "sandbox": {"timeout_s": 120},
-    }
-    data.update(extra)
-    return data
+from tests.helpers.campaigns import replay_config
 
 
 @pytest.fixture(scope="session")
 def finished_campaign(tmp_path_factory):
-    """A real 6-proposal campaign (replay backend, real sandbox, real training): (config, summary)."""
+    """A real 6-proposal digits campaign (2 exemplars per prompt): (config, summary, events)."""
     from agent.loop import Campaign
 
     tmp = tmp_path_factory.mktemp("campaign")
-    cfg = parse_config(replay_config(tmp))
+    cfg = parse_config(replay_config(tmp, name="digits-replay", search={"n_exemplars": 2}))
     events: list[tuple[str, int]] = []
     summary = Campaign(cfg, on_event=lambda e, c: events.append((e, c.id))).run()
     return cfg, summary, events

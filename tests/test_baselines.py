@@ -1,4 +1,4 @@
-"""Random search and regularized evolution: valid code from the grammar, valid mutations, real campaigns."""
+"""Random search and regularized evolution: valid code from the grammar, valid mutations, campaigns (fake executor)."""
 
 import random
 import types
@@ -12,11 +12,12 @@ from agent.baselines.mutations import mutate
 from agent.baselines.writer import write_code
 from agent.config import parse_config
 from agent.loop import Campaign
-from evals.curves import baseline_curves
+from evals.report.curves import baseline_curves
 from evals.tasks import get_task
 from knowledge.records import Status
 from knowledge.store import Store
-from tests.conftest import replay_config
+from tests.helpers.campaigns import replay_config
+from tests.helpers.fake_executor import FakeExecutor
 
 SPEC = get_task("digits").spec
 
@@ -80,7 +81,7 @@ def run_baseline(tmp_path, kind: str, proposals: int) -> list:
     data = replay_config(tmp_path, name=f"{kind}-test", proposals=proposals)
     data["backends"] = [{"kind": kind}]
     cfg = parse_config(data)
-    summary = Campaign(cfg).run()
+    summary = Campaign(cfg, executor=FakeExecutor(get_task("digits", cfg.task.options))).run()
     assert summary.stop_reason.startswith("proposal budget")
     store = Store(cfg.store)
     return [c for c in store.candidates(store.campaign(cfg.name).id) if c.backend != "seed"]

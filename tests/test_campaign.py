@@ -1,13 +1,22 @@
-"""A real campaign on digits: replay backend, real sandboxed training, real store."""
+"""A real campaign on digits (the session's `finished_campaign`: replay backend, real sandboxed training).
+
+Its export re-runs to the same candidates and metrics, for real (slow); loop logic runs on the fake executor.
+"""
 
 import json
+from collections import Counter
 from pathlib import Path
+
+import pytest
 
 from agent.config import parse_config
 from agent.loop import Campaign
+from agent.replay_export import export_replay
+from evals.tasks import get_task
 from knowledge.records import FailureKind, Status
 from knowledge.store import Store
-from tests.conftest import replay_config
+from tests.helpers.campaigns import replay_config
+from tests.helpers.fake_executor import FakeExecutor
 
 
 def test_every_proposal_is_logged_with_its_outcome(finished_campaign):
@@ -22,7 +31,7 @@ def test_every_proposal_is_logged_with_its_outcome(finished_campaign):
     kinds = [c.failure_kind for c in proposed if c.status == Status.FAILED]
     assert kinds == [FailureKind.NO_CODE, FailureKind.SYNTAX, FailureKind.SHAPE]
     dup = next(c for c in proposed if c.status == Status.DUPLICATE)
-    assert store.candidate(dup.duplicate_of).extra["seed_name"] == "mlp"
+    assert store.candidate(dup.duplicate_of).seed_name == "mlp"
     trained = [c for c in cands if c.status == Status.OK]
     assert len({c.code_key for c in trained}) == 5
     assert all(0.0 <= c.metric <= 1.0 and c.params > 0 and c.test_metric is not None for c in trained)
@@ -67,8 +76,24 @@ def test_resume_neither_repeats_nor_loses_work(finished_campaign, tmp_path):
 
 def test_interrupted_work_is_requeued(tmp_path):
     cfg = parse_config(replay_config(tmp_path, name="requeue", proposals=1))
-    campaign = Campaign(cfg)
+    campaign = Campaign(cfg, executor=FakeExecutor(get_task("digits", cfg.task.options)))
     code = Path("evals/seeds/digits/mlp.py").read_text().replace("128", "96")
     stuck = campaign.store.add_candidate(campaign.id, code, Status.RUNNING, backend="replay")
     campaign.run()
     assert campaign.store.candidate(stuck).status == Status.OK
+
+
+@pytest.mark.slow
+def test_exported_replay_reruns_to_the_same_candidates_and_metrics_for_real(finished_campaign, tmp_path):
+    cfg, _, _ = finished_campaign
+    export = export_replay(Store(cfg.store), cfg.name, tmp_path / "export.jsonl")
+    again = cfg.model_copy(update={"name": "rerun", "store": tmp_path / "rerun.db",
+                                   "backends": [cfg.backends[0].model_copy(update={"path": export.path})]})
+    Campaign(again).run()
+
+    def outcome(path: Path, name: str) -> Counter:
+        store = Store(path)
+        return Counter((c.code, str(c.status), c.metric, c.test_metric, c.params, c.failure_kind)
+                       for c in store.candidates(store.campaign(name).id))
+
+    assert outcome(again.store, "rerun") == outcome(cfg.store, cfg.name)

@@ -1,4 +1,4 @@
-"""A reply that copies an exemplar verbatim is resampled, logged, and replayed exactly."""
+"""A reply that copies an exemplar verbatim is resampled, logged, and replayed exactly (fake executor)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from pathlib import Path
 from agent.config import parse_config
 from agent.loop import Campaign
 from agent.replay_export import export_replay
+from evals.tasks import get_task
 from knowledge.records import Status
-from tests.conftest import replay_config
+from tests.helpers.campaigns import replay_config
+from tests.helpers.fake_executor import FakeExecutor
 
 SEEDS = Path(__file__).parent.parent / "evals" / "seeds" / "digits"
 
@@ -23,7 +25,8 @@ def campaign(tmp: Path, name: str, replay: Path) -> Campaign:
     data = replay_config(tmp, name=name, proposals=1)
     data["backends"] = [{"kind": "replay", "path": str(replay), "copy_retries": 2}]
     data["store"] = str(tmp / f"{name}.db")
-    return Campaign(parse_config(data))
+    cfg = parse_config(data)
+    return Campaign(cfg, executor=FakeExecutor(get_task("digits", cfg.task.options)))
 
 
 def test_copy_is_resampled_and_replays_exactly(tmp_path: Path):

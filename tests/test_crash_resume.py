@@ -1,4 +1,4 @@
-"""kill -9 of `archagent run` mid-campaign, then the same command again (DESIGN: crash-safe campaigns)."""
+"""kill -9 of `archagent run` mid-campaign, then the same command again (crash-safe campaigns: docs/contracts.md §4)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from knowledge.records import Status
 from knowledge.store import Store
-from tests.conftest import FIXTURES
+from tests.helpers.campaigns import FIXTURES
 
 CONFIG = """
 name = "crashy"

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from evals.evaluate import make_job, public_data_file, score
 from evals.tasks import get_task
 from knowledge.records import FailureKind
 from sandbox.executor import Executor, JobOutcome
+from sandbox.judge import judge, make_job, public_data_file
 
 MLP = (Path(__file__).parents[1] / "evals/seeds/digits/mlp.py").read_text()
 SPIN = "class Net:\n    def __init__(self, in_shape, n_out):\n        while True:  # {tag}\n            pass\n"
@@ -104,7 +104,7 @@ def test_success_trains_and_predicts(make, task_job):
     done = list(ex.as_completed())
     assert sorted(c.job_id for c in done) == sorted(ids) and ex.pending() == 0
     for c in done:
-        ev = score(task, c.result)
+        ev = judge(task, c.result)
         assert c.outcome == JobOutcome.OK and ev.ok and ev.metric > 0.5 and ev.params > 0
 
 
@@ -165,7 +165,7 @@ def test_lost_worker_is_retried_then_reported(make, task_job, retries):
 
 PARENT = """
 import sys, time
-from evals.evaluate import make_job, public_data_file
+from sandbox.judge import make_job, public_data_file
 from evals.tasks import get_task
 from sandbox.local_executor import LocalExecutor
 task = get_task("digits", {"epochs": 1})

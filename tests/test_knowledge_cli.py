@@ -17,8 +17,8 @@ import pytest
 
 from knowledge.records import Status
 from knowledge.store import Store
-from tests.test_litellm_backend import REPLY, FakeOpenAI
-from tests.test_user_errors import cli, one_line_error
+from tests.helpers.cli import cli, one_line_error
+from tests.helpers.fake_openai import REPLY, FakeOpenAI
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The knowledge loop in real campaigns: replay backend, real sandboxed training, real store.
+"""The knowledge loop in campaigns on the fake executor: replay backend, scripted results, real store.
 
 Later prompts carry earlier results, failures, duplicates and insights; a build
 failure is repaired; islands and backends are recorded per candidate; an
@@ -18,9 +18,11 @@ from agent.config import parse_config
 from agent.insights import parse_lessons
 from agent.loop import Campaign
 from agent.replay_export import export_replay
+from evals.tasks import get_task
 from knowledge.records import FailureKind, Status
 from knowledge.store import Store
-from tests.conftest import FIXTURES, replay_config
+from tests.helpers.campaigns import FIXTURES, replay_config
+from tests.helpers.fake_executor import FakeExecutor
 
 LESSON = "the cnn seed beats the mlp seed with fewer parameters"
 ANALYST_REPLY = f"Here is what I see:\n- {LESSON} [ids: 1, 2]\n- a lesson citing nothing real [ids: 999]\nthe end"
@@ -37,6 +39,9 @@ class Net(nn.Module):
         return self.fc(x.flatten(1))
 ```"""
 SEARCH = {"insight_every": 2, "repair_attempts": 1, "islands": 2, "migration_interval": 2}
+# the fixture's shape bug (its 5th reply), with the error torch gives for it
+RULES = {"self.fc = nn.Linear(32, n_out)":
+         (FailureKind.SHAPE, "mat1 and mat2 shapes cannot be multiplied (2x64 and 32x10)")}
 
 
 def fixture_rows() -> list[dict]:
@@ -61,7 +66,8 @@ def run(tmp: Path, name: str, replay: list[Path], proposals: int = 8, store: Pat
                          prefilter={"enabled": False})
     if store:
         data["store"] = str(store)
-    campaign = Campaign(parse_config(data))
+    cfg = parse_config(data)
+    campaign = Campaign(cfg, executor=FakeExecutor(get_task("digits", cfg.task.options), RULES))
     campaign.run()
     return campaign
 
@@ -99,17 +105,17 @@ def test_later_prompts_carry_results_failures_duplicates_and_insights(learned):
 def test_shape_failure_is_repaired_into_a_linked_child(learned):
     cands = learned.store.candidates(learned.id)
     failed = next(c for c in cands if c.failure_kind == FailureKind.SHAPE)
-    child = next(c for c in cands if c.extra.get("repair_of") == failed.id)
+    child = next(c for c in cands if c.repair_of == failed.id)
     call = learned.store.llm_call(child.llm_call_id)
     assert call.purpose == "repair" and "mat1" in prompt_of(call) and "repair attempt 1" in prompt_of(call)
     assert child.parent_ids == (failed.id,) and child.status == Status.OK and child.backend == failed.backend
-    assert child.extra["island"] == failed.extra["island"]
-    assert not [c for c in cands if c.extra.get("repair_of") == child.id]  # repaired once, fixed
+    assert child.island == failed.island is not None and child.operator == "repair"
+    assert not [c for c in cands if c.repair_of == child.id]  # repaired once, fixed
 
 
 def test_islands_and_lineage_are_recorded(learned):
     proposed = [c for c in learned.store.candidates(learned.id) if c.backend != "seed"]
-    assert {c.extra.get("island") for c in proposed} == {0, 1}
+    assert {c.island for c in proposed} == {0, 1}
     assert all(c.parent_ids for c in proposed)
     totals = learned.store.totals(learned.id)
     assert totals["calls"] == 8 and totals["tokens"] == 6 * 150 + 30 + 40
@@ -170,22 +176,6 @@ def test_a_new_campaign_starts_from_earlier_best_and_insights(learned, tmp_path)
 def test_lesson_parsing_is_robust(reply, expected):
     lessons = parse_lessons(reply, {3, 7}, example="the example lesson itself [ids: 12, 15]")
     assert [(le.text, le.candidate_ids) for le in lessons] == expected
-
-
-def test_repair_defaults_follow_the_backend():
-    """DESIGN.md §4: repair did not help the 0.5B local model, resampling did."""
-    from agent.repair import attempts_for
-
-    assert (attempts_for("local", None), attempts_for("litellm", None), attempts_for("replay", None)) == (0, 1, 0)
-    assert attempts_for("local", 2) == 2 and attempts_for("litellm", 0) == 0
-
-
-def test_analysis_defaults_follow_the_backend():
-    """Measured: the 0.5B local model copies the format example instead of writing lessons."""
-    from agent.insights import insight_every
-
-    assert (insight_every("local", None), insight_every("litellm", None), insight_every("replay", None)) == (0, 5, 5)
-    assert insight_every("local", 3) == 3
 
 
 def test_analyst_must_be_an_llm_backend():

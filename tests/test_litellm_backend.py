@@ -8,92 +8,32 @@ returns or raises, and how many requests reached the server.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from agent.config import BackendConfig
 from agent.llm import LLMError, TransientLLMError, complete_with_retry, make_backend
 from agent.llm.litellm_backend import LiteLLMBackend
+from tests.helpers.fake_openai import REPLY, FakeOpenAI, server  # noqa: F401  (the server fixture)
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no price-map fetch at import
 pytest.importorskip("litellm")
 
-REPLY = "class Net(nn.Module):\n    pass\n"
 KEY_ENV = "ARCHAGENT_TEST_FAKE_KEY"
 MESSAGES = [{"role": "user", "content": "Propose a CNN."}]
 
 
-class FakeOpenAI(BaseHTTPRequestHandler):
-    """`/v1/chat/completions`: answers with the next status in `script` (the last one repeats)."""
-
-    script: list[int] = [200]
-    requests: list[dict] = []
-    content: str | list[str] = REPLY  # a list: one reply per successful request, in order
-    delay_s: float = 0.0
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        cls = type(self)
-        cls.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
-        status = cls.script[min(len(cls.requests), len(cls.script)) - 1]
-        time.sleep(cls.delay_s)
-        content = cls.content if isinstance(cls.content, str) or status != 200 else cls.content.pop(0)
-        self._send(status, _ok_payload(body, content) if status == 200 else _error_payload(status))
-
-    def _send(self, status: int, payload: dict) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        with contextlib.suppress(BrokenPipeError):  # the client gave up first (timeout test)
-            self.wfile.write(data)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-def _ok_payload(body: dict, content: str) -> dict:
-    return {
-        "id": "chatcmpl-1",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": body["model"],
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
-    }
-
-
-def _error_payload(status: int) -> dict:
-    return {"error": {"message": f"fake error {status}", "type": "fake", "code": str(status)}}
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
-    httpd.shutdown()
-    httpd.server_close()
-
-
 @pytest.fixture
-def api_base(server: str) -> str:
+def api_base(server: str) -> str:  # noqa: F811  (the imported fixture)
     FakeOpenAI.script, FakeOpenAI.requests = [200], []
     FakeOpenAI.content, FakeOpenAI.delay_s = REPLY, 0.0
     return server
 
 
 @pytest.fixture(scope="module")
-def backend(server: str) -> Iterator[LiteLLMBackend]:
+def backend(server: str) -> Iterator[LiteLLMBackend]:  # noqa: F811
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(KEY_ENV, "sk-test-123")
         yield LiteLLMBackend(_cfg(server, api_key_env=KEY_ENV))

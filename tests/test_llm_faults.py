@@ -6,8 +6,10 @@ from pathlib import Path
 
 from agent.config import parse_config
 from agent.loop import Campaign
+from evals.tasks import get_task
 from knowledge.records import FailureKind, Status
-from tests.test_litellm_backend import FakeOpenAI, server  # noqa: F401  (the server fixture)
+from tests.helpers.fake_executor import FakeExecutor
+from tests.helpers.fake_openai import FakeOpenAI, server  # noqa: F401  (the server fixture)
 
 VALID = Path(__file__).parent.parent / "evals" / "seeds" / "digits" / "mlp.py"
 
@@ -28,7 +30,7 @@ def test_campaign_records_llm_faults_and_keeps_going(server: str, tmp_path: Path
         "prefilter": {"enabled": False},
         "operators": {"use": ["rewrite"]},  # whole files: each scripted reply is one proposal
     })
-    campaign = Campaign(cfg)
+    campaign = Campaign(cfg, executor=FakeExecutor(get_task("digits", cfg.task.options)))
     summary = campaign.run()
     proposed = [c for c in campaign.store.candidates(campaign.id) if c.backend != "seed"]
     assert [c.failure_kind for c in proposed[:3]] == [FailureKind.LLM, FailureKind.NO_CODE, FailureKind.SYNTAX]

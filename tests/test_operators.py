@@ -38,24 +38,23 @@ def campaign(tmp: Path, name: str, **cfg) -> tuple:
     cid = store.create_campaign(name, "digits", config.model_dump_json()).id
     for seed_name, code in SEEDS.items():
         store.add_candidate(cid, code, Status.OK, backend="seed", metric=fake_metric(code), params=len(code),
-                            extra={"seed_name": seed_name}, text_key=text_key(code), code_key=code_key(code))
+                            seed_name=seed_name, text_key=text_key(code), code_key=code_key(code))
     return config, store, cid
 
 
 def step(proposer: Proposer, store: Store, cid: int, ctx: PromptContext | None = None) -> Proposal:
     """One proposal, stored and 'evaluated' the way the loop would (duplicates marked)."""
     p = proposer.propose(ctx or PromptContext(TaskBrief.of(TASK)), partial(record_call, store, cid))
-    extra = {"operator": p.operator} if p.operator else {}
     if p.code is None:
         store.add_candidate(cid, "", Status.FAILED, parent_ids=p.parent_ids, backend=p.backend,
                             failure_kind=p.failure_kind, failure_msg=p.failure_msg, llm_call_id=p.llm_call_id,
-                            extra=extra)
+                            operator=p.operator)
         return p
     keys = dict(text_key=text_key(p.code), code_key=code_key(p.code))
     dup = store.find_duplicate(cid, **keys)
     status = Status.DUPLICATE if dup else Status.OK
     store.add_candidate(cid, p.code, status, parent_ids=p.parent_ids, backend=p.backend, llm_call_id=p.llm_call_id,
-                        metric=None if dup else fake_metric(p.code), params=len(p.code), extra=extra, **keys)
+                        metric=None if dup else fake_metric(p.code), params=len(p.code), operator=p.operator, **keys)
     return p
 
 
@@ -111,7 +110,7 @@ def test_a_repeat_is_re_asked_with_its_number_and_counts_once(tmp_path: Path):
     assert p.code == new and p.operator == "rewrite"
     calls = store.llm_calls(cid)
     assert [c.purpose for c in calls] == ["propose-copy", "propose"]
-    mlp_id = next(c.id for c in store.candidates(cid) if c.extra.get("seed_name") == "mlp")
+    mlp_id = next(c.id for c in store.candidates(cid) if c.seed_name == "mlp")
     last_user = json.loads(calls[1].prompt)[-1]["content"]
     assert f"repeat of #{mlp_id}" in last_user
 

@@ -3,17 +3,19 @@
 import json
 import math
 
+import pytest
+
 from agent.config import PrefilterConfig, parse_config
 from agent.loop import Campaign
 from agent.prefilter import Prefilter, ranking_quality
 from knowledge.records import Candidate, Status
-from tests.conftest import FIXTURES, replay_config
+from tests.helpers.campaigns import FIXTURES, replay_config
 
 
-def cand(i: int, synflow: float, score: float | None = None, metric: float | None = None, **extra) -> Candidate:
+def cand(i: int, synflow: float, score: float | None = None, metric: float | None = None, **fields) -> Candidate:
     status = Status.OK if metric is not None else Status.PENDING
     return Candidate(id=i, campaign_id=1, code="", status=status, proxies={"synflow": synflow, "nwot": synflow},
-                     prefilter_score=score, metric=metric, extra=extra)
+                     prefilter_score=score, metric=metric, **fields)
 
 
 def test_warmup_trains_everything():
@@ -55,6 +57,7 @@ def test_ranking_quality_separates_epsilon_samples():
     assert q["epsilon"]["n"] == 4 and math.isclose(q["epsilon"]["spearman_rho"], 1.0)
 
 
+@pytest.mark.slow
 def test_campaign_probes_filters_and_dedupes_on_the_graph(tmp_path):
     """Real campaign: graph-key duplicate caught before training; pre-filter and short runs applied."""
     data = replay_config(tmp_path, name="prefilter", proposals=4)
@@ -65,11 +68,11 @@ def test_campaign_probes_filters_and_dedupes_on_the_graph(tmp_path):
     campaign.run()
     cands = [c for c in campaign.store.candidates(campaign.id) if c.backend != "seed"]
     graph_dup = cands[0]
-    assert graph_dup.status == Status.DUPLICATE and graph_dup.extra["matched_on"] == "graph_key"
+    assert graph_dup.status == Status.DUPLICATE and graph_dup.matched_on == "graph_key"
     assert all(c.flops and c.graph_key and "synflow" in c.proxies for c in cands)
     assert all(c.prefilter_score is not None for c in cands[1:])
     assert any(c.status == Status.FILTERED for c in cands[1:])
-    assert any("low_fidelity_metric" in c.extra for c in cands)
+    assert any(c.low_fidelity_metric is not None and c.low_fidelity_epochs == 1 for c in cands)
     seeds = [c for c in campaign.store.candidates(campaign.id) if c.backend == "seed"]
     assert all(c.status == Status.OK and c.proxies for c in seeds)
     assert json.loads(campaign.store.campaign("prefilter").config_json)["prefilter"]["low_fidelity_epochs"] == 1

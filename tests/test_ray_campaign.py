@@ -7,7 +7,7 @@ import pytest
 from agent.config import parse_config
 from agent.loop import Campaign
 from knowledge.records import Status
-from tests.conftest import replay_config
+from tests.helpers.campaigns import replay_config
 
 pytest.importorskip("ray")
 

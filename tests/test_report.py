@@ -8,16 +8,17 @@ from __future__ import annotations
 import re
 
 import pytest
-from campaign_example import NAME, finished_campaign
 from typer.testing import CliRunner
 
 from agent.cli import app
 from knowledge.store import Store
 
+NAME = "digits-replay"  # tests/conftest.py: finished_campaign
+
 
 @pytest.fixture(scope="session")
-def example_store(tmp_path_factory):
-    return finished_campaign(tmp_path_factory.getbasetemp())
+def example_store(finished_campaign):
+    return finished_campaign[0].store
 
 
 def test_html_report_is_self_contained_and_complete(example_store, tmp_path):

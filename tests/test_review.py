@@ -33,7 +33,7 @@ def store(tmp_path):
     st = Store(tmp_path / "s.db")
     cid = st.create_campaign("demo", "digits", json.dumps({"name": "demo", "task": {"name": "digits"}})).id
     add = lambda code, status, **kw: st.add_candidate(cid, code, status, **kw)  # noqa: E731
-    add(SEED, Status.OK, backend="seed", metric=0.80, params=650, extra={"history": [2.0, 1.0]})
+    add(SEED, Status.OK, backend="seed", metric=0.80, params=650, history=[2.0, 1.0])
     add(variant(32), Status.OK, backend="replay:x", parent_ids=(1,), metric=0.85, params=2000, flops=4000,
         prefilter_score=0.1)
     add(variant(8), Status.OK, backend="seed", metric=0.70, params=500, flops=1000, prefilter_score=-0.5)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from evals.evaluate import Evaluator, make_job, public_data_file
 from evals.tasks import get_task
 from knowledge.records import FailureKind
+from sandbox.judge import Evaluator, make_job, public_data_file
 from sandbox.limits import SandboxLimits
 from sandbox.runner import SubprocessRunner
 

@@ -1,8 +1,11 @@
+import json
+import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from knowledge.records import FailureKind, Status
+from knowledge.records import Candidate, FailureKind, Status
 from knowledge.store import SCHEMA_VERSION, Store, StoreError
 
 
@@ -67,3 +70,47 @@ def test_reopen_keeps_data(tmp_path: Path):
     s.add_candidate(c.id, "x", Status.OK)
     s.close()
     assert len(Store(tmp_path / "s.db").candidates(c.id)) == 1
+
+
+def v1_store(path: Path) -> None:
+    """A store as schema version 1 wrote it: typed facts inside the `extra` JSON column."""
+    conn = sqlite3.connect(path)
+    conn.executescript((Path(__file__).parent / "fixtures" / "schema_v1.sql").read_text())
+    conn.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    conn.execute("INSERT INTO campaigns VALUES (1, 'old', 'digits', '{}', 'finished', 't', 't')")
+    rows = [
+        (1, "seed", "ok", json.dumps({"seed_name": "mlp", "history": [1.0, 0.5], "features": {"depth": 2.0}})),
+        (2, "p", "failed", json.dumps({"island": 1, "note": "free-form"})),
+        (3, "p", "ok", json.dumps({"island": 0, "repair_of": 2, "epsilon": True, "prefilter": "ε-random pass",
+                                   "predicted_metric": 0.8, "low_fidelity_metric": 0.7, "low_fidelity_epochs": 1})),
+        (4, "p", "duplicate", json.dumps({"matched_on": "graph_key"})),
+    ]
+    for cid, code, status, extra in rows:
+        conn.execute("INSERT INTO candidates (id, campaign_id, code, status, extra, created, updated) "
+                     "VALUES (?, 1, ?, ?, ?, 't', 't')", (cid, code, status, extra))
+    conn.commit()
+    conn.close()
+
+
+def test_v1_store_is_upgraded_in_place(tmp_path: Path):
+    v1_store(tmp_path / "v1.db")
+    store = Store(tmp_path / "v1.db")
+    assert store.schema_version() == SCHEMA_VERSION == 2
+    seed, failed, repaired, dup = store.candidates(1)
+    assert seed.seed_name == "mlp" and seed.history == [1.0, 0.5] and seed.features == {"depth": 2.0}
+    assert seed.extra == {} and failed.extra == {"note": "free-form"}  # only free-form notes stay in extra
+    assert failed.island == 1 and repaired.island == 0 and repaired.repair_of == 2
+    assert repaired.epsilon is True and repaired.prefilter_reason == "ε-random pass"
+    assert (repaired.predicted_metric, repaired.low_fidelity_metric, repaired.low_fidelity_epochs) == (0.8, 0.7, 1)
+    assert dup.matched_on == "graph_key" and dup.operator is None
+    store.close()
+    assert Store(tmp_path / "v1.db").candidate(3).repair_of == 2  # reopening a v2 store changes nothing
+
+
+def test_typed_record_round_trips_with_one_write_per_update(store: Store):
+    camp = store.create_campaign("a", "digits", "{}")
+    cand = store.add(Candidate(0, camp.id, "code", Status.RUNNING, island=1, operator="edit", seed_name=None))
+    assert cand.id and cand.created and store.candidate(cand.id) == cand
+    done = store.update(cand, status=Status.OK, metric=0.9, history=[1.0], features={"depth": 3.0}, epsilon=False)
+    assert store.candidate(cand.id) == replace(done, created=cand.created)
+    assert done.history == [1.0] and store.candidate(cand.id).epsilon is False

@@ -79,7 +79,7 @@ def test_custom_class_campaign_via_module_path(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(FIXTURES))
     run, summary, cands = campaign(tmp_path, {"name": "custom_task:SineTask", "options": {"epochs": 5}})
     assert [c.status for c in cands] == [Status.OK, Status.OK], [c.failure_msg for c in cands]
-    assert cands[0].extra["seed_name"] == "mlp"
+    assert cands[0].seed_name == "mlp"
     assert all(c.metric > 0.5 for c in cands)  # 4 classes, chance is 0.25
 
 

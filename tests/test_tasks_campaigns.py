@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from agent.config import parse_config
 from agent.loop import Campaign
 from knowledge.records import FailureKind, Status
 from knowledge.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
+pytestmark = pytest.mark.slow
 
 
 def run_campaign(tmp: Path, task: str, options: dict, proposals: int):
@@ -34,7 +37,7 @@ def run_campaign(tmp: Path, task: str, options: dict, proposals: int):
 
 def test_mnist1d_campaign(tmp_path):
     campaign, summary, cands = run_campaign(tmp_path, "mnist1d", {"epochs": 2}, proposals=1)
-    assert {c.extra.get("seed_name") for c in cands if c.backend == "seed"} == {"mlp", "cnn", "gru"}
+    assert {c.seed_name for c in cands if c.backend == "seed"} == {"mlp", "cnn", "gru"}
     assert [c.status for c in cands] == [Status.OK] * 4, [(c.status, c.failure_msg) for c in cands]
     assert all(0.1 < c.metric <= 1.0 for c in cands)  # 10 classes: better than chance after 2 epochs
     assert summary.best is not None and summary.best.metric == max(c.metric for c in cands)

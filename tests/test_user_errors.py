@@ -3,30 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from knowledge.records import Status
 from knowledge.store import Store
-
-ROOT = Path(__file__).parent.parent
-
-
-def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "80"}
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=120)
-
-
-def one_line_error(proc: subprocess.CompletedProcess, needle: str) -> None:
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert proc.returncode == 2, proc.stderr
-    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], proc.stderr
-    assert "Traceback" not in proc.stderr + proc.stdout
+from tests.helpers.cli import cli, one_line_error
 
 
 @pytest.fixture

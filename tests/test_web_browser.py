@@ -14,7 +14,6 @@ import threading
 from pathlib import Path
 
 import pytest
-from campaign_example import NAME, finished_campaign
 
 from agent.web import make_server
 from evals.report import write_report
@@ -27,9 +26,12 @@ FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1200,900")
 
 
+NAME = "digits-replay"  # tests/conftest.py: finished_campaign
+
+
 @pytest.fixture(scope="module")
-def example_store(tmp_path_factory):
-    return finished_campaign(tmp_path_factory.getbasetemp())
+def example_store(finished_campaign):
+    return finished_campaign[0].store
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@
 An `Arch` is a stem plus a list of layers (conv / residual / attention / pool for
 image-like inputs, linear / residual for flat ones), an activation, a norm flag,
 an optional hidden head and dropout. The written code is one regular
-`nn.Sequential` (DESIGN.md §1) whose first line records the `Arch` as JSON, so a
+`nn.Sequential` (docs/contracts.md §1) whose first line records the `Arch` as JSON, so a
 mutation can read the architecture back without executing anything.
 """
 

@@ -1,4 +1,4 @@
-"""Write an `Arch` as candidate source (DESIGN.md §1): one regular `nn.Sequential` body plus a head.
+"""Write an `Arch` as candidate source (docs/contracts.md §1): one regular `nn.Sequential` body plus a head.
 
     from agent.baselines.writer import write_code
     print(write_code(arch, task.spec))

@@ -22,9 +22,9 @@ from contextlib import contextmanager
 from functools import partial
 
 from agent.bandit import Bandit, Pull
-from agent.exemplars import SEED_BACKEND, distinct, label, layer_types
 from agent.llm import BackendExhausted
 from agent.operators.base import Operator, OperatorCall
+from agent.population import SEED_BACKEND, cell, distinct, label, tournament
 from agent.prompting import Exemplar, PromptContext
 from agent.proposer import CallRecorder, LLMProposer, Proposal
 from evals.fingerprint import code_key, text_key
@@ -33,12 +33,10 @@ from knowledge.records import Candidate, LLMCall, Status
 from knowledge.store import Store
 
 FINISHED = (Status.OK, Status.FAILED, Status.DUPLICATE, Status.FILTERED)
-POOL = 8  # parents are drawn from the best POOL distinct architectures
-TOURNAMENT = 3
 
 
 def operator_of(c: Candidate) -> str:
-    return c.extra.get("operator", "")
+    return c.operator or ""
 
 
 def call_groups(calls: list[LLMCall]) -> dict[int, list[LLMCall]]:
@@ -107,18 +105,19 @@ class AgentProposer(LLMProposer):
         return out
 
     def parents(self, op: Operator, ctx: PromptContext, cands: list[Candidate]) -> tuple[Exemplar, ...]:
-        """Tournaments over the best distinct architectures; crossover's B comes from another layer family."""
+        """Tournaments over the distinct trained architectures ranked by the objective (`agent.population`);
+        crossover's second parent comes from another MAP-Elites cell (size x layer mix) when there is one."""
         if not op.n_parents:
             return ()
         rng = self.rng(len(cands))
-        pool = distinct(rank(cands, self.objective, self.higher))[:POOL]
+        pool = distinct(rank(cands, self.objective, self.higher))
         if not pool:
             return ()
-        a = tournament(pool, rng)
+        (a,) = tournament(pool, 1, rng)
         picked = [a]
         if op.n_parents == 2:
-            others = [c for c in pool if layer_types(c.code) != layer_types(a.code)] or [c for c in pool if c is not a]
-            picked += [tournament(others, rng)] if others else []
+            others = [c for c in pool if cell(c) != cell(a)] or [c for c in pool if c is not a]
+            picked += tournament(others, 1, rng)
         return tuple(exemplar(c, self.campaign_id) for c in picked)
 
     def rng(self, n: int) -> random.Random:
@@ -160,12 +159,6 @@ class AgentProposer(LLMProposer):
     def close(self) -> None:
         if self.backend is not None:
             self.backend.close()
-
-
-def tournament(pool: list[Candidate], rng: random.Random) -> Candidate:
-    """The best-ranked of TOURNAMENT members drawn without replacement (pool is best first)."""
-    picks = rng.sample(range(len(pool)), min(TOURNAMENT, len(pool)))
-    return pool[min(picks)]
 
 
 def exemplar(c: Candidate, campaign_id: int) -> Exemplar:

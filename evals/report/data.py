@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from evals.curves import baseline_curves
+from evals.report.curves import baseline_curves
 from evals.report.lineage import SEED_BACKEND, Lineage
 from knowledge.records import Campaign, Candidate, LLMCall, Status, ranked
 from knowledge.store import Store

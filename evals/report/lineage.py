@@ -95,8 +95,8 @@ def code_diff(old: Candidate, new: Candidate, context: int = 3) -> str:
 
 def arch_name(c: Candidate, width: int = 40) -> str:
     """A short human name: the seed's name, else the first docstring line of `Net`, else ''."""
-    if c.backend == SEED_BACKEND and c.extra.get("seed_name"):
-        return f"seed {c.extra['seed_name']}"
+    if c.backend == SEED_BACKEND and c.seed_name:
+        return f"seed {c.seed_name}"
     doc = _net_docstring(c.code)
     if doc:
         first = doc.strip().splitlines()[0].rstrip(".")

@@ -153,7 +153,7 @@ def usage(data: ReportData) -> Plot:
 
 
 def training_curve(c: Candidate) -> Plot:
-    hist = [float(v) for v in (c.extra.get("history") or []) if isinstance(v, int | float)]
+    hist = [float(v) for v in (c.history or []) if isinstance(v, int | float)]
     if not hist:
         return Plot("curve", "Training loss", note="not available: no training history recorded")
     fig, ax = plt.subplots(figsize=(4.8, 2.8))

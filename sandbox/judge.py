@@ -1,9 +1,11 @@
-"""Evaluate one candidate exactly as a campaign does: sandboxed run, trusted score.
+"""The parent's verdict on a sandboxed run: `judge(task, result, stage)` is the one trusted scoring.
 
-    archagent evaluate --task digits my_model.py --json
+    evaluation = judge(task, completed.result, "full")    # agent/pipeline.py, per finished job
 
 The child sees the training split and validation/test *inputs*; the metric is
-computed here, in the parent, from the predictions it returns.
+computed here, in the parent, from the predictions it returns (docs/contracts.md,
+"Trust boundary"). `Evaluator` runs single jobs on a `SubprocessRunner` for the
+one-file tools (`archagent score`, `fingerprint`) and benchmarks.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import numpy as np
 
 from evals.tasks.base import Task, TaskSpec
 from knowledge.records import FailureKind
+from sandbox.collect import RunResult
 from sandbox.protocol import Job, Stage
-from sandbox.runner import RunResult
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,8 @@ def check_preds(task: Task, preds: dict[str, np.ndarray]) -> str | None:
     return None
 
 
-def score(task: Task, result: RunResult, stage: Stage = "full") -> Evaluation:
+def judge(task: Task, result: RunResult, stage: Stage = "full") -> Evaluation:
+    """The trusted evaluation of one sandbox run: the child's report checked, the metric computed here."""
     rep = result.report
     base = dict(params=rep.params, flops=rep.flops, graph_key=rep.graph_key, proxies=rep.proxies,
                 features=rep.features, timings={**rep.timings, "wall_s": result.wall_s}, history=rep.history)
@@ -100,7 +103,7 @@ def score(task: Task, result: RunResult, stage: Stage = "full") -> Evaluation:
 
 
 class Evaluator:
-    """Task + sandbox runner: `evaluate(code)` gives a trusted `Evaluation`.
+    """Task + sandbox runner: `evaluate(code, stage)` gives a trusted `Evaluation` of one job.
 
     `max_params`/`max_flops` override the task's budget gates (from the config).
     """
@@ -116,14 +119,4 @@ class Evaluator:
         return make_job(self.spec, self.data_path, stage, epochs, self.device, proxies)
 
     def evaluate(self, code: str, stage: Stage = "full", epochs: int | None = None, proxies: bool = True) -> Evaluation:
-        return score(self.task, self.runner.run(code, self.job(stage, epochs, proxies)), stage)
-
-    def probe_and_train(self, code: str) -> Evaluation:
-        """Probe, then train: a candidate's full evaluation as a campaign runs it."""
-        probe = self.evaluate(code, "probe")
-        if not probe.ok:
-            return probe
-        full = self.evaluate(code)
-        timings = {**{f"probe_{k}": v for k, v in probe.timings.items()}, **full.timings}
-        return replace(full, flops=probe.flops, graph_key=probe.graph_key, proxies=probe.proxies,
-                       features=probe.features, timings=timings, params=full.params or probe.params)
+        return judge(self.task, self.runner.run(code, self.job(stage, epochs, proxies)), stage)

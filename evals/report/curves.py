@@ -1,6 +1,6 @@
 """Random-baseline curves for a task, read from a store (for reports comparing a campaign against chance).
 
-    from evals.curves import baseline_curves
+    from evals.report.curves import baseline_curves
     curves = baseline_curves(Store("archagent.db"), "digits")  # {campaign name: [best-so-far, ...]}
 
 A baseline campaign is one whose candidates were proposed only by the given

@@ -1,0 +1,73 @@
+"""A real OpenAI-compatible HTTP server on 127.0.0.1 (stdlib `http.server` in a thread) with scripted replies.
+
+    FakeOpenAI.script = [429, 200]   # HTTP status per request, the last one repeats
+    def test_x(server): ...          # the `server` fixture: its /v1 base URL (import it into the test module)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+REPLY = "class Net(nn.Module):\n    pass\n"
+
+
+class FakeOpenAI(BaseHTTPRequestHandler):
+    """`/v1/chat/completions`: answers with the next status in `script` (the last one repeats)."""
+
+    script: list[int] = [200]
+    requests: list[dict] = []
+    content: str | list[str] = REPLY  # a list: one reply per successful request, in order
+    delay_s: float = 0.0
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        cls = type(self)
+        cls.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
+        status = cls.script[min(len(cls.requests), len(cls.script)) - 1]
+        time.sleep(cls.delay_s)
+        content = cls.content if isinstance(cls.content, str) or status != 200 else cls.content.pop(0)
+        self._send(status, _ok_payload(body, content) if status == 200 else _error_payload(status))
+
+    def _send(self, status: int, payload: dict) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        with contextlib.suppress(BrokenPipeError):  # the client gave up first (timeout test)
+            self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _ok_payload(body: dict, content: str) -> dict:
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body["model"],
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+    }
+
+
+def _error_payload(status: int) -> dict:
+    return {"error": {"message": f"fake error {status}", "type": "fake", "code": str(status)}}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/v1"
+    httpd.shutdown()
+    httpd.server_close()

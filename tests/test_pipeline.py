@@ -1,0 +1,125 @@
+"""The pipeline on the fake executor: one typed record per candidate, one write per event, no re-reads."""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+from agent.config import PrefilterConfig, SearchConfig, parse_config
+from agent.loop import Campaign
+from agent.pipeline import Pipeline
+from agent.population import Population
+from agent.prefilter import Prefilter
+from agent.proposer import Proposal
+from evals.tasks import get_task
+from knowledge.records import FailureKind, Status
+from knowledge.store import Store
+from sandbox.judge import Evaluator
+from tests.helpers.campaigns import ROOT, replay_config
+from tests.helpers.fake_executor import FakeExecutor
+
+TASK = get_task("digits", {"epochs": 2})
+MLP = (ROOT / "evals/seeds/digits/mlp.py").read_text()
+
+
+def variant(width: int) -> str:
+    return MLP.replace("128", str(width))
+
+
+class Traced:
+    """A pipeline on a fresh store whose SQL statements on `candidates` are counted (sqlite trace callback)."""
+
+    def __init__(self, tmp: Path, rules=None, **prefilter):
+        self.store = Store(tmp / "s.db")
+        camp = self.store.create_campaign("c", "digits", "{}")
+        self.population = Population(self.store, camp.id, TASK, SearchConfig())
+        self.executor, self.events, self.sql = FakeExecutor(TASK, rules), [], []
+        cfg = PrefilterConfig(**prefilter)
+        self.pipeline = Pipeline(self.store, self.population, Evaluator(TASK), Prefilter(cfg, True), cfg,
+                                 self.executor, lambda e, c: self.events.append((e, c)))
+        self.store.db.conn.set_trace_callback(self.sql.append)
+
+    def run(self, *codes: str, seeds: tuple[str, ...] = ()) -> None:
+        for i, code in enumerate(seeds):
+            self.pipeline.seed(f"s{i}", code)
+        for code in codes:
+            self.pipeline.admit(Proposal(code, (), "replay:x", island=1, operator="rewrite"))
+        for done in self.executor.as_completed():
+            self.pipeline.on_result(done)
+
+    def statements(self, verb: str) -> list[str]:
+        return [s for s in self.sql if re.match(rf"\s*{verb}\b.*\bcandidates\b", s, re.I | re.S)]
+
+
+def test_a_trained_candidate_costs_three_writes_and_no_reads(tmp_path):
+    t = Traced(tmp_path, enabled=False)
+    t.run(variant(96))
+    writes, reads = len(t.statements("INSERT")) + len(t.statements("UPDATE")), t.statements("SELECT")
+    (cand,) = t.store.candidates(1)
+    assert cand.status == Status.OK and cand.island == 1 and cand.operator == "rewrite"
+    assert cand.metric is not None and cand.history == [1.0, 0.5] and cand.features and cand.graph_key
+    assert [e for e, _ in t.events] == ["running", "ok"]
+    assert writes == 3 and len(t.statements("UPDATE")) == 2  # insert, probe, outcome
+    assert not reads  # never re-read: the record travels with its jobs
+    assert t.events[-1][1] == cand  # what the hooks saw is what was stored
+
+
+def test_text_and_graph_repeats_are_duplicates_and_never_trained(tmp_path):
+    t = Traced(tmp_path, enabled=False)
+    t.run(variant(96), variant(96), "# a comment\n" + variant(96))  # same text; same code after canonicalisation
+    first, same_text, same_code = t.store.candidates(1)
+    assert first.status == Status.OK
+    assert (same_text.status, same_text.duplicate_of, same_text.matched_on) == (Status.DUPLICATE, first.id, "text_key")
+    assert (same_code.status, same_code.matched_on) == (Status.DUPLICATE, "code_key")
+    assert [stage for stage, _, _ in t.executor.submitted] == ["probe", "full"]
+
+
+def test_failures_are_typed_and_written_once(tmp_path):
+    t = Traced(tmp_path, rules={"nn.Linear(64, 7)": FailureKind.SHAPE}, enabled=False)
+    t.run("class Net(:\n", MLP.replace("nn.Linear(64, n_out)", "nn.Linear(64, 7)"))
+    syntax, shape = t.store.candidates(1)
+    assert (syntax.status, syntax.failure_kind) == (Status.FAILED, FailureKind.SYNTAX)
+    assert (shape.status, shape.failure_kind) == (Status.FAILED, FailureKind.SHAPE)
+    assert len(t.statements("UPDATE")) == 2  # one per candidate: the probe's verdict is its outcome
+
+
+def test_prefilter_and_short_runs_write_typed_columns(tmp_path):
+    t = Traced(tmp_path, warmup=0, top_fraction=0.5, epsilon=0.0, low_fidelity_epochs=1)
+    t.run(*(variant(w) for w in (40, 50, 60, 70, 80)))
+    cands = t.store.candidates(1)
+    assert all(c.prefilter_score is not None and c.prefilter_reason for c in cands)
+    assert any(c.status == Status.FILTERED for c in cands)
+    assert all(c.epsilon is False for c in cands)
+    shorts = [c for c in cands if c.low_fidelity_metric is not None]
+    assert shorts and all(c.low_fidelity_epochs == 1 for c in shorts)
+    assert ("full", variant(40), None) in t.executor.submitted and ("full", variant(40), 1) in t.executor.submitted
+    assert all(c.extra == {} for c in cands)  # nothing code branches on lives in `extra`
+
+
+def test_seeds_are_trained_even_when_they_repeat(tmp_path):
+    t = Traced(tmp_path)
+    t.run(seeds=(MLP, MLP))
+    assert [c.status for c in t.store.candidates(1)] == [Status.OK, Status.OK]
+    assert [c.seed_name for c in t.store.candidates(1)] == ["s0", "s1"]
+
+
+def test_llm_work_runs_off_the_main_thread_and_jobs_arrive_on_the_same_queue(tmp_path, monkeypatch):
+    """A replay campaign on the fake executor: every LLM call is made and logged on an LLM thread."""
+    import agent.loop
+
+    threads: list[str] = []
+    real = agent.loop.record_call
+
+    def spy(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(agent.loop, "record_call", spy)
+    cfg = parse_config(replay_config(tmp_path, proposals=6, prefilter={"enabled": False}))
+    executor = FakeExecutor(TASK, {"self.fc = nn.Linear(32, n_out)": FailureKind.SHAPE})
+    summary = Campaign(cfg, executor=executor).run()
+    assert summary.stop_reason == "proposal budget (6) spent"
+    assert len(threads) == 6 and all(name.startswith("llm") for name in threads)
+    assert sum(summary.counts.values()) == 9 and summary.best is not None
+    assert executor.pending() == 0
