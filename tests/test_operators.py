@@ -15,6 +15,7 @@ from agent.config import parse_config
 from agent.loop import record_call
 from agent.operators.agent import AgentProposer, operator_of
 from agent.operators.base import OperatorCall
+from agent.population import cell
 from agent.prompting import PromptContext, TaskBrief
 from agent.proposer import Proposal, Proposer
 from agent.proposers import make_proposers
@@ -115,14 +116,15 @@ def test_a_repeat_is_re_asked_with_its_number_and_counts_once(tmp_path: Path):
     assert f"repeat of #{mlp_id}" in last_user
 
 
-def test_crossover_gets_two_parents_of_different_layer_families(tmp_path: Path):
-    rows = [{"reply": f"```python\n{SEEDS['cnn'].replace('32', '40')}```"}]
+def test_crossover_gets_two_parents_from_different_archive_cells(tmp_path: Path):
+    rows = [{"reply": f"```python\n{SEEDS['cnn'].replace('32', '40')}```", "operator": "crossover"}]
     cfg, store, cid = campaign(tmp_path, "cross", operators={"use": ["crossover"]}, backends=[
         {"kind": "replay", "path": str(replay_file(tmp_path / "r.jsonl", rows))}])
     (agent,) = make_proposers(cfg, store, cid)
     op = agent.ops["crossover"]
     a, b = agent.parents(op, PromptContext(TaskBrief.of(TASK)), store.candidates(cid))
-    assert a.id != b.id and a.code != b.code
+    by_id = {c.id: c for c in store.candidates(cid)}
+    assert a.id != b.id and cell(by_id[a.id]) != cell(by_id[b.id])
     p = op.propose(agent_call(agent, store, cid, (a, b)))
     assert p.operator == "crossover" and p.parent_ids == (a.id, b.id) and "40" in p.code
     prompt = json.loads(store.llm_calls(cid)[0].prompt)[-1]["content"]
