@@ -23,6 +23,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from evals.report.data import ReportData, kendall_tau, pareto_front  # noqa: E402
 from evals.report.lineage import SEED_BACKEND, arch_name  # noqa: E402
+from knowledge.fitness import Objective, rank  # noqa: E402
 from knowledge.records import Candidate  # noqa: E402
 
 SEED_COLOR, PROPOSAL_COLOR, FRONT_COLOR = "#7f7f7f", "#1f77b4", "#d62728"
@@ -100,9 +101,21 @@ def pareto(data: ReportData) -> Plot:
         front = pareto_front(ok, cost, data.higher_is_better)
         _pareto_axis(ax, ok, front, cost, data.metric_name)
         notes.append(f"{cost} front: " + ", ".join(label(c) for c in front))
+        _objective_pick(ax, ok, cost, data, notes)
     if "flops" not in costs:
         notes.append("FLOPs: not available")
     return Plot("pareto", title, to_png(fig), "; ".join(notes))
+
+
+def _objective_pick(ax, ok: list[Candidate], cost: str, data: ReportData, notes: list[str]) -> None:
+    """Star the best candidate under the campaign's size-aware objective (`search.objective`), if it has one."""
+    search = data.config.get("search", {})
+    obj = Objective(search.get("objective", "metric"), search.get("size_penalty", 0.01))
+    top = rank(ok, obj, data.higher_is_better)[:1] if obj.name != "metric" else []
+    for c in (c for c in top if getattr(c, cost) is not None):
+        ax.scatter([getattr(c, cost)], [c.metric], marker="*", s=160, color=FRONT_COLOR, edgecolor="black", zorder=4)
+        if cost == "params":
+            notes.append(f"best by objective '{obj.name}' (star): {label(c)}")
 
 
 def _pareto_axis(ax, ok: list[Candidate], front: list[Candidate], cost: str, metric: str) -> None:
