@@ -225,6 +225,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--model", default=None, help="local model preset or .gguf path (default: the embedded one)")
     ap.add_argument("--store-dir", type=Path, default=None, help="keep the campaign stores here (default: temp)")
     ap.add_argument("--out", type=Path, default=None, help="write the runs and numbers as JSON")
+    ap.add_argument("--tables-from", type=Path, nargs="+", default=None,
+                    help="print the tables of earlier --out files (runs of separate processes) and exit")
     args = ap.parse_args(argv)
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     bad = [m for m in args.methods if m not in METHODS]
@@ -236,6 +238,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     args.higher = get_task(args.task).higher_is_better
+    if args.tables_from:
+        return print_saved(args)
     tmp = tempfile.TemporaryDirectory(prefix="search-eff-")
     store_dir = args.store_dir or Path(tmp.name)
     store_dir.mkdir(parents=True, exist_ok=True)
@@ -262,6 +266,16 @@ def main(argv: list[str] | None = None) -> int:
           sep="\n\n")
     for method, why in skipped.items():
         print(f"\n{method}: not run ({why})")
+    return 0
+
+
+def print_saved(args: argparse.Namespace) -> int:
+    saved = [json.loads(p.read_text()) for p in args.tables_from]
+    runs = [Run(**r) for d in saved for r in d["runs"]]
+    for floor in (d["noise_floor"] for d in saved if d.get("noise_floor")):
+        print(f"noise floor ({floor['architecture']}): val {floor['val']} sd {floor['sd']:.4f}; test {floor['test']}")
+    print(summary_table(runs, args.higher), curve_table(runs, args.higher, args.budget), operator_table(runs),
+          sep="\n\n")
     return 0
 
 

@@ -42,7 +42,8 @@ class ScriptedLLM(LLMBackend):
 def run(tmp: Path, name: str, backend: dict) -> Campaign:
     cfg = parse_config({"name": name, "store": str(tmp / f"{name}.db"), "seed": 1,
                         "task": {"name": "digits", "options": {"epochs": 1}}, "budget": {"proposals": 7},
-                        "backends": [backend], "prefilter": {"enabled": False}, "search": {"transfer": False}})
+                        "backends": [backend], "prefilter": {"enabled": False},
+                        "search": {"transfer": False, "insight_every": 0, "repair_attempts": 0}})
     campaign = Campaign(cfg)
     campaign.run()
     return campaign
