@@ -56,7 +56,9 @@ def outcome(campaign: Campaign) -> list[tuple]:
 
 @pytest.mark.slow
 def test_agent_campaign_with_every_operator_replays_exactly(tmp_path: Path, monkeypatch):
-    monkeypatch.setattr(operators, "make_backend", lambda cfg, seed: ScriptedLLM())
+    real = operators.make_backend
+    monkeypatch.setattr(operators, "make_backend",
+                        lambda cfg, seed: ScriptedLLM() if cfg.kind == "litellm" else real(cfg, seed))
     first = run(tmp_path, "first", {"kind": "litellm", "model": "openai/scripted"})
     used = {operator_of(c) for c in first.store.candidates(first.id) if c.backend != "seed"}
     assert used == {"mutation", "edit", "crossover", "rewrite"}
@@ -64,3 +66,5 @@ def test_agent_campaign_with_every_operator_replays_exactly(tmp_path: Path, monk
     assert summary.skipped_errors == 0
     again = run(tmp_path, "again", {"kind": "replay", "path": str(tmp_path / "export.jsonl")})
     assert outcome(again) == outcome(first)
+    purposes = [c.purpose for c in again.store.llm_calls(again.id)]
+    assert purposes == [c.purpose for c in first.store.llm_calls(first.id)]
