@@ -73,7 +73,8 @@ def test_every_field_reaches_the_prompt(purpose, make):
     """Blanking any one field changes the rendered prompt: no context field is silently unused."""
     ctx = make()
     full = Prompts().messages(purpose, ctx)[1]["content"]
-    unused = {"propose": {"island"}}.get(purpose, set())  # recorded on the candidate, not shown to the model
+    # island: recorded on the candidate; parents: the records behind `exemplars` (rendered through them)
+    unused = {"propose": {"island", "parents"}}.get(purpose, set())
     for f in dataclasses.fields(ctx):
         if f.name in unused or f.name == "task":
             continue
