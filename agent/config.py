@@ -57,7 +57,10 @@ class BackendConfig(_Strict):
     retries: int = Field(4, ge=1, le=100)  # attempts per request on transient errors (timeouts, 429, 5xx)
     retry_max_wait_s: float = Field(30.0, gt=0, le=3600.0)  # cap of the exponential backoff between attempts
     n_ctx: int = Field(4096, gt=0, le=1_048_576)  # local: llama.cpp context window (1M: beyond any model)
-    n_threads: int | None = Field(None, gt=0, le=1024)  # local: llama.cpp threads (default: all cores)
+    n_threads: int | None = Field(None, gt=0, le=1024)  # local: llama.cpp threads (default: all cores but one)
+    n_batch: int = Field(512, gt=0, le=65_536)  # local: prompt tokens evaluated per llama.cpp batch
+    lookup_tokens: int = Field(0, ge=0, le=64)  # local: prompt-lookup speculative decoding draft length (0: off)
+    prompt_cache_mb: int = Field(0, ge=0, le=2**20)  # local: RAM cache of evaluated prompt states beyond the last (0: off)
     weight: float = Field(1.0, gt=0, le=1e6)  # share of proposals when several backends are set
 
     @model_validator(mode="after")
@@ -83,6 +86,7 @@ class BudgetConfig(_Strict):
     wall_time_s: float | None = Field(None, gt=0, le=365 * DAY_S)
     max_tokens: int | None = Field(None, gt=0, le=10**12)  # total LLM tokens, prompt + completion
     max_cost_usd: float | None = Field(None, gt=0, le=1e6)
+    llm_calls: int | None = Field(None, gt=0, le=10_000_000)  # LLM requests of any purpose (re-asks included)
 
 
 # Defaults of the per-backend-kind fields of [search] (None there), measured in benchmarks/README.md:
@@ -109,6 +113,8 @@ class SearchConfig(_Strict):
     n_insights: int = Field(5, ge=0, le=100)  # insights shown per prompt
     analyst: int | None = Field(None, ge=0)  # index into [[backends]] for the analyst; default: the first LLM one
     repair_attempts: int | None = Field(None, ge=0, le=20)  # repairs per build/shape failure; None: 0 local, 1 litellm
+    objective: Literal["metric", "penalized", "pareto"] = "metric"  # parent ranking (knowledge/fitness.py)
+    size_penalty: float = Field(0.01, ge=0.0, le=10.0)  # objective "penalized": metric units per 10x parameters
 
     def for_kind(self, kind: str) -> SearchConfig:
         """This section as a `kind` backend uses it: every unset per-kind field resolved (KIND_DEFAULTS)."""
@@ -125,6 +131,18 @@ class PrefilterConfig(_Strict):
     warmup: int = Field(6, ge=0, le=1_000_000)  # train everything until this many proposals have been scored
     low_fidelity_epochs: int | None = Field(None, gt=0, le=10_000)  # staged fidelity: a short run first
     promote_fraction: float = Field(0.5, gt=0.0, le=1.0)  # share of short runs promoted to full training
+
+
+OperatorName = Literal["edit", "crossover", "rewrite", "mutation"]
+
+
+class OperatorsConfig(_Strict):
+    """The agent (agent/operators/): offspring from LLM edit/crossover/rewrite and AST mutation, chosen by a bandit."""
+
+    enabled: bool = True  # false: each LLM backend proposes whole files from the few-shot prompt only
+    use: list[OperatorName] = Field(default_factory=lambda: ["mutation", "edit", "crossover", "rewrite"], min_length=1)
+    floor: float = Field(0.1, ge=0.0, le=0.25)  # least share of proposals each operator gets
+    novelty_retries: int = Field(2, ge=0)  # re-asks (hotter) when a reply repeats an earlier candidate
 
 
 class PipelineConfig(_Strict):
@@ -155,6 +173,7 @@ class CampaignConfig(_Strict):
     prefilter: PrefilterConfig = PrefilterConfig()
     prompts_dir: Path | None = Field(None, strict=False)  # user templates; default: the packaged prompts/
     tracking: TrackingConfig = TrackingConfig()
+    operators: OperatorsConfig = OperatorsConfig()
 
     @model_validator(mode="after")
     def _analyst_is_llm(self) -> CampaignConfig:

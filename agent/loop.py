@@ -42,6 +42,7 @@ from sandbox.executor import Completed, Executor
 from sandbox.executors import make_executor
 from sandbox.judge import Evaluator
 
+REPEAT_CAP = 3  # proposals (repeats included) may reach this multiple of the proposal budget
 EventHook = Callable[[str, Candidate], None]  # (event name, candidate as just written)
 
 
@@ -67,10 +68,13 @@ class Usage:
 
     def __init__(self, totals: dict[str, float]):
         self.tokens, self.cost_usd, self._lock = totals["tokens"], totals["cost_usd"], threading.Lock()
+        self.calls = totals["calls"]
 
     def recorder(self, store: Store, campaign_id: int) -> CallRecorder:
         def record(backend: str, model: str, purpose: str, messages: list, reply: Completion | None,
                    error: str | None) -> int:
+            with self._lock:
+                self.calls += 1
             if reply is not None:
                 with self._lock:
                     self.tokens += reply.prompt_tokens + reply.completion_tokens
@@ -244,9 +248,15 @@ class Campaign:
         return len(self.population.proposals())
 
     def budget_exhausted(self, in_flight: int = 0) -> str | None:
-        b = self.cfg.budget
-        if self.n_proposals() + in_flight >= b.proposals:
+        """The proposal budget counts what was trained or failed, not repeats (dedup) of earlier candidates."""
+        b, made = self.cfg.budget, self.n_proposals()
+        repeats = sum(1 for c in self.population.proposals() if c.status == Status.DUPLICATE)
+        if made - repeats + in_flight >= b.proposals:
             return f"proposal budget ({b.proposals}) spent"
+        if made + in_flight >= REPEAT_CAP * b.proposals:
+            return f"{made} proposals, mostly repeats of earlier candidates: stopped at {REPEAT_CAP}x the budget"
+        if b.llm_calls and self.usage.calls >= b.llm_calls:
+            return f"LLM-call budget ({b.llm_calls}) spent"
         if b.wall_time_s and time.monotonic() - self.t0 >= b.wall_time_s:
             return f"wall-time budget ({b.wall_time_s:.0f} s) spent"
         if b.max_tokens and self.usage.tokens >= b.max_tokens:

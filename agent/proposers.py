@@ -5,7 +5,9 @@ from __future__ import annotations
 from agent.baselines import BASELINE_KINDS, make_baseline
 from agent.config import BackendConfig, CampaignConfig
 from agent.llm import make_backend
-from agent.llm.replay import stream
+from agent.llm.replay import ReplayBackend, stream
+from agent.operators import AgentProposer, make_agent
+from agent.operators.agent import operator_of
 from agent.prompting import Prompts
 from agent.proposer import LLMProposer, Proposer
 from knowledge.store import Store
@@ -16,14 +18,24 @@ def make_proposer(cfg: BackendConfig, prompts: Prompts, seed: int = 0) -> Propos
     return LLMProposer(backend, cfg, prompts)
 
 
+def uses_operators(b: BackendConfig, cfg: CampaignConfig) -> bool:
+    """The agent, unless operators are off or a replay file was recorded without them (replayed as it was made)."""
+    if not cfg.operators.enabled:
+        return False
+    return b.kind != "replay" or any("operator" in row for row in ReplayBackend.read_rows(b.path))
+
+
 def make_proposers(cfg: CampaignConfig, store: Store, campaign_id: int) -> list[Proposer]:
     """One proposer per configured backend; replay backends skip replies already consumed."""
     prompts = Prompts(cfg.prompts_dir)
     proposers = [make_baseline(b, cfg, store, campaign_id) if b.kind in BASELINE_KINDS
+                 else make_agent(b, cfg, prompts, store, campaign_id) if uses_operators(b, cfg)
                  else make_proposer(b, prompts, cfg.seed) for b in cfg.backends]
     calls = store.llm_calls(campaign_id)
+    replayed_mutations = sum(1 for c in store.candidates(campaign_id) if operator_of(c) == "mutation")
     for p in proposers:
         skip = getattr(getattr(p, "backend", None), "skip", None)
         if skip:
-            skip(sum(1 for c in calls if c.backend == p.name and stream(c.purpose) == "propose"))
+            rows = sum(1 for c in calls if c.backend == p.name and stream(c.purpose) == "propose")
+            skip(rows + (replayed_mutations if isinstance(p, AgentProposer) else 0))
     return proposers

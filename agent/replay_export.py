@@ -8,6 +8,10 @@ order a re-run consumes them), then analysis and repair replies in the order
 they were made; each row carries its `purpose`, so a replay backend serves
 each purpose from its own stream. Calls that ended in an error have no reply
 to replay and are left out (counted in the summary).
+
+Agent proposals (agent/operators) also name their `operator` and `parents`
+(text keys), so the re-run applies an edit to the same parent; an AST
+mutation has no LLM call and is written as a row with its `code`.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.llm.replay import stream
-from knowledge.records import LLMCall
+from agent.operators.agent import operator_of
+from knowledge.records import Candidate, LLMCall
 from knowledge.store import Store
 
 
@@ -34,6 +39,41 @@ class ExportSummary:
 def replay_row(call: LLMCall) -> dict:
     return dict(reply=call.reply, model=call.model, purpose=call.purpose, backend=call.backend,
                 prompt_tokens=call.prompt_tokens, completion_tokens=call.completion_tokens, cost_usd=call.cost_usd)
+
+
+def operator_fields(cand: Candidate, by_id: dict[int, Candidate]) -> dict:
+    """What an agent's re-run needs to make the same proposal: its operator and parents (by text key)."""
+    if not operator_of(cand):
+        return {}
+    parents = [by_id[p].text_key for p in cand.parent_ids if p in by_id]
+    return {"operator": operator_of(cand), "parents": parents}
+
+
+def mutation_row(cand: Candidate, by_id: dict[int, Candidate]) -> dict:
+    return dict(reply="", purpose="propose", backend=cand.backend, code=cand.code, **operator_fields(cand, by_id))
+
+
+def export_rows(store: Store, campaign_id: int) -> tuple[list[dict], int]:
+    """The replay rows in the order a re-run consumes them, and the number of error calls left out."""
+    cands = store.candidates(campaign_id)
+    by_id, made_by = {c.id: c for c in cands}, {c.llm_call_id: c for c in cands if c.llm_call_id is not None}
+    calls = ordered_calls(store, campaign_id)
+    groups: list[tuple[float, list[dict]]] = []
+    group: list[dict] = []
+    for call in calls:
+        if stream(call.purpose) != "propose":
+            continue
+        cand = made_by.get(call.id)
+        group.append({**replay_row(call), "error": call.error} if call.error is None else {"error": call.error})
+        if call.purpose == "propose":
+            fields = operator_fields(cand, by_id) if cand else {}
+            groups.append((cand.id if cand else math.inf, [{**r, **fields} for r in group]))
+            group = []
+    groups += [(c.id, [mutation_row(c, by_id)]) for c in cands if operator_of(c) == "mutation" and not c.llm_call_id]
+    rows = [r for _, g in sorted(groups, key=lambda g: g[0]) for r in g] + group
+    rows += [{**replay_row(c), "error": c.error} for c in calls if stream(c.purpose) != "propose"]
+    kept = [{k: v for k, v in r.items() if k != "error"} for r in rows if r.get("error") is None]
+    return kept, len(rows) - len(kept)
 
 
 def ordered_calls(store: Store, campaign_id: int) -> list[LLMCall]:
@@ -55,8 +95,6 @@ def ordered_calls(store: Store, campaign_id: int) -> list[LLMCall]:
 
 
 def export_replay(store: Store, campaign: str, out: Path) -> ExportSummary:
-    camp = store.campaign(campaign)
-    calls = ordered_calls(store, camp.id)
-    rows = [replay_row(c) for c in calls if c.error is None]
+    rows, skipped = export_rows(store, store.campaign(campaign).id)
     out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
-    return ExportSummary(out, len(rows), dict(Counter(r["purpose"] for r in rows)), len(calls) - len(rows))
+    return ExportSummary(out, len(rows), dict(Counter(r["purpose"] for r in rows)), skipped)

@@ -36,6 +36,7 @@ class FailureKind(StrEnum):
     CRASH = "crash"  # the sandbox process died without a valid result
     LLM = "llm"  # the backend failed to produce a reply
     LOST = "lost"  # the worker evaluating it disappeared
+    PATCH = "patch"  # an LLM edit whose SEARCH/REPLACE blocks do not apply to its parent
 
 
 @dataclass(frozen=True)

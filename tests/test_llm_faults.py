@@ -28,6 +28,7 @@ def test_campaign_records_llm_faults_and_keeps_going(server: str, tmp_path: Path
         "backends": [{"kind": "litellm", "model": "openai/fake", "api_base": server, "retries": 3,
                       "retry_max_wait_s": 0.05}],
         "prefilter": {"enabled": False},
+        "operators": {"use": ["rewrite"]},  # whole files: each scripted reply is one proposal
     })
     campaign = Campaign(cfg, executor=FakeExecutor(get_task("digits", cfg.task.options)))
     summary = campaign.run()

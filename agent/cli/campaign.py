@@ -30,6 +30,9 @@ def run(config: Annotated[Path, typer.Argument(help="campaign config (TOML)")]) 
     from agent.loop import Campaign
 
     cfg = load_config(config)
+    b = cfg.budget
+    console.print(f"[dim]{cfg.name}: {b.proposals} proposals" + (f", stops by {b.wall_time_s / 60:.1f} min wall time"
+                  if b.wall_time_s else "") + (f", at most {b.llm_calls} LLM calls" if b.llm_calls else "") + "[/]")
     campaign = Campaign(cfg)
     progress = LiveProgress(cfg.name, cfg.budget.proposals, campaign.task.higher_is_better, campaign.task.metric_name)
     campaign.on_event = progress.on_event
@@ -57,23 +60,34 @@ def status(store: StoreOpt = DEFAULT_STORE, as_json: JsonOpt = False) -> None:
         rows.append({"campaign": camp.name, "task": camp.task, "state": state, "reason": reason,
                      "counts": st.counts(camp.id), "best_metric": top[0].metric if top else None,
                      "prefilter": ranking_quality_of(st.prefilter_pairs(camp.id), higher),
-                     "final": final_winner(st, camp.id, higher), **st.totals(camp.id)})
+                     "final": final_winner(st, camp.id, higher), "budget": budget_use(st, camp),
+                     **st.totals(camp.id)})
     if as_json:
         print(json.dumps(rows, indent=2))
         return
     from rich.table import Table
 
-    t = Table("campaign", "task", "state", "candidates", "best", "final (val ± sd / test)", "LLM calls", "tokens",
-              "pre-filter τ / ρ (ε-random)")
+    t = Table("campaign", "task", "state", "candidates", "proposals / budget", "best", "final (val ± sd / test)",
+              "LLM calls", "tokens", "pre-filter τ / ρ (ε-random)")
     for r in rows:
         counts = " ".join(f"{k}={v}" for k, v in sorted(r["counts"].items()))
         q = r["prefilter"]
         quality = (f"{fmt_metric(q['trained']['kendall_tau'])} / {fmt_metric(q['trained']['spearman_rho'])} "
                    f"n={q['trained']['n']} ({fmt_metric(q['epsilon']['kendall_tau'])}, n={q['epsilon']['n']})")
         state = r["state"] + (f": {r['reason']}" if r["reason"] else "")
-        t.add_row(r["campaign"], r["task"], state, counts, fmt_metric(r["best_metric"]), final_cell(r["final"]),
-                  str(r["calls"]), fmt_int(r["tokens"]), quality)
+        (used, cap), calls_cap = r["budget"]["proposals"], r["budget"]["llm_calls"]
+        t.add_row(r["campaign"], r["task"], state, counts, f"{used} / {cap}", fmt_metric(r["best_metric"]),
+                  final_cell(r["final"]), f"{r['calls']}" + (f" / {calls_cap}" if calls_cap else ""),
+                  fmt_int(r["tokens"]), quality)
     console.print(t)
+
+
+def budget_use(st: Store, camp: Campaign) -> dict:
+    """Proposals counted against the budget (trained or failed: seeds and repeats are free) and the LLM-call cap."""
+    budget = json.loads(camp.config_json or "{}").get("budget", {})
+    counts = st.counts(camp.id, seeds=False)
+    used = sum(n for status, n in counts.items() if status != "duplicate")
+    return {"proposals": [used, budget.get("proposals")], "llm_calls": budget.get("llm_calls")}
 
 
 def final_winner(st: Store, campaign_id: int, higher: bool) -> dict | None:

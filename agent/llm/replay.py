@@ -23,10 +23,13 @@ class ReplayBackend(LLMBackend):
         self.path = Path(path)
         if not self.path.is_file():
             raise LLMError(f"replay file not found: {self.path}")
-        rows = [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
-        self._rows = [r for r in rows if stream(r.get("purpose", "propose")) == purpose]
+        self._rows = [r for r in self.read_rows(self.path) if stream(r.get("purpose", "propose")) == purpose]
         self._next = 0
         self.model = model or self.path.name
+
+    @staticmethod
+    def read_rows(path: Path) -> list[dict]:
+        return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
     @property
     def remaining(self) -> int:
@@ -35,6 +38,10 @@ class ReplayBackend(LLMBackend):
     def skip(self, n: int) -> None:
         """Advance past n replies (used when a campaign resumes)."""
         self._next = min(len(self._rows), self._next + n)
+
+    def peek(self) -> dict | None:
+        """The next row to be served (None when exhausted): exports name the operator that used it."""
+        return self._rows[self._next] if self._next < len(self._rows) else None
 
     def complete(self, messages: list[Message], *, temperature: float, max_tokens: int) -> Completion:
         if self._next >= len(self._rows):

@@ -25,7 +25,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from evals.report.data import ReportData, TrainedPoint, kendall_tau  # noqa: E402
 from evals.report.lineage import arch_name  # noqa: E402
-from knowledge.records import Candidate  # noqa: E402
+from knowledge.fitness import Objective, rank  # noqa: E402
+from knowledge.records import Candidate, Status  # noqa: E402
 
 SEED_COLOR, PROPOSAL_COLOR, FRONT_COLOR = "#7f7f7f", "#1f77b4", "#d62728"
 MAX_POINTS = 2000  # scatter points per plot; bigger campaigns are thinned evenly (improvers and seeds kept)
@@ -115,13 +116,27 @@ def pareto(data: ReportData) -> Plot:
         return Plot("pareto", title, note="not available: no trained candidate has params or FLOPs")
     fig, axes = plt.subplots(1, len(costs), figsize=(6.4 * len(costs) / 1.3, 4.0), squeeze=False)
     notes = []
+    full_records = [c for c in data.candidates if c.status == Status.OK and c.metric is not None]
     for ax, cost in zip(axes[0], costs, strict=True):
         front = data.front(cost)
         _pareto_axis(ax, thin(ok, MAX_POINTS), front, cost, data.metric_name)
         notes.append(f"{cost} front: " + ", ".join(label(c) for c in front))
+        _objective_pick(ax, full_records, cost, data, notes)
     if "flops" not in costs:
         notes.append("FLOPs: not available")
     return Plot("pareto", title, to_png(fig), "; ".join(notes))
+
+
+def _objective_pick(ax, ok: list[Candidate], cost: str, data: ReportData, notes: list[str]) -> None:
+    """Star the best candidate under the campaign's size-aware objective (`search.objective`), if it has one.
+    Its winner lies on the params Pareto front, whose full records the report data holds."""
+    search = data.config.get("search", {})
+    obj = Objective(search.get("objective", "metric"), search.get("size_penalty", 0.01))
+    top = rank(ok, obj, data.higher_is_better)[:1] if obj.name != "metric" else []
+    for c in (c for c in top if getattr(c, cost) is not None):
+        ax.scatter([getattr(c, cost)], [c.metric], marker="*", s=160, color=FRONT_COLOR, edgecolor="black", zorder=4)
+        if cost == "params":
+            notes.append(f"best by objective '{obj.name}' (star): {label(c)}")
 
 
 def _pareto_axis(ax, ok: list[TrainedPoint], front: list[Candidate], cost: str, metric: str) -> None:

@@ -1,0 +1,34 @@
+"""LLM crossover: combine two parents from different families/islands (`prompts/crossover.j2`).
+
+The reply is a whole file, or SEARCH/REPLACE blocks against parent A.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+
+from agent.operators.base import LLMAsk, Operator, OperatorCall
+from agent.patch import apply_reply
+from agent.prompting import Exemplar, FailureRow, TaskBrief
+from agent.proposer import Proposal
+
+
+@dataclass(frozen=True)
+class CrossoverContext:
+    task: TaskBrief
+    a: Exemplar
+    b: Exemplar
+    failures: list[FailureRow] = field(default_factory=list)
+
+
+class Crossover(Operator):
+    name, n_parents, uses_llm = "crossover", 2, True
+
+    def __init__(self, llm: LLMAsk):
+        self.llm = llm
+
+    def propose(self, call: OperatorCall) -> Proposal:
+        a, b = call.parents
+        ctx = CrossoverContext(call.ctx.task, a, b, call.ctx.failures)
+        return self.llm.ask(self.name, self.llm.messages("crossover", ctx), partial(apply_reply, a.code), call)

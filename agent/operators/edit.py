@@ -1,0 +1,38 @@
+"""LLM edit: SEARCH/REPLACE blocks against one parent (`prompts/edit.j2`), applied here by `agent.patch`.
+
+Short replies are faster on a local model and copy less; a reply whose blocks
+do not apply fails with kind `patch`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+
+from agent.operators.base import LLMAsk, Operator, OperatorCall
+from agent.patch import apply_reply
+from agent.prompting import Exemplar, FailureRow, ResultRow, TaskBrief
+from agent.proposer import Proposal
+
+
+@dataclass(frozen=True)
+class EditContext:
+    """`edit.j2`: the parent to change, one directive, the leaderboard and recent failures."""
+
+    task: TaskBrief
+    parent: Exemplar
+    directive: str = ""
+    results: list[ResultRow] = field(default_factory=list)
+    failures: list[FailureRow] = field(default_factory=list)
+
+
+class Edit(Operator):
+    name, n_parents, uses_llm = "edit", 1, True
+
+    def __init__(self, llm: LLMAsk):
+        self.llm = llm
+
+    def propose(self, call: OperatorCall) -> Proposal:
+        (parent,) = call.parents
+        ctx = EditContext(call.ctx.task, parent, call.ctx.directive, call.ctx.results[:5], call.ctx.failures)
+        return self.llm.ask(self.name, self.llm.messages("edit", ctx), partial(apply_reply, parent.code), call)
