@@ -60,7 +60,7 @@ class BackendConfig(_Strict):
     n_threads: int | None = Field(None, gt=0, le=1024)  # local: llama.cpp threads (default: all cores but one)
     n_batch: int = Field(512, gt=0, le=65_536)  # local: prompt tokens evaluated per llama.cpp batch
     lookup_tokens: int = Field(0, ge=0, le=64)  # local: prompt-lookup speculative decoding draft length (0: off)
-    prompt_cache_mb: int = Field(0, ge=0, le=2**20)  # local: RAM cache of evaluated prompt states beyond the last (0: off)
+    prompt_cache_mb: int = Field(0, ge=0, le=2**20)  # local: RAM cache of prompt states beyond the last (0: off)
     weight: float = Field(1.0, gt=0, le=1e6)  # share of proposals when several backends are set
 
     @model_validator(mode="after")
@@ -142,7 +142,7 @@ class OperatorsConfig(_Strict):
     enabled: bool = True  # false: each LLM backend proposes whole files from the few-shot prompt only
     use: list[OperatorName] = Field(default_factory=lambda: ["mutation", "edit", "crossover", "rewrite"], min_length=1)
     floor: float = Field(0.1, ge=0.0, le=0.25)  # least share of proposals each operator gets
-    novelty_retries: int = Field(2, ge=0)  # re-asks (hotter) when a reply repeats an earlier candidate
+    novelty_retries: int = Field(2, ge=0, le=20)  # re-asks (hotter) when a reply repeats an earlier candidate
 
 
 class PipelineConfig(_Strict):
