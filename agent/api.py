@@ -16,9 +16,9 @@ import tomllib
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from evals.tasks import Task, get_task
-from knowledge.records import Candidate, Status
-from sandbox.judge import Evaluation, Evaluator
+from archagent.evals.tasks import Task, get_task
+from archagent.knowledge.records import Candidate, Status
+from archagent.sandbox.judge import Evaluation, Evaluator
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ def parse_options(items: list[str] | None) -> dict[str, Any]:
 def evaluator(task: str | Task, options: dict[str, Any] | None = None, timeout_s: float = 300.0,
               threads: int = 2) -> Evaluator:
     """An evaluator running each job in a fresh sandboxed process."""
-    from sandbox.runner import SubprocessRunner
+    from archagent.sandbox.runner import SubprocessRunner
 
     return Evaluator(resolve_task(task, options), SubprocessRunner(timeout_s, threads=threads))
 
@@ -79,8 +79,8 @@ def evaluator(task: str | Task, options: dict[str, Any] | None = None, timeout_s
 def evaluate(task: str | Task, code: str, *, options: dict[str, Any] | None = None,
              timeout_s: float = 300.0) -> Evaluation:
     """Fully evaluate one candidate in the sandbox through the campaign's own pipeline (probe, then train)."""
-    from agent.pipeline import evaluate_once
-    from sandbox.limits import SandboxLimits
+    from archagent.agent.pipeline import evaluate_once
+    from archagent.sandbox.limits import SandboxLimits
 
     return as_evaluation(evaluate_once(code, resolve_task(task, options), SandboxLimits(timeout_s=timeout_s)))
 
@@ -102,7 +102,7 @@ def score(task: str | Task, codes: list[str] | str, *, options: dict[str, Any] |
 
 def combined_scores(probes: list[Evaluation]) -> list[float | None]:
     """Default-weight rank combination of the proxies, ranked among the probes given."""
-    from evals.predictor import RankCombiner
+    from archagent.evals.predictor import RankCombiner
 
     ok = [p.proxies for p in probes if p.ok]
     combiner = RankCombiner().fit(ok, [float("nan")] * len(ok))
@@ -113,7 +113,7 @@ def combined_scores(probes: list[Evaluation]) -> list[float | None]:
 def fingerprint(code: str, task: str | Task | None = None, *, options: dict[str, Any] | None = None,
                 timeout_s: float = 120.0) -> Fingerprint:
     """Dedup fingerprints of one source; with a task, also the executed-graph key (built in the sandbox)."""
-    from evals.fingerprint import code_key, text_key
+    from archagent.evals.fingerprint import code_key, text_key
 
     ck, error = None, None
     try:

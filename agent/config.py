@@ -15,10 +15,9 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+from archagent.sandbox.config import ExecutorConfig
+from archagent.sandbox.limits import SandboxLimits
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-
-from sandbox.config import ExecutorConfig
-from sandbox.limits import SandboxLimits
 
 
 class ConfigError(ValueError):

@@ -5,14 +5,13 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+from archagent.knowledge.records import Candidate, Status
+from archagent.sandbox.untrusted import for_terminal, printable
 from rich.console import Group
 from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
-
-from knowledge.records import Candidate, Status
-from sandbox.untrusted import for_terminal, printable
 
 
 def fmt_metric(value: float | None) -> str:

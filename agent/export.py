@@ -22,13 +22,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-
-from agent.final import campaign_config, judge, task_of
-from evals.report.lineage import Lineage
-from knowledge.records import Candidate, FinalRun, Status
-from knowledge.store import Store, StoreError
-from sandbox.artifacts import artifact_bytes, encode_weights
-from sandbox.limits import SandboxLimits
+from archagent.agent.final import campaign_config, judge, task_of
+from archagent.evals.report.lineage import Lineage
+from archagent.knowledge.records import Candidate, FinalRun, Status
+from archagent.knowledge.store import Store, StoreError
+from archagent.sandbox.artifacts import artifact_bytes, encode_weights
+from archagent.sandbox.limits import SandboxLimits
 
 HEADER = '''"""archagent export: candidate #{id} of campaign '{campaign}' (task {task}).
 
@@ -168,8 +167,8 @@ def write_sample(path: Path, task, run: FinalRun) -> Path:
 def onnx_export(store: Store, cand: Candidate, run: FinalRun, blob: bytes, out: Path, files: dict,
                 timeout_s: float | None) -> Exported:
     """Load the run's weights in a sandboxed job, predict again, export ONNX; check the metric reproduces."""
-    from sandbox.judge import Evaluator
-    from sandbox.runner import SubprocessRunner
+    from archagent.sandbox.judge import Evaluator
+    from archagent.sandbox.runner import SubprocessRunner
 
     camp = store.campaign(cand.campaign_id)
     cfg, task = campaign_config(camp), task_of(camp)

@@ -2,7 +2,7 @@
 
     archagent final digits-demo --top 3 --seeds 3 [--epochs 30]
 
-    from agent.final import FinalEvaluation
+    from archagent.agent.final import FinalEvaluation
     rows = FinalEvaluation(store, "digits-demo").run(top=3, seeds=3)
 
 A search ranks architectures by one short training on a small validation split;
@@ -20,19 +20,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent.config import CampaignConfig
-from agent.exemplars import SEED_BACKEND
-from evals.final_stats import FinalRow, summarize
-from evals.tasks import Task, get_task
-from knowledge.records import Campaign, Candidate, FailureKind, FinalRun, Status, ranked
-from knowledge.store import Store
-from sandbox.artifacts import artifact_bytes, check_weights
-from sandbox.collect import RunResult
-from sandbox.executor import Executor, JobOutcome, make_executor
-from sandbox.judge import Evaluation, Evaluator
-from sandbox.judge import judge as judge_result
-from sandbox.limits import SandboxLimits
-from sandbox.protocol import Job
+from archagent.agent.config import CampaignConfig
+from archagent.agent.exemplars import SEED_BACKEND
+from archagent.evals.final_stats import FinalRow, summarize
+from archagent.evals.tasks import Task, get_task
+from archagent.knowledge.records import Campaign, Candidate, FailureKind, FinalRun, Status, ranked
+from archagent.knowledge.store import Store
+from archagent.sandbox.artifacts import artifact_bytes, check_weights
+from archagent.sandbox.collect import RunResult
+from archagent.sandbox.executor import Executor, JobOutcome, make_executor
+from archagent.sandbox.judge import Evaluation, Evaluator
+from archagent.sandbox.judge import judge as judge_result
+from archagent.sandbox.limits import SandboxLimits
+from archagent.sandbox.protocol import Job
 
 SAMPLE = 8  # test examples whose outputs each run keeps: what an exported model is checked against
 RETRIED = {JobOutcome.CRASH, JobOutcome.LOST}  # infrastructure failures are not stored: a resume retries them

@@ -17,15 +17,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from agent.config import CampaignConfig
-from agent.insights import FINISHED, Analyst
-from agent.prompting import Prompts
-from agent.proposer import CallRecorder, LLMProposer, Proposer
-from agent.repair import Repairer
-from agent.sources import purpose_source
-from evals.tasks.base import Task
-from knowledge.records import Candidate
-from knowledge.store import Store
+from archagent.agent.config import CampaignConfig
+from archagent.agent.insights import FINISHED, Analyst
+from archagent.agent.prompting import Prompts
+from archagent.agent.proposer import CallRecorder, LLMProposer, Proposer
+from archagent.agent.repair import Repairer
+from archagent.agent.sources import purpose_source
+from archagent.evals.tasks.base import Task
+from archagent.knowledge.records import Candidate
+from archagent.knowledge.store import Store
 
 Hook = Callable[[str, Candidate], None]
 LLMTask = Callable[[Store, CallRecorder], Any]

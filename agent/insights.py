@@ -16,13 +16,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agent.config import SearchConfig
-from agent.prompting import AnalysisRow, AnalyzeContext, Prompts, TaskBrief, trim_error
-from agent.proposer import CallRecorder
-from agent.sources import Source
-from evals.tasks.base import Task
-from knowledge.records import Candidate, Status
-from knowledge.store import Store
+from archagent.agent.config import SearchConfig
+from archagent.agent.prompting import AnalysisRow, AnalyzeContext, Prompts, TaskBrief, trim_error
+from archagent.agent.proposer import CallRecorder
+from archagent.agent.sources import Source
+from archagent.evals.tasks.base import Task
+from archagent.knowledge.records import Candidate, Status
+from archagent.knowledge.store import Store
 
 _LESSON = re.compile(  # "- lesson [ids: 3, 7]", also "1. lesson (id 3)", "* lesson [ids=#3,#7]."
     r"^\s*(?:[-*•]|\d+[.)])?\s*(?P<text>.+?)\s*[\[(]\s*ids?\s*[:=]?\s*(?P<ids>[#\d,\s]+)[\])]\s*\.?\s*$", re.IGNORECASE)

@@ -22,25 +22,25 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import partial
 
-from agent.config import CampaignConfig
-from agent.extract import extract_code
-from agent.hooks import Hooks, LLMTask, knowledge_hooks
-from agent.insights import relevant_insights
-from agent.llm import BackendExhausted, Completion, preflight
-from agent.pipeline import Pipeline
-from agent.population import Population
-from agent.prefilter import Prefilter
-from agent.prompting import PromptContext, load_directives
-from agent.proposer import CallRecorder, Proposal, Proposer, record_call
-from agent.proposers import make_proposers
-from agent.run_guard import check_before_compute, exclusive_run
-from agent.tracking import make_tracker
-from evals.tasks import Task, get_task
-from knowledge.records import Candidate, FailureKind, LLMCall, Status
-from knowledge.store import Store
-from sandbox.executor import Completed, Executor
-from sandbox.executors import make_executor
-from sandbox.judge import Evaluator
+from archagent.agent.config import CampaignConfig
+from archagent.agent.extract import extract_code
+from archagent.agent.hooks import Hooks, LLMTask, knowledge_hooks
+from archagent.agent.insights import relevant_insights
+from archagent.agent.llm import BackendExhausted, Completion, preflight
+from archagent.agent.pipeline import Pipeline
+from archagent.agent.population import Population
+from archagent.agent.prefilter import Prefilter
+from archagent.agent.prompting import PromptContext, load_directives
+from archagent.agent.proposer import CallRecorder, Proposal, Proposer, record_call
+from archagent.agent.proposers import make_proposers
+from archagent.agent.run_guard import check_before_compute, exclusive_run
+from archagent.agent.tracking import make_tracker
+from archagent.evals.tasks import Task, get_task
+from archagent.knowledge.records import Candidate, FailureKind, LLMCall, Status
+from archagent.knowledge.store import Store
+from archagent.sandbox.executor import Completed, Executor
+from archagent.sandbox.executors import make_executor
+from archagent.sandbox.judge import Evaluator
 
 REPEAT_CAP = 3  # proposals (repeats included) may reach this multiple of the proposal budget
 EventHook = Callable[[str, Candidate], None]  # (event name, candidate as just written)

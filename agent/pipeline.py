@@ -25,17 +25,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from agent.config import PrefilterConfig
-from agent.population import SEED_BACKEND, Population
-from agent.prefilter import Prefilter
-from agent.proposer import Proposal
-from evals.fingerprint import code_key, text_key
-from evals.tasks.base import Task
-from knowledge.records import Candidate, FailureKind, Status
-from knowledge.store import Store
-from sandbox.executor import Completed, Executor, JobId
-from sandbox.judge import Evaluation, Evaluator, judge
-from sandbox.limits import SandboxLimits
+from archagent.agent.config import PrefilterConfig
+from archagent.agent.population import SEED_BACKEND, Population
+from archagent.agent.prefilter import Prefilter
+from archagent.agent.proposer import Proposal
+from archagent.evals.fingerprint import code_key, text_key
+from archagent.evals.tasks.base import Task
+from archagent.knowledge.records import Candidate, FailureKind, Status
+from archagent.knowledge.store import Store
+from archagent.sandbox.executor import Completed, Executor, JobId
+from archagent.sandbox.judge import Evaluation, Evaluator, judge
+from archagent.sandbox.limits import SandboxLimits
 
 Emit = Callable[[str, Candidate], None]  # (event, candidate as just written): running ok failed duplicate filtered
 
@@ -186,8 +186,8 @@ def fingerprint(code: str) -> dict[str, str | None]:
 
 def evaluate_once(code: str, task: Task, limits: SandboxLimits, threads: int = 2) -> Candidate:
     """One file through the campaign's own pipeline (probe, then full training), in a throwaway store."""
-    from agent.config import SearchConfig
-    from sandbox.local_executor import LocalExecutor
+    from archagent.agent.config import SearchConfig
+    from archagent.sandbox.local_executor import LocalExecutor
 
     store = Store(":memory:")
     camp = store.create_campaign("evaluate", task.spec.name, "{}")

@@ -27,12 +27,20 @@ import random
 import re
 from collections.abc import Callable
 
-from agent.config import SearchConfig
-from agent.insights import relevant_insights
-from agent.prompting import DuplicateRow, Exemplar, FailureRow, PromptContext, ResultRow, TaskBrief, trim_error
-from evals.tasks.base import Task
-from knowledge.records import Candidate, Status, ranked
-from knowledge.store import Store
+from archagent.agent.config import SearchConfig
+from archagent.agent.insights import relevant_insights
+from archagent.agent.prompting import (
+    DuplicateRow,
+    Exemplar,
+    FailureRow,
+    PromptContext,
+    ResultRow,
+    TaskBrief,
+    trim_error,
+)
+from archagent.evals.tasks.base import Task
+from archagent.knowledge.records import Candidate, Status, ranked
+from archagent.knowledge.store import Store
 
 SEED_BACKEND = "seed"
 _LAYER = re.compile(r"\bnn\.([A-Z]\w*)")

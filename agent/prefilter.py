@@ -14,10 +14,9 @@ import random
 from dataclasses import dataclass
 
 import numpy as np
-
-from agent.config import PrefilterConfig
-from evals.predictor import MetricPredictor, RankCombiner, kendall_tau, spearman_rho
-from knowledge.records import Candidate, Status
+from archagent.agent.config import PrefilterConfig
+from archagent.evals.predictor import MetricPredictor, RankCombiner, kendall_tau, spearman_rho
+from archagent.knowledge.records import Candidate, Status
 
 
 @dataclass(frozen=True)

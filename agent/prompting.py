@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jinja2
-
-from evals.tasks.base import Task
-from knowledge.records import Candidate
-from prompts import TEMPLATE_DIR
+from archagent.evals.tasks.base import Task
+from archagent.knowledge.records import Candidate
+from archagent.prompts import TEMPLATE_DIR
 
 
 @dataclass(frozen=True)
@@ -124,7 +123,7 @@ class AnalyzeContext:
 def trim_error(text: str, max_lines: int = 8, max_chars: int = 600) -> str:
     """The informative tail of an error message or traceback, as untrusted prompt data: control characters
     stripped, its last non-blank lines, no run of backticks that could close the template's fence."""
-    from sandbox.untrusted import for_prompt
+    from archagent.sandbox.untrusted import for_prompt
 
     return for_prompt(text, max_lines, max_chars)
 

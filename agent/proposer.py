@@ -12,13 +12,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent.config import BackendConfig
-from agent.extract import extract_code
-from agent.llm import BackendExhausted, Completion, LLMBackend, LLMError, complete_with_retry
-from agent.prompting import PromptContext, Prompts
-from evals.fingerprint import text_key
-from knowledge.records import FailureKind
-from knowledge.store import Store
+from archagent.agent.config import BackendConfig
+from archagent.agent.extract import extract_code
+from archagent.agent.llm import BackendExhausted, Completion, LLMBackend, LLMError, complete_with_retry
+from archagent.agent.prompting import PromptContext, Prompts
+from archagent.evals.fingerprint import text_key
+from archagent.knowledge.records import FailureKind
+from archagent.knowledge.store import Store
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from agent.baselines import BASELINE_KINDS, make_baseline
-from agent.config import BackendConfig, CampaignConfig
-from agent.llm import make_backend
-from agent.llm.replay import ReplayBackend, stream
-from agent.operators import AgentProposer, make_agent
-from agent.operators.agent import operator_of
-from agent.prompting import Prompts
-from agent.proposer import LLMProposer, Proposer
-from knowledge.store import Store
+from archagent.agent.baselines import BASELINE_KINDS, make_baseline
+from archagent.agent.config import BackendConfig, CampaignConfig
+from archagent.agent.llm import make_backend
+from archagent.agent.llm.replay import ReplayBackend, stream
+from archagent.agent.operators import AgentProposer, make_agent
+from archagent.agent.operators.agent import operator_of
+from archagent.agent.prompting import Prompts
+from archagent.agent.proposer import LLMProposer, Proposer
+from archagent.knowledge.store import Store
 
 
 def make_proposer(cfg: BackendConfig, prompts: Prompts, seed: int = 0) -> Proposer:

@@ -13,12 +13,12 @@ The campaign asks `wants` on the main thread and runs `request` on an LLM thread
 
 from __future__ import annotations
 
-from agent.extract import extract_code
-from agent.prompting import Prompts, RepairContext, TaskBrief, trim_error
-from agent.proposer import CallRecorder, Proposal
-from agent.sources import Source
-from evals.tasks.base import Task
-from knowledge.records import Candidate, FailureKind, Status
+from archagent.agent.extract import extract_code
+from archagent.agent.prompting import Prompts, RepairContext, TaskBrief, trim_error
+from archagent.agent.proposer import CallRecorder, Proposal
+from archagent.agent.sources import Source
+from archagent.evals.tasks.base import Task
+from archagent.knowledge.records import Candidate, FailureKind, Status
 
 REPAIRABLE = (FailureKind.BUILD, FailureKind.SHAPE)
 

@@ -22,10 +22,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.llm.replay import stream
-from agent.operators.agent import operator_of
-from knowledge.records import Candidate, LLMCall
-from knowledge.store import Store
+from archagent.agent.llm.replay import stream
+from archagent.agent.operators.agent import operator_of
+from archagent.knowledge.records import Candidate, LLMCall
+from archagent.knowledge.store import Store
 
 
 @dataclass(frozen=True)

@@ -18,11 +18,11 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
-from agent.config import CampaignConfig, check_workers
-from agent.prompting import Prompts, TaskBrief
-from evals.tasks import Task
-from knowledge.lock import CampaignLock
-from knowledge.store import Store, StoreError
+from archagent.agent.config import CampaignConfig, check_workers
+from archagent.agent.prompting import Prompts, TaskBrief
+from archagent.evals.tasks import Task
+from archagent.knowledge.lock import CampaignLock
+from archagent.knowledge.store import Store, StoreError
 
 
 @contextlib.contextmanager

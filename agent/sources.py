@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.config import BackendConfig
-from agent.llm import BackendExhausted, Completion, LLMBackend, LLMError, complete_with_retry
-from agent.proposer import CallRecorder, LLMProposer
-from knowledge.store import Store
+from archagent.agent.config import BackendConfig
+from archagent.agent.llm import BackendExhausted, Completion, LLMBackend, LLMError, complete_with_retry
+from archagent.agent.proposer import CallRecorder, LLMProposer
+from archagent.knowledge.store import Store
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,7 @@ def purpose_source(cfg: BackendConfig, proposer: LLMProposer, purpose: str, stor
     """The proposer's backend for `purpose`; a replay backend gets the file's rows of that purpose."""
     if cfg.kind != "replay":
         return Source(proposer.name, purpose, cfg, proposer.backend)
-    from agent.llm.replay import ReplayBackend
+    from archagent.agent.llm.replay import ReplayBackend
 
     backend = ReplayBackend(cfg.path, model=cfg.model, purpose=purpose)
     backend.skip(sum(1 for c in store.llm_calls(campaign_id) if c.backend == proposer.name and c.purpose == purpose))

@@ -23,10 +23,10 @@ import math
 import os
 from typing import TYPE_CHECKING
 
-from knowledge.records import Candidate
+from archagent.knowledge.records import Candidate
 
 if TYPE_CHECKING:
-    from agent.config import CampaignConfig
+    from archagent.agent.config import CampaignConfig
 
 LOGGED = frozenset({"ok", "failed", "duplicate", "filtered"})
 CAMPAIGN_TAG = "archagent.campaign"

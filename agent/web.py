@@ -2,7 +2,7 @@
 
     archagent serve --store archagent.db      # http://127.0.0.1:8765/
 
-    from agent.web import make_server
+    from archagent.agent.web import make_server
     server = make_server(Path("archagent.db"), "127.0.0.1", 0)   # port 0: any free port
     threading.Thread(target=server.serve_forever, daemon=True).start()
 
@@ -25,15 +25,14 @@ from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from archagent.evals.report.data import gather, overview, task_metric
+from archagent.evals.report.lineage import code_diff
+from archagent.evals.report.lineage_plot import lineage_svg
+from archagent.evals.report.plots import training_curve
+from archagent.evals.report.render import environment
+from archagent.knowledge.records import Status
+from archagent.knowledge.store import Store, StoreError
 from markupsafe import Markup
-
-from evals.report.data import gather, overview, task_metric
-from evals.report.lineage import code_diff
-from evals.report.lineage_plot import lineage_svg
-from evals.report.plots import training_curve
-from evals.report.render import environment
-from knowledge.records import Status
-from knowledge.store import Store, StoreError
 
 log = logging.getLogger("archagent.web")
 SORTS = {"metric", "id", "params", "flops", "test"}

@@ -27,10 +27,9 @@ from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import numpy as np
-
-from agent.config import parse_config
-from agent.loop import Campaign
-from evals.predictor import _matrix
+from archagent.agent.config import parse_config
+from archagent.agent.loop import Campaign
+from archagent.evals.predictor import _matrix
 
 TEMPLATE = '''import torch
 from torch import nn
@@ -101,7 +100,7 @@ def run(proposals: int, epochs: int, workers: int, prefilter: bool, task: str = 
 @contextmanager
 def sklearn_predict():
     """The pre-issue-18 predictor query: sklearn's RandomForestRegressor.predict on every call."""
-    from evals.predictor import MetricPredictor
+    from archagent.evals.predictor import MetricPredictor
 
     real = MetricPredictor.predict
 
@@ -118,7 +117,7 @@ def sklearn_predict():
 
 def predictor_query_times(n_rows: int = 200, calls: int = 50) -> tuple[float, float]:
     """(sklearn, flat) seconds per one-row predict of a forest fitted on `n_rows` rows."""
-    from evals.predictor import MetricPredictor
+    from archagent.evals.predictor import MetricPredictor
 
     rng = np.random.default_rng(0)
     rows = [{f"f{j}": float(rng.normal()) for j in range(12)} for _ in range(n_rows)]

@@ -25,10 +25,10 @@ import sys
 import time
 from pathlib import Path
 
-from evals.tasks import get_task
-from sandbox.judge import judge, make_job, public_data_file
-from sandbox.limits import SandboxLimits
-from sandbox.local_executor import LocalExecutor
+from archagent.evals.tasks import get_task
+from archagent.sandbox.judge import judge, make_job, public_data_file
+from archagent.sandbox.limits import SandboxLimits
+from archagent.sandbox.local_executor import LocalExecutor
 
 ROOT = Path(__file__).resolve().parent.parent
 HOSTILE = ROOT / "tests" / "fixtures" / "hostile"

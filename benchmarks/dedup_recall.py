@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evals.fingerprint import code_key, text_key  # noqa: E402
-from evals.graph_key import example_input, graph_key  # noqa: E402
+from archagent.evals.fingerprint import code_key, text_key  # noqa: E402
+from archagent.evals.graph_key import example_input, graph_key  # noqa: E402
 
 
 @dataclass(frozen=True)

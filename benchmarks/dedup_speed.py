@@ -24,10 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from archagent.evals.fingerprint import code_key, text_key  # noqa: E402
+from archagent.evals.graph_key import example_input, graph_key  # noqa: E402
 from dedup_recall import generate  # noqa: E402
-
-from evals.fingerprint import code_key, text_key  # noqa: E402
-from evals.graph_key import example_input, graph_key  # noqa: E402
 
 Lookup = Callable[[str, str], object]
 
@@ -44,8 +43,8 @@ def _fake_key(i: int, kind: str) -> str:
 def store_lookup(tmp: Path, size: int, code: str) -> tuple[Lookup, str]:
     """A `find_duplicate` over `size` stored candidates, and a description of it."""
     try:
-        from knowledge.records import Status
-        from knowledge.store import Store
+        from archagent.knowledge.records import Status
+        from archagent.knowledge.store import Store
     except ImportError as exc:
         return own_table_lookup(tmp, size), f"own indexed sqlite table (knowledge.store unavailable: {exc})"
     store = Store(tmp / "bench.db")
@@ -56,7 +55,7 @@ def store_lookup(tmp: Path, size: int, code: str) -> tuple[Lookup, str]:
                             graph_key=_fake_key(i, "g"))
     took = time.perf_counter() - start
     return (lambda t, c: store.find_duplicate(campaign, text_key=t, code_key=c),
-            f"knowledge.store.Store.find_duplicate, {size} candidates (inserted in {took:.1f} s)")
+            f"archagent.knowledge.store.Store.find_duplicate, {size} candidates (inserted in {took:.1f} s)")
 
 
 def own_table_lookup(tmp: Path, size: int) -> Lookup:

@@ -23,12 +23,12 @@ import statistics
 import time
 from pathlib import Path
 
-from evals.tasks import get_task
-from sandbox.executor import Executor
-from sandbox.judge import make_job, public_data_file
-from sandbox.limits import SandboxLimits
-from sandbox.local_executor import LocalExecutor
-from sandbox.runner import SubprocessRunner
+from archagent.evals.tasks import get_task
+from archagent.sandbox.executor import Executor
+from archagent.sandbox.judge import make_job, public_data_file
+from archagent.sandbox.limits import SandboxLimits
+from archagent.sandbox.local_executor import LocalExecutor
+from archagent.sandbox.runner import SubprocessRunner
 
 SEED = Path(__file__).resolve().parent.parent / "evals" / "seeds" / "digits" / "cnn.py"
 
@@ -99,7 +99,7 @@ def throughput_rows(code: str, job, n: int, with_ray: bool) -> list[str]:
             executor_samples(ex, code, job, workers)  # warm every server (approximately) first
             rows.append(f"| {f'local, {workers} worker(s)':<30} | {throughput(ex, code, job, n):6.1f} | - |")
     if with_ray:
-        from sandbox.ray_executor import RayExecutor
+        from archagent.sandbox.ray_executor import RayExecutor
 
         for warm in (True, False):
             t0 = time.perf_counter()

@@ -40,15 +40,14 @@ def main() -> None:
     work = Path(args.work or tempfile.mkdtemp(prefix="final-mnist1d-"))
     work.mkdir(parents=True, exist_ok=True)
 
+    from archagent.agent.cli.final import final_table
+    from archagent.agent.config import parse_config
+    from archagent.agent.export import export
+    from archagent.agent.final import FinalEvaluation
+    from archagent.agent.loop import Campaign
+    from archagent.evals.report.render import write_report
+    from archagent.knowledge.store import Store
     from rich.console import Console
-
-    from agent.cli.final import final_table
-    from agent.config import parse_config
-    from agent.export import export
-    from agent.final import FinalEvaluation
-    from agent.loop import Campaign
-    from evals.report.render import write_report
-    from knowledge.store import Store
 
     cfg = parse_config({"name": "mnist1d-final", "store": str(work / "store.db"),
                         "task": {"name": "mnist1d", "options": {"epochs": args.epochs}},

@@ -21,16 +21,17 @@ import random
 import time
 from functools import partial
 
-from agent.config import BackendConfig
-from agent.llm.local import LocalBackend
-from agent.operators.base import LLMAsk, OperatorCall
-from agent.operators.edit import Edit
-from agent.operators.rewrite import Rewrite
-from agent.prompting import Exemplar, PromptContext, Prompts, TaskBrief, load_directives
+from archagent.agent.config import BackendConfig
+from archagent.agent.llm.local import LocalBackend
+from archagent.agent.operators.base import LLMAsk, OperatorCall
+from archagent.agent.operators.edit import Edit
+from archagent.agent.operators.rewrite import Rewrite
+from archagent.agent.prompting import Exemplar, PromptContext, Prompts, TaskBrief, load_directives
+from archagent.evals.tasks import get_task
+from archagent.sandbox.judge import Evaluator
+from archagent.sandbox.runner import SubprocessRunner
+
 from benchmarks.local_validity import classify
-from evals.tasks import get_task
-from sandbox.judge import Evaluator
-from sandbox.runner import SubprocessRunner
 
 
 def record(tokens: list, backend, model, purpose, messages, completion, error) -> int:

@@ -20,14 +20,14 @@ import json
 import random
 import time
 
-from agent.config import BackendConfig, SearchConfig
-from agent.llm.local import LocalBackend
-from agent.prompting import Exemplar, PromptContext, Prompts, TaskBrief, load_directives
-from agent.proposer import LLMProposer
-from evals.fingerprint import code_key
-from evals.tasks import get_task
-from sandbox.judge import Evaluator
-from sandbox.runner import SubprocessRunner
+from archagent.agent.config import BackendConfig, SearchConfig
+from archagent.agent.llm.local import LocalBackend
+from archagent.agent.prompting import Exemplar, PromptContext, Prompts, TaskBrief, load_directives
+from archagent.agent.proposer import LLMProposer
+from archagent.evals.fingerprint import code_key
+from archagent.evals.tasks import get_task
+from archagent.sandbox.judge import Evaluator
+from archagent.sandbox.runner import SubprocessRunner
 
 FENCE_END = "\n```\n"
 # variant name -> (search overrides, backend overrides)

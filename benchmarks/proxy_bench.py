@@ -20,13 +20,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from archagent.evals.features import static_features
+from archagent.evals.predictor import MetricPredictor, RankCombiner, kendall_tau, spearman_rho
+from archagent.evals.proxies import compute_proxies, proxy_names
+from archagent.evals.tasks.digits import DigitsTask
+from archagent.evals.training import predict, train
 from torch import nn
-
-from evals.features import static_features
-from evals.predictor import MetricPredictor, RankCombiner, kendall_tau, spearman_rho
-from evals.proxies import compute_proxies, proxy_names
-from evals.tasks.digits import DigitsTask
-from evals.training import predict, train
 
 Factory = Callable[[], nn.Module]
 

@@ -22,10 +22,10 @@ import statistics
 import time
 from pathlib import Path
 
-from evals.tasks import get_task
-from sandbox.executor import Executor
-from sandbox.judge import make_job, public_data_file
-from sandbox.local_executor import LocalExecutor
+from archagent.evals.tasks import get_task
+from archagent.sandbox.executor import Executor
+from archagent.sandbox.judge import make_job, public_data_file
+from archagent.sandbox.local_executor import LocalExecutor
 
 SEED = Path(__file__).resolve().parent.parent / "evals" / "seeds" / "digits" / "cnn.py"
 
@@ -42,7 +42,7 @@ def jobs_per_min(ex: Executor, code: str, job, n: int) -> float:
 
 def ray_executor(address: str, **kw) -> Executor:
     """A RayExecutor; its start is retried twice (on a loaded box a raylet can miss Ray's 30 s to register)."""
-    from sandbox.ray_executor import RayExecutor
+    from archagent.sandbox.ray_executor import RayExecutor
 
     for attempt in range(3):
         try:

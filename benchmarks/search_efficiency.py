@@ -32,15 +32,15 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from agent.config import parse_config
-from agent.llm import LLMError
-from agent.loop import Campaign
-from agent.operators.agent import call_groups
-from evals.report.curves import running_best
-from evals.tasks import get_task
-from knowledge.fitness import Objective, improves
-from knowledge.records import Candidate, LLMCall, Status
-from knowledge.store import Store
+from archagent.agent.config import parse_config
+from archagent.agent.llm import LLMError
+from archagent.agent.loop import Campaign
+from archagent.agent.operators.agent import call_groups
+from archagent.evals.report.curves import running_best
+from archagent.evals.tasks import get_task
+from archagent.knowledge.fitness import Objective, improves
+from archagent.knowledge.records import Candidate, LLMCall, Status
+from archagent.knowledge.store import Store
 
 METHODS = ("random", "evolution", "llm", "agent", "agent-noLLM")
 
@@ -135,8 +135,7 @@ def train_once(task, code: str, seed: int) -> tuple[float, float]:
     import types
 
     import torch
-
-    from evals.training import predict, train
+    from archagent.evals.training import predict, train
 
     torch.set_num_threads(1)
     spec = replace(task.spec, recipe=replace(task.spec.recipe, seed=seed))

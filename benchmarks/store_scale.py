@@ -92,7 +92,7 @@ def proposal_path(store, campaign_id: int, n: int = 200, warmup: int = 20,
     life in the loop (log the call, add, dedup twice, four updates, budget counts, top-8 for exemplars).
     batched: the writes of each of its three events (proposal, probe result, training result) in one
     `Store.batch()` transaction, as an event-driven loop would commit them; else one commit per write."""
-    from knowledge.records import Status
+    from archagent.knowledge.records import Status
 
     code, stamp = store.top(campaign_id, True, 1)[0].code, time.time()
     event = store.batch if batched else nullcontext
@@ -115,7 +115,7 @@ def proposal_path(store, campaign_id: int, n: int = 200, warmup: int = 20,
 
 
 def _proposal_event(store, campaign_id: int, code: str, key: str) -> int:
-    from knowledge.records import Status
+    from archagent.knowledge.records import Status
 
     call = store.add_llm_call(campaign_id, backend="local", model="m", purpose="propose", prompt="x" * 2700,
                               reply=code, prompt_tokens=700, completion_tokens=330)
@@ -127,9 +127,8 @@ def _proposal_event(store, campaign_id: int, code: str, key: str) -> int:
 
 
 def cli(*args: str) -> Callable[[], None]:
+    from archagent.agent.cli import app
     from typer.testing import CliRunner
-
-    from agent.cli import app
 
     def run() -> None:
         result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
@@ -139,10 +138,10 @@ def cli(*args: str) -> Callable[[], None]:
 
 
 def measure(db: Path, campaign: str, out_dir: Path) -> list[Measured]:
-    from agent.web import App
-    from evals.report.render import write_report
-    from knowledge.records import Status
-    from knowledge.store import Store
+    from archagent.agent.web import App
+    from archagent.evals.report.render import write_report
+    from archagent.knowledge.records import Status
+    from archagent.knowledge.store import Store
 
     ro = Store.open_readonly(db)
     camp = ro.campaign(campaign)
@@ -198,7 +197,7 @@ def fmt(seconds: float) -> str:
 
 def whole_campaign_read(db: Path, campaign: str) -> float:
     """What the loop does today per proposal (several times): read every candidate of the campaign."""
-    from knowledge.store import Store
+    from archagent.knowledge.store import Store
 
     store = Store.open_readonly(db)
     cid = store.campaign(campaign).id

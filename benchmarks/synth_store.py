@@ -26,8 +26,8 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.config import parse_config
-from knowledge.store import Store, now
+from archagent.agent.config import parse_config
+from archagent.knowledge.store import Store, now
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "evals" / "seeds" / "digits"

@@ -6,7 +6,7 @@ replaced by a different token; the outputs at positions <= t must not move.
 Perturbing the whole batch at once also catches models that mix information
 across examples. A leak fails the candidate with failure kind `causality`.
 
-    from evals.causality import check_causality
+    from archagent.evals.causality import check_causality
     problem = check_causality(model, x)  # x: (B, T) int64 token ids; None when causal
 """
 

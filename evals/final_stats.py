@@ -1,6 +1,6 @@
 """Summaries of a final evaluation: mean ± sd over training seeds, and which gaps exceed the seed spread.
 
-    from evals.final_stats import summarize
+    from archagent.evals.final_stats import summarize
     rows = summarize(store.final_runs(campaign_id), {c.id: c for c in cands}, higher_is_better=True)
     rows[0]                  # the winner: best mean validation metric
     rows[i].vs_winner        # Comparison: the gap, Welch's p-value, whether it exceeds the seed spread
@@ -17,7 +17,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 
-from knowledge.records import Candidate, FinalRun, Status
+from archagent.knowledge.records import Candidate, FinalRun, Status
 
 ALPHA = 0.05
 

@@ -16,7 +16,7 @@ import functools
 import math
 from typing import TYPE_CHECKING, Any
 
-from evals.fingerprint import digest
+from archagent.evals.fingerprint import digest
 
 if TYPE_CHECKING:
     import torch

@@ -21,9 +21,8 @@ from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
+from archagent.evals.features import count_flops, count_params, layer_kind
 from torch import Tensor, nn
-
-from evals.features import count_flops, count_params, layer_kind
 
 log = logging.getLogger(__name__)
 

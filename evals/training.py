@@ -11,9 +11,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 import torch.nn.functional as F
+from archagent.evals.tasks.base import Recipe, TaskSpec
 from torch import nn
-
-from evals.tasks.base import Recipe, TaskSpec
 
 
 class NonFiniteLoss(ArithmeticError):

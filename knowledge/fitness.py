@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from knowledge.records import Candidate, ranked
+from archagent.knowledge.records import Candidate, ranked
 
 ObjectiveName = Literal["metric", "penalized", "pareto"]
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from knowledge.store import StoreError
+from archagent.knowledge.store import StoreError
 
 
 class CampaignBusy(StoreError):

@@ -1,6 +1,6 @@
 """The knowledge store: one SQLite file (WAL mode) holding every campaign.
 
-    from knowledge.store import Store
+    from archagent.knowledge.store import Store
     store = Store("archagent.db")
 
 Every proposal, valid or not, is a row in `candidates`; every LLM request a row
@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlite_utils
-
-from knowledge.records import Campaign, Candidate, FailureKind, FinalRun, LLMCall, Status
+from archagent.knowledge.records import Campaign, Candidate, FailureKind, FinalRun, LLMCall, Status
 
 SCHEMA_VERSION = 2
 _SCHEMA = (Path(__file__).parent / "schema.sql").read_text()

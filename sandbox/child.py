@@ -20,12 +20,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from knowledge.records import FailureKind
-from sandbox.guard import Guard, install
-from sandbox.isolation import isolate
-from sandbox.loader import CandidateFailure
-from sandbox.protocol import CANDIDATE_FILE, PREDS_FILE, RESULT_FILE, ChildReport, Job
-from sandbox.tamper import Snapshot
+from archagent.knowledge.records import FailureKind
+from archagent.sandbox.guard import Guard, install
+from archagent.sandbox.isolation import isolate
+from archagent.sandbox.loader import CandidateFailure
+from archagent.sandbox.protocol import CANDIDATE_FILE, PREDS_FILE, RESULT_FILE, ChildReport, Job
+from archagent.sandbox.tamper import Snapshot
 
 
 def failure(kind: FailureKind, msg: str) -> ChildReport:
@@ -66,7 +66,7 @@ def cap_preds(report: ChildReport, blob: bytes, max_file_mb: int) -> tuple[Child
 
 
 def guarded_evaluate(job: Job, job_dir: Path, guard: Guard, snapshot: Snapshot) -> tuple[ChildReport, dict]:
-    from sandbox.steps import evaluate_in_child
+    from archagent.sandbox.steps import evaluate_in_child
 
     def checkpoint() -> None:
         if guard.violations or snapshot.changed():
@@ -109,9 +109,9 @@ def run_job(job_dir: Path, nonce: str, before_candidate: Callable[[], None] | No
     if before_candidate is not None:
         before_candidate()
     result_fd, preds_fd = open_outputs(job_dir)
-    from evals.tasks.base import TaskSpec
-    from sandbox.artifacts import prepare as prepare_artifacts
-    from sandbox.steps import warm_up  # torch and the trusted training code, imported before the guard
+    from archagent.evals.tasks.base import TaskSpec
+    from archagent.sandbox.artifacts import prepare as prepare_artifacts
+    from archagent.sandbox.steps import warm_up  # torch and the trusted training code, imported before the guard
 
     warm_up(TaskSpec.from_dict(job.spec))
     prepare_artifacts(job.artifacts)  # trusted imports (and a toy ONNX export) for requested artifacts

@@ -21,12 +21,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from pydantic import ValidationError
-
-from knowledge.records import FailureKind
-from sandbox.artifacts import ARTIFACT_KEYS
-from sandbox.limits import SandboxLimits
-from sandbox.protocol import (
+from archagent.knowledge.records import FailureKind
+from archagent.sandbox.artifacts import ARTIFACT_KEYS
+from archagent.sandbox.limits import SandboxLimits
+from archagent.sandbox.protocol import (
     MAX_PREDS_BYTES,
     MAX_REPORT_BYTES,
     PREDS_FILE,
@@ -34,6 +32,7 @@ from sandbox.protocol import (
     VIOLATIONS_FILE,
     ChildReport,
 )
+from pydantic import ValidationError
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,9 @@ from collections.abc import Callable, Iterator
 from enum import StrEnum
 from typing import NamedTuple
 
-from knowledge.records import FailureKind
-from sandbox.collect import RunResult
-from sandbox.protocol import Job
+from archagent.knowledge.records import FailureKind
+from archagent.sandbox.collect import RunResult
+from archagent.sandbox.protocol import Job
 
 JobId = int
 INFRA_FAILURES = {FailureKind.TIMEOUT: "timeout", FailureKind.CRASH: "crash", FailureKind.LOST: "lost"}
@@ -171,6 +171,6 @@ def gpu_device(physical_id: int | str) -> str:
     CUDA_VISIBLE_DEVICES does not survive it, the child sees every GPU and must
     name the physical index; if it does, the assigned GPU is the child's cuda:0.
     """
-    from sandbox.isolation import ENV_ALLOW
+    from archagent.sandbox.isolation import ENV_ALLOW
 
     return "cuda" if "CUDA_VISIBLE_DEVICES" in ENV_ALLOW else f"cuda:{physical_id}"

@@ -53,8 +53,9 @@ from pathlib import Path
 PR_SET_PDEATHSIG = 1
 OUTPUT_LOG = "output.log"  # kept for callers that name it; the output now travels through a pipe
 FLOOD_BYTES = 64 * 1024 * 1024  # more stdout+stderr than this and the job is killed
-PRELOAD = ("torch", "torch._dynamo", "torch.nn.functional", "torch.optim", "numpy", "pydantic", "sandbox.child",
-           "sandbox.steps", "evals.training", "evals.tasks.base")
+PRELOAD = ("torch", "torch._dynamo", "torch.nn.functional", "torch.optim", "numpy", "pydantic",
+           "archagent.sandbox.child", "archagent.sandbox.steps", "archagent.evals.training",
+           "archagent.evals.tasks.base")
 REPLY_GRACE_S = 60.0  # beyond the job's timeout, before the parent gives the server up for dead
 
 
@@ -130,7 +131,7 @@ def child_main(req: dict, job_dir: Path, out_w: int, kill_w: int, lock) -> None:
         os.closerange(3, kill_w)
         os.closerange(kill_w + 1, os.sysconf("SC_OPEN_MAX"))
         if lock is not None:
-            from sandbox.jail import enter_job_namespace
+            from archagent.sandbox.jail import enter_job_namespace
 
             enter_job_namespace(kill_w)  # returns in the job, PID 1 of a fresh namespace
         else:
@@ -141,7 +142,7 @@ def child_main(req: dict, job_dir: Path, out_w: int, kill_w: int, lock) -> None:
             import torch
 
             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-        from sandbox.child import run_job
+        from archagent.sandbox.child import run_job
 
         run_job(job_dir, req["nonce"], before_candidate=lock)
     except BaseException:  # noqa: B036 - whatever happens, the child must end in os._exit
@@ -232,7 +233,7 @@ def wipe(path: Path) -> None:
 
 
 def write_job(job_dir: Path, req: dict) -> None:
-    from sandbox.protocol import CANDIDATE_FILE
+    from archagent.sandbox.protocol import CANDIDATE_FILE
 
     job_dir.mkdir(mode=0o700)
     (job_dir / CANDIDATE_FILE).write_text(req["code"])
@@ -241,7 +242,7 @@ def write_job(job_dir: Path, req: dict) -> None:
 
 def run_one(req: dict, job_dir: Path, requests: LineReader, lock) -> tuple[dict, bytes]:
     """One job from request to (header, payload)."""
-    from sandbox.collect import read_job_files
+    from archagent.sandbox.collect import read_job_files
 
     write_job(job_dir, req)
     out_r, out_w = os.pipe()
@@ -269,11 +270,10 @@ def warm_up() -> None:
     """One tiny training run on one thread: torch's lazy first-call costs, paid once per server."""
     import numpy as np
     import torch
+    from archagent.evals.tasks.base import Recipe, TaskSpec
+    from archagent.evals.training import predict, train
+    from archagent.sandbox.probe import probe
     from torch import nn
-
-    from evals.tasks.base import Recipe, TaskSpec
-    from evals.training import predict, train
-    from sandbox.probe import probe
 
     torch.set_num_threads(1)
     spec = TaskSpec(name="warmup", kind="classification", in_shape=(1, 4, 4), n_out=2, recipe=Recipe(epochs=1))
@@ -297,11 +297,11 @@ def die_with_parent(parent_pid: int) -> None:
 
 
 def serve(work: Path, parent_pid: int, jailed: bool, warm: bool) -> None:
-    from sandbox.jail import lock_down, make_undumpable, syscall_filter
+    from archagent.sandbox.jail import lock_down, make_undumpable, syscall_filter
 
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
-    for name in PRELOAD if warm else ("sandbox.child", "sandbox.collect"):
+    for name in PRELOAD if warm else ("archagent.sandbox.child", "archagent.sandbox.collect"):
         __import__(name)
     if warm:
         warm_up()
@@ -333,9 +333,9 @@ class ForkServer:
 
     def __init__(self, threads: int = 1, limits=None, gpus: tuple[str, ...] = (), warm: bool = True,
                  start_timeout_s: float = 180.0):
-        from sandbox.isolation import child_env, require_isolation
-        from sandbox.jail import JOBS_DIR, PROJECT_ROOT, JailSpec, bwrap_argv
-        from sandbox.limits import SandboxLimits
+        from archagent.sandbox.isolation import child_env, require_isolation
+        from archagent.sandbox.jail import JOBS_DIR, PROJECT_ROOT, JailSpec, bwrap_argv
+        from archagent.sandbox.limits import SandboxLimits
 
         limits = limits or SandboxLimits()
         self.jailed = require_isolation(limits) == "jail"
@@ -345,7 +345,7 @@ class ForkServer:
         work = JOBS_DIR if self.jailed else self._work
         env = child_env(Path(work), threads)
         env.update(OPENBLAS_NUM_THREADS="1", USER="sandbox")  # one BLAS thread: no second thread at fork time
-        argv = [sys.executable, "-P", "-m", "sandbox.forkserver", "--work", work,
+        argv = [sys.executable, "-P", "-m", "archagent.sandbox.forkserver", "--work", work,
                 "--parent", "0" if self.jailed else str(os.getpid()), *(["--jailed"] if self.jailed else []),
                 *([] if warm else ["--cold"])]
         if self.jailed:
@@ -368,7 +368,7 @@ class ForkServer:
 
     def path_inside(self, data_path: str) -> str:
         """The public data file's path as the job sees it (linked into the jail's /data first)."""
-        from sandbox.jail import expose_data
+        from archagent.sandbox.jail import expose_data
 
         return expose_data(Path(self._data), data_path) if self.jailed else data_path
 
@@ -461,7 +461,7 @@ class ForkServer:
 
 
 def main(argv: list[str]) -> None:
-    ap = argparse.ArgumentParser(prog="sandbox.forkserver")
+    ap = argparse.ArgumentParser(prog="archagent.sandbox.forkserver")
     ap.add_argument("--work", required=True)
     ap.add_argument("--parent", type=int, default=0)
     ap.add_argument("--jailed", action="store_true")

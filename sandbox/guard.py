@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from sandbox.protocol import CANDIDATE_FILE, PREDS_FILE, RESULT_FILE, VIOLATIONS_FILE
+from archagent.sandbox.protocol import CANDIDATE_FILE, PREDS_FILE, RESULT_FILE, VIOLATIONS_FILE
 
 DENY_EVENTS = frozenset({
     "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty", "os.kill", "os.killpg",

@@ -20,9 +20,11 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.limits import SandboxLimits
+from archagent.sandbox.limits import SandboxLimits
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+import archagent
+
+PROJECT_ROOT = Path(archagent.__file__).resolve().parent.parent  # the folder holding the archagent package
 ENV_ALLOW = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")  # nothing else of the parent's environment
 CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
@@ -58,7 +60,7 @@ def require_isolation(limits: SandboxLimits) -> str:
                           "candidate can read your files and environment, reach the network and leave processes "
                           "behind. Use it only for code you trust.", RuntimeWarning, stacklevel=2)
         return "process"
-    from sandbox.jail import jail_problem
+    from archagent.sandbox.jail import jail_problem
 
     problem = jail_problem()
     if problem:

@@ -1,7 +1,7 @@
 """The OS-level jail around every sandboxed job, built on bubblewrap (`bwrap`).
 
     problem = jail_problem()                       # None, or one line: why no jail can be had here
-    argv = bwrap_argv(JailSpec(...), [python, "-P", "-m", "sandbox.forkserver", ...])
+    argv = bwrap_argv(JailSpec(...), [python, "-P", "-m", "archagent.sandbox.forkserver", ...])
 
 Two layers, both from outside the candidate's Python process (nothing here depends
 on the in-process audit guard, which the candidate can switch off):
@@ -41,8 +41,16 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("sandbox", "evals", "knowledge")  # what the child imports from the project; nothing else is visible
+import archagent
+
+PROJECT_ROOT = Path(archagent.__file__).resolve().parent.parent  # the folder holding the archagent package
+# What the child imports from the project (the namespace package and three layers); nothing else is visible.
+PACKAGES = ("archagent", "archagent.sandbox", "archagent.evals", "archagent.knowledge")
+
+
+def package_dirs() -> list[Path]:
+    """The folders of `PACKAGES` (in a checkout they lie beside `archagent/`; installed, inside it)."""
+    return [Path(importlib.util.find_spec(name).origin).parent for name in PACKAGES]
 JOBS_DIR = "/jobs"  # the job area inside the worker's jail (a size-capped tmpfs)
 DATA_DIR = "/data"  # the public data files, read-only
 JAIL_UID = 65534  # nobody
@@ -171,8 +179,8 @@ def bwrap_argv(spec: JailSpec, command: list[str]) -> list[str]:
         args += ["--ro-bind", root, root]
     for hidden in hidden_data_dirs():
         args += ["--tmpfs", hidden, "--remount-ro", hidden]
-    for package in PACKAGES:
-        args += ["--ro-bind", str(PROJECT_ROOT / package), str(PROJECT_ROOT / package)]
+    for folder in package_dirs():
+        args += ["--ro-bind", str(folder), str(folder)]
     args += ["--size", str(spec.scratch_mb * mb), "--tmpfs", "/tmp",
              "--size", str(spec.scratch_mb * mb), "--tmpfs", "/dev/shm",
              "--size", str(spec.disk_mb * mb), "--perms", "0700", "--tmpfs", JOBS_DIR]

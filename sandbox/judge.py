@@ -16,11 +16,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-
-from evals.tasks.base import Task, TaskSpec
-from knowledge.records import FailureKind
-from sandbox.collect import RunResult
-from sandbox.protocol import Job, Stage
+from archagent.evals.tasks.base import Task, TaskSpec
+from archagent.knowledge.records import FailureKind
+from archagent.sandbox.collect import RunResult
+from archagent.sandbox.protocol import Job, Stage
 
 
 @dataclass(frozen=True)

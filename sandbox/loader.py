@@ -6,8 +6,8 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from knowledge.records import FailureKind
-from sandbox.protocol import CANDIDATE_FILE
+from archagent.knowledge.records import FailureKind
+from archagent.sandbox.protocol import CANDIDATE_FILE
 
 
 class CandidateFailure(Exception):
@@ -47,7 +47,7 @@ def load_candidate(source: str, path: str) -> ModuleType:
 
 def stage(kind: FailureKind, fn, *args, **kwargs):
     """Run one step; map its exceptions to a failure kind."""
-    from evals.training import NonFiniteLoss
+    from archagent.evals.training import NonFiniteLoss
 
     try:
         return fn(*args, **kwargs)

@@ -23,13 +23,13 @@ import signal
 import threading
 import time
 
-from knowledge.records import FailureKind
-from sandbox.collect import RunResult, collect, failed, stamp_isolation
-from sandbox.executor import Executor, JobId, gpu_device
-from sandbox.forkserver import FLOOD_BYTES, ForkServer, JobReply, JobRequest, ServerDied
-from sandbox.isolation import JailUnavailable, require_isolation
-from sandbox.limits import SandboxLimits
-from sandbox.protocol import Job
+from archagent.knowledge.records import FailureKind
+from archagent.sandbox.collect import RunResult, collect, failed, stamp_isolation
+from archagent.sandbox.executor import Executor, JobId, gpu_device
+from archagent.sandbox.forkserver import FLOOD_BYTES, ForkServer, JobReply, JobRequest, ServerDied
+from archagent.sandbox.isolation import JailUnavailable, require_isolation
+from archagent.sandbox.limits import SandboxLimits
+from archagent.sandbox.protocol import Job
 
 
 class LocalExecutor(Executor):

@@ -12,15 +12,14 @@ import time
 
 import numpy as np
 import torch
+from archagent.evals.features import count_flops, static_features
+from archagent.evals.graph_key import example_input, graph_key
+from archagent.evals.proxies import compute_proxies
+from archagent.evals.tasks.base import TaskSpec
+from archagent.evals.training import loss_fn
+from archagent.knowledge.records import FailureKind
+from archagent.sandbox.loader import CandidateFailure
 from torch import nn
-
-from evals.features import count_flops, static_features
-from evals.graph_key import example_input, graph_key
-from evals.proxies import compute_proxies
-from evals.tasks.base import TaskSpec
-from evals.training import loss_fn
-from knowledge.records import FailureKind
-from sandbox.loader import CandidateFailure
 
 PROXY_BATCH = 64
 

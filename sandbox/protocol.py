@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from typing import Literal
 
+from archagent.knowledge.records import FailureKind
+from archagent.sandbox.limits import SandboxLimits
 from pydantic import BaseModel, ConfigDict, Field
-
-from knowledge.records import FailureKind
-from sandbox.limits import SandboxLimits
 
 Artifact = Literal["weights", "onnx"]  # returned inside preds.npz as uint8 arrays (bytes), hash-checked like them
 Stage = Literal["probe", "full", "probe_full"]  # probe: build/shape/fingerprint/proxies only; full: also train;

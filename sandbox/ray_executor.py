@@ -29,11 +29,11 @@ import threading
 import time
 from pathlib import Path
 
-from knowledge.records import FailureKind
-from sandbox.collect import RunResult, failed
-from sandbox.executor import Executor, JobId
-from sandbox.limits import SandboxLimits
-from sandbox.protocol import Job
+from archagent.knowledge.records import FailureKind
+from archagent.sandbox.collect import RunResult, failed
+from archagent.sandbox.executor import Executor, JobId
+from archagent.sandbox.limits import SandboxLimits
+from archagent.sandbox.protocol import Job
 
 POLL_S = 0.05
 BACKSTOP_GRACE_S = 30.0  # beyond the in-task timeout, before the executor force-cancels
@@ -45,9 +45,8 @@ _server = None  # this Ray worker process's warm fork server (Ray reuses worker 
 def run_job_task(code: str, job: Job, data: bytes, limits: SandboxLimits, threads: int, warm: bool) -> RunResult:
     """The body of one Ray task, on a worker node. Raises ServerDied (Ray retries it) if the warm server died."""
     import ray
-
-    from sandbox.executor import gpu_device
-    from sandbox.runner import SubprocessRunner
+    from archagent.sandbox.executor import gpu_device
+    from archagent.sandbox.runner import SubprocessRunner
 
     gpus = ray.get_gpu_ids()  # Ray chose this task's GPU (and set CUDA_VISIBLE_DEVICES for it)
     job = job.model_copy(update={"data_path": str(node_local_copy(job.data_path, data))})
@@ -59,8 +58,8 @@ def run_job_task(code: str, job: Job, data: bytes, limits: SandboxLimits, thread
 
 def run_warm(code: str, job: Job, limits: SandboxLimits, threads: int, gpu: str | None) -> RunResult:
     global _server
-    from sandbox.forkserver import ForkServer, ServerDied
-    from sandbox.local_executor import run_on_server
+    from archagent.sandbox.forkserver import ForkServer, ServerDied
+    from archagent.sandbox.local_executor import run_on_server
 
     if _server is not None and (_server.proc.poll() is not None or not _server.serves(gpu)):
         _server.close()  # dead, or its jail lacks this task's GPU
@@ -97,9 +96,8 @@ class RayExecutor(Executor):
                  num_gpus: float = 0.0, limits: SandboxLimits | None = None, max_retries: int = 1,
                  cluster_cpus: int | None = None, timeout_s: float | None = None, warm: bool = True):
         import ray
-
-        from sandbox.forkserver import ServerDied
-        from sandbox.isolation import require_isolation
+        from archagent.sandbox.forkserver import ServerDied
+        from archagent.sandbox.isolation import require_isolation
 
         super().__init__()
         limits = limits or SandboxLimits()

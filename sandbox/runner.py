@@ -29,12 +29,12 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from knowledge.records import FailureKind
-from sandbox.collect import RunResult, collect, failed, read_tail, stamp_isolation
-from sandbox.forkserver import FLOOD_BYTES
-from sandbox.isolation import PROJECT_ROOT, child_env, require_isolation
-from sandbox.limits import SandboxLimits
-from sandbox.protocol import CANDIDATE_FILE, Job
+from archagent.knowledge.records import FailureKind
+from archagent.sandbox.collect import RunResult, collect, failed, read_tail, stamp_isolation
+from archagent.sandbox.forkserver import FLOOD_BYTES
+from archagent.sandbox.isolation import PROJECT_ROOT, child_env, require_isolation
+from archagent.sandbox.limits import SandboxLimits
+from archagent.sandbox.protocol import CANDIDATE_FILE, Job
 
 __all__ = ["PROJECT_ROOT", "RunResult", "SubprocessRunner", "child_env", "collect", "failed", "kill_group", "read_tail"]
 
@@ -97,8 +97,8 @@ class SubprocessRunner:
 
     def _run_jailed(self, code: str, job: Job) -> RunResult:
         """A one-shot jailed fork server (no warm-up): the same jail and protocol as the warm pool."""
-        from sandbox.forkserver import ForkServer
-        from sandbox.local_executor import run_on_server
+        from archagent.sandbox.forkserver import ForkServer
+        from archagent.sandbox.local_executor import run_on_server
 
         t0 = time.perf_counter()
         with ForkServer(self.threads, self.limits, warm=False) as server:
@@ -108,7 +108,7 @@ class SubprocessRunner:
     def _spawn_and_collect(self, job_dir: Path) -> RunResult:
         nonce, t0 = secrets.token_hex(16), time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-P", "-m", "sandbox.child", str(job_dir)],
+            [sys.executable, "-P", "-m", "archagent.sandbox.child", str(job_dir)],
             cwd=job_dir, env=child_env(job_dir, self.threads), start_new_session=True,
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         )

@@ -12,16 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from archagent.evals.causality import check_causality
+from archagent.evals.tasks.base import TaskSpec
+from archagent.evals.training import make_optimizer, predict, train
+from archagent.knowledge.records import FailureKind
+from archagent.sandbox.artifacts import artifact_arrays, load_weights
+from archagent.sandbox.loader import CandidateFailure, load_candidate, stage
+from archagent.sandbox.probe import probe
+from archagent.sandbox.protocol import CANDIDATE_FILE, ChildReport, Job
 from torch import nn
-
-from evals.causality import check_causality
-from evals.tasks.base import TaskSpec
-from evals.training import make_optimizer, predict, train
-from knowledge.records import FailureKind
-from sandbox.artifacts import artifact_arrays, load_weights
-from sandbox.loader import CandidateFailure, load_candidate, stage
-from sandbox.probe import probe
-from sandbox.protocol import CANDIDATE_FILE, ChildReport, Job
 
 
 def build(module, spec: TaskSpec, device: str = "cpu") -> nn.Module:

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 
 WATCHED = ("builtins", "torch", "torch.nn.functional", "torch.nn.init", "torch.autograd", "torch.optim",
            "torch.optim.optimizer", "torch.optim.adam", "torch.optim.adamw", "torch.optim.sgd", "numpy",
-           "evals.training", "evals.tasks.base", "sandbox.steps", "sandbox.loader", "sandbox.child",
-           "sandbox.guard", "sandbox.tamper", "sandbox.protocol")
+           "archagent.evals.training", "archagent.evals.tasks.base", "archagent.sandbox.steps",
+           "archagent.sandbox.loader", "archagent.sandbox.child", "archagent.sandbox.guard", "archagent.sandbox.tamper",
+           "archagent.sandbox.protocol")
 WATCHED_CLASSES = (("torch", "Tensor"), ("torch.nn", "Module"), ("torch.optim", "Optimizer"),
                    ("torch.optim", "Adam"), ("torch.optim", "AdamW"), ("torch.optim", "SGD"),
-                   ("sandbox.guard", "Guard"), ("sandbox.tamper", "Snapshot"))
+                   ("archagent.sandbox.guard", "Guard"), ("archagent.sandbox.tamper", "Snapshot"))
 
 
 def _namespaces() -> dict[str, dict]:

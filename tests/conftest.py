@@ -8,15 +8,15 @@ campaign tests read it. Loop logic is tested on `tests/helpers/fake_executor.py`
 from __future__ import annotations
 
 import pytest
+from archagent.agent.config import parse_config
 
-from agent.config import parse_config
 from tests.helpers.campaigns import replay_config
 
 
 @pytest.fixture(scope="session")
 def finished_campaign(tmp_path_factory):
     """A real 6-proposal digits campaign (2 exemplars per prompt): (config, summary, events)."""
-    from agent.loop import Campaign
+    from archagent.agent.loop import Campaign
 
     tmp = tmp_path_factory.mktemp("campaign")
     cfg = parse_config(replay_config(tmp, name="digits-replay", search={"n_exemplars": 2}))

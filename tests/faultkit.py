@@ -76,12 +76,12 @@ def env() -> dict[str, str]:
 
 
 def cli(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "archagent.agent.cli", *args], cwd=cwd, capture_output=True, text=True,
                           env=env(), timeout=timeout)
 
 
 def start(*args: str, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "agent.cli", *args], cwd=cwd, stdout=subprocess.DEVNULL,
+    return subprocess.Popen([sys.executable, "-m", "archagent.agent.cli", *args], cwd=cwd, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, env=env(), start_new_session=True)
 
 
@@ -169,7 +169,7 @@ def soak(folder: Path, proposals: int, workers: int = 3, kill_after: tuple[float
     """
     import random
 
-    from agent.config import max_workers
+    from archagent.agent.config import max_workers
 
     rng = random.Random(seed)
     workers = min(workers, max_workers())
@@ -208,8 +208,8 @@ def progress(db: Path) -> tuple:
 
 def check_soaked(db: Path, replay: Path, proposals: int) -> None:
     """Exactly `proposals` proposals, each replay reply used once and in order, nothing left running."""
-    from knowledge.records import Status
-    from knowledge.store import Store
+    from archagent.knowledge.records import Status
+    from archagent.knowledge.store import Store
 
     store = Store.open_readonly(db)
     camp = store.campaign("soak")

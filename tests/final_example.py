@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from agent.config import parse_config
+from archagent.agent.config import parse_config
 
 NAME = "final-demo"
 
@@ -22,7 +22,7 @@ def campaign_config(base: Path, name: str = NAME, **extra) -> dict:
 @cache
 def finished_campaign(base: Path) -> Path:
     """Run the campaign into `base/final.db` (once per process); returns the store path."""
-    from agent.loop import Campaign
+    from archagent.agent.loop import Campaign
 
     cfg = parse_config(campaign_config(base))
     Campaign(cfg).run()
@@ -32,8 +32,8 @@ def finished_campaign(base: Path) -> Path:
 @cache
 def finished_final(base: Path) -> Path:
     """The campaign above plus `final --top 2 --seeds 2`; returns the store path."""
-    from agent.final import FinalEvaluation
-    from knowledge.store import Store
+    from archagent.agent.final import FinalEvaluation
+    from archagent.knowledge.store import Store
 
     path = finished_campaign(base)
     store = Store(path)

@@ -21,7 +21,7 @@ def run_python(code_or_args: list[str], cwd: Path = ROOT, timeout: int = 120) ->
 
 def test_import_is_cheap_and_names_resolve_lazily():
     res = run_python(["-c", "import sys, archagent\n"
-                            "print('torch' in sys.modules, 'agent.loop' in sys.modules)\n"
+                            "print('torch' in sys.modules, 'archagent.agent.loop' in sys.modules)\n"
                             "print(archagent.Campaign.__name__, archagent.load_config.__module__)\n"
                             "print(sorted(set(archagent.__all__) - set(dir(archagent))))"])
     assert res.returncode == 0, res.stderr
@@ -85,9 +85,8 @@ COMMANDS = ["run", "status", "list", "show", "diff", "lineage", "report", "serve
 
 
 def test_every_command_help_has_an_example():
+    from archagent.agent.cli import app
     from typer.testing import CliRunner
-
-    from agent.cli import app
 
     runner = CliRunner()
     for command in COMMANDS:
@@ -100,9 +99,9 @@ def test_every_command_help_has_an_example():
 def test_cli_fingerprint_and_score_print_the_api_records(tmp_path):
     import json
 
+    from archagent.agent.cli import app
     from typer.testing import CliRunner
 
-    from agent.cli import app
     from archagent import fingerprint
 
     src = tmp_path / "m.py"

@@ -1,8 +1,7 @@
 """The operator bandit: every arm once, a floor per arm, then UCB1 on improvements per second."""
 
 import pytest
-
-from agent.bandit import Bandit, Pull
+from archagent.agent.bandit import Bandit, Pull
 
 ARMS = ["edit", "crossover", "mutation"]
 

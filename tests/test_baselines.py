@@ -5,17 +5,17 @@ import types
 
 import pytest
 import torch
+from archagent.agent.baselines.ast_mutations import EDITS
+from archagent.agent.baselines.grammar import read_arch, sample_arch
+from archagent.agent.baselines.mutations import mutate
+from archagent.agent.baselines.writer import write_code
+from archagent.agent.config import parse_config
+from archagent.agent.loop import Campaign
+from archagent.evals.report.curves import baseline_curves
+from archagent.evals.tasks import get_task
+from archagent.knowledge.records import Status
+from archagent.knowledge.store import Store
 
-from agent.baselines.ast_mutations import EDITS
-from agent.baselines.grammar import read_arch, sample_arch
-from agent.baselines.mutations import mutate
-from agent.baselines.writer import write_code
-from agent.config import parse_config
-from agent.loop import Campaign
-from evals.report.curves import baseline_curves
-from evals.tasks import get_task
-from knowledge.records import Status
-from knowledge.store import Store
 from tests.helpers.campaigns import replay_config
 from tests.helpers.fake_executor import FakeExecutor
 
@@ -108,7 +108,7 @@ def test_evolution_campaign_mutates_a_population_member(tmp_path):
 
 
 def test_concurrent_random_proposals_draw_different_samples(tmp_path):
-    from agent.baselines.random_search import RandomProposer
+    from archagent.agent.baselines.random_search import RandomProposer
 
     store = Store(tmp_path / "store.db")
     camp = store.create_campaign("c", "digits", "{}")

@@ -8,13 +8,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from archagent.agent.config import parse_config
+from archagent.agent.loop import Campaign
+from archagent.agent.replay_export import export_replay
+from archagent.evals.tasks import get_task
+from archagent.knowledge.records import FailureKind, Status
+from archagent.knowledge.store import Store
 
-from agent.config import parse_config
-from agent.loop import Campaign
-from agent.replay_export import export_replay
-from evals.tasks import get_task
-from knowledge.records import FailureKind, Status
-from knowledge.store import Store
 from tests.helpers.campaigns import replay_config
 from tests.helpers.fake_executor import FakeExecutor
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 import types
 
 import torch
+from archagent.evals.causality import check_causality, cut_points
+from archagent.evals.tasks.seeds import load_seeds
 from torch import nn
-
-from evals.causality import check_causality, cut_points
-from evals.tasks.seeds import load_seeds
 
 VOCAB, T = 20, 16
 

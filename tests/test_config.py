@@ -1,8 +1,7 @@
 from pathlib import Path
 
 import pytest
-
-from agent.config import CampaignConfig, ConfigError, load_config, parse_config
+from archagent.agent.config import CampaignConfig, ConfigError, load_config, parse_config
 
 
 def test_empty_config_has_working_defaults():

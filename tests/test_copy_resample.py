@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent.config import parse_config
-from agent.loop import Campaign
-from agent.replay_export import export_replay
-from evals.tasks import get_task
-from knowledge.records import Status
+from archagent.agent.config import parse_config
+from archagent.agent.loop import Campaign
+from archagent.agent.replay_export import export_replay
+from archagent.evals.tasks import get_task
+from archagent.knowledge.records import Status
+
 from tests.helpers.campaigns import replay_config
 from tests.helpers.fake_executor import FakeExecutor
 

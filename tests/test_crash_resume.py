@@ -10,8 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from knowledge.records import Status
-from knowledge.store import Store
+from archagent.knowledge.records import Status
+from archagent.knowledge.store import Store
+
 from tests.helpers.campaigns import FIXTURES
 
 CONFIG = """
@@ -65,7 +66,7 @@ def count(db: Path, where: str) -> int:
 
 
 def start(tmp: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "agent.cli", "run", "c.toml"], cwd=tmp,
+    return subprocess.Popen([sys.executable, "-m", "archagent.agent.cli", "run", "c.toml"], cwd=tmp,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, "COLUMNS": "120"})
 
 

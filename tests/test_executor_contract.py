@@ -15,11 +15,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from evals.tasks import get_task
-from knowledge.records import FailureKind
-from sandbox.executor import Executor, JobOutcome
-from sandbox.judge import judge, make_job, public_data_file
+from archagent.evals.tasks import get_task
+from archagent.knowledge.records import FailureKind
+from archagent.sandbox.executor import Executor, JobOutcome
+from archagent.sandbox.judge import judge, make_job, public_data_file
 
 MLP = (Path(__file__).parents[1] / "evals/seeds/digits/mlp.py").read_text()
 SPIN = "class Net:\n    def __init__(self, in_shape, n_out):\n        while True:  # {tag}\n            pass\n"
@@ -49,12 +48,12 @@ def make(request):
 
     def factory(workers: int = 2, timeout_s: float = 120.0, max_retries: int = 1) -> Executor:
         if request.param.startswith("ray"):
-            from sandbox.ray_executor import RayExecutor
+            from archagent.sandbox.ray_executor import RayExecutor
 
             ex = RayExecutor(workers=workers, timeout_s=timeout_s, max_retries=max_retries,
                              warm=request.param == "ray")
         else:
-            from sandbox.local_executor import LocalExecutor
+            from archagent.sandbox.local_executor import LocalExecutor
 
             ex = LocalExecutor(workers=workers, timeout_s=timeout_s, max_retries=max_retries)
         made.append(ex)
@@ -87,7 +86,7 @@ def parent_of(pid: int) -> int:
 def server_of(pid: int) -> int:
     """The fork server a job child was forked from (the topmost `sandbox.forkserver` above it)."""
     server, pid = pid, parent_of(pid)
-    while pid > 1 and b"sandbox.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
+    while pid > 1 and b"archagent.sandbox.forkserver" in Path(f"/proc/{pid}/cmdline").read_bytes():
         server, pid = pid, parent_of(pid)
     return server
 
@@ -173,9 +172,9 @@ def test_lost_worker_is_retried_then_reported(make, task_job, retries):
 
 PARENT = """
 import sys, time
-from sandbox.judge import make_job, public_data_file
-from evals.tasks import get_task
-from sandbox.local_executor import LocalExecutor
+from archagent.sandbox.judge import make_job, public_data_file
+from archagent.evals.tasks import get_task
+from archagent.sandbox.local_executor import LocalExecutor
 task = get_task("digits", {"epochs": 1})
 ex = LocalExecutor(workers=2, timeout_s=120)
 ex.submit(sys.argv[1], make_job(task, public_data_file(task, __import__("pathlib").Path(sys.argv[2]))))
@@ -203,7 +202,7 @@ def test_local_workers_die_with_their_parent(tmp_path):
 def test_a_parent_side_error_is_a_crash_result_and_the_worker_goes_on(task_job, monkeypatch):
     """Seen in a full run: CPython 3.11's thread-unsafe `ast` made np.load raise SystemError in a worker
     thread; the thread died, its job was never delivered and the loop waited forever."""
-    import sandbox.local_executor as local
+    import archagent.sandbox.local_executor as local
 
     real, calls = local.judge, []
 

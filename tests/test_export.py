@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
+from archagent.agent.cli import app
+from archagent.knowledge.store import Store
 from typer.testing import CliRunner
 
-from agent.cli import app
-from knowledge.store import Store
 from tests.final_example import NAME, finished_final
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,4 @@
-from agent.extract import extract_code
+from archagent.agent.extract import extract_code
 
 NET = "import torch\nclass Net(torch.nn.Module):\n    pass\n"
 

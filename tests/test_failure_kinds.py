@@ -13,13 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from agent.pipeline import evaluate_once
-from evals.tasks import get_task
-from knowledge.records import FailureKind, Status
-from sandbox.judge import Evaluator
-from sandbox.limits import SandboxLimits
-from sandbox.runner import SubprocessRunner
+from archagent.agent.pipeline import evaluate_once
+from archagent.evals.tasks import get_task
+from archagent.knowledge.records import FailureKind, Status
+from archagent.sandbox.judge import Evaluator
+from archagent.sandbox.limits import SandboxLimits
+from archagent.sandbox.runner import SubprocessRunner
 
 HEAD = "import torch\nfrom torch import nn\n\n\n"
 LINEAR = HEAD + '''class Net(nn.Module):

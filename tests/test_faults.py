@@ -19,9 +19,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from archagent.knowledge.records import Status
+from archagent.knowledge.store import Store
 
-from knowledge.records import Status
-from knowledge.store import Store
 from tests.faultkit import (
     campaign_toml,
     cli,
@@ -126,7 +126,8 @@ def serve_answers(db: Path, cwd: Path) -> bool:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "agent.cli", "serve", "--store", str(db), "--port", str(port)],
+    argv = [sys.executable, "-m", "archagent.agent.cli", "serve", "--store", str(db), "--port", str(port)]
+    proc = subprocess.Popen(argv,
                             cwd=cwd, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         for _ in range(100):

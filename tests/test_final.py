@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from archagent.agent.cli import app
+from archagent.agent.final import FinalEvaluation, choose
+from archagent.evals.final_stats import Spread, summarize, welch_p
+from archagent.knowledge.records import FinalRun, Status
+from archagent.knowledge.store import Store
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.final import FinalEvaluation, choose
-from evals.final_stats import Spread, summarize, welch_p
-from knowledge.records import FinalRun, Status
-from knowledge.store import Store
 from tests.final_example import NAME, finished_final
 
 pytestmark = pytest.mark.slow
@@ -81,8 +81,8 @@ def test_cli_final_json_and_table(store_path):
 
 
 def test_report_and_web_show_the_final_table(store_path, tmp_path):
-    from agent.web import App
-    from evals.report.render import write_report
+    from archagent.agent.web import App
+    from archagent.evals.report.render import write_report
 
     store = Store(store_path)
     html = write_report(store, NAME, tmp_path / "r.html").read_text()

@@ -8,9 +8,8 @@ import textwrap
 
 import pytest
 import torch
-
-from evals.fingerprint import code_key, text_key
-from evals.graph_key import example_input, graph_key
+from archagent.evals.fingerprint import code_key, text_key
+from archagent.evals.graph_key import example_input, graph_key
 
 BASE = '''
 import torch

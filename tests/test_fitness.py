@@ -2,10 +2,10 @@
 
 import json
 
-from evals.report.data import ReportData
-from evals.report.plots import label, pareto
-from knowledge.fitness import Objective, improves, pareto_ranks, rank
-from knowledge.records import Campaign, Candidate, Status
+from archagent.evals.report.data import ReportData
+from archagent.evals.report.plots import label, pareto
+from archagent.knowledge.fitness import Objective, improves, pareto_ranks, rank
+from archagent.knowledge.records import Campaign, Candidate, Status
 
 
 def cand(i: int, metric: float, params: int) -> Candidate:

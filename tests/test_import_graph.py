@@ -20,8 +20,13 @@ LOWER = ("knowledge", "sandbox", "evals")  # never import agent/
 
 
 def module_name(path: Path) -> str:
+    """`agent/loop.py` -> `archagent.agent.loop` (the folders install as one namespace)."""
     parts = path.relative_to(ROOT).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    return ".".join(("archagent", *(parts[:-1] if parts[-1] == "__init__" else parts)))
+
+
+def layer_of(module: str) -> str:
+    return module.split(".")[1]
 
 
 def modules() -> dict[str, Path]:
@@ -73,12 +78,13 @@ def test_no_import_cycles() -> None:
 @pytest.mark.parametrize("layer", LOWER)
 def test_lower_layers_never_import_agent(layer: str) -> None:
     upward = sorted((a, b) for a, deps in graph().items() for b in deps
-                    if a.split(".")[0] == layer and b.split(".")[0] == "agent")
+                    if layer_of(a) == layer and layer_of(b) == "agent")
     assert not upward, f"{layer}/ imports agent/: {upward}"
 
 
 def test_evals_never_imports_sandbox() -> None:
     """evals/ is the child side and presentation; parent-side scoring (`sandbox.judge`) sits above it."""
     upward = sorted((a, b) for a, deps in graph().items() for b in deps
-                    if a.split(".")[0] == "evals" and b.split(".")[0] == "sandbox" and not a.startswith("evals.report"))
+                    if layer_of(a) == "evals" and layer_of(b) == "sandbox"
+                    and not a.startswith("archagent.evals.report"))
     assert not upward, f"evals/ imports sandbox/: {upward}"

@@ -19,12 +19,11 @@ import time
 from pathlib import Path
 
 import pytest
-
-from evals.tasks import get_task
-from sandbox.jail import PROJECT_ROOT, jail_problem
-from sandbox.judge import judge, make_job, public_data_file
-from sandbox.limits import SandboxLimits
-from sandbox.untrusted import for_prompt, for_terminal
+from archagent.evals.tasks import get_task
+from archagent.sandbox.jail import PROJECT_ROOT, jail_problem
+from archagent.sandbox.judge import judge, make_job, public_data_file
+from archagent.sandbox.limits import SandboxLimits
+from archagent.sandbox.untrusted import for_prompt, for_terminal
 
 pytestmark = pytest.mark.skipif(jail_problem() is not None, reason=f"no jail here: {jail_problem()}")
 HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
@@ -83,7 +82,7 @@ class Jailed:
     """One warm jailed worker, a secret in the parent's environment, a listener on the host's loopback."""
 
     def __init__(self, data_dir: Path):
-        from sandbox.local_executor import LocalExecutor
+        from archagent.sandbox.local_executor import LocalExecutor
 
         self.task = get_task("digits")
         self.data = public_data_file(self.task, data_dir)

@@ -14,9 +14,9 @@ from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from archagent.knowledge.records import Status
+from archagent.knowledge.store import Store
 
-from knowledge.records import Status
-from knowledge.store import Store
 from tests.helpers.cli import cli, one_line_error
 from tests.helpers.fake_openai import REPLY, FakeOpenAI
 

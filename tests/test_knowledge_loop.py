@@ -13,14 +13,14 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from archagent.agent.config import parse_config
+from archagent.agent.insights import parse_lessons
+from archagent.agent.loop import Campaign
+from archagent.agent.replay_export import export_replay
+from archagent.evals.tasks import get_task
+from archagent.knowledge.records import FailureKind, Status
+from archagent.knowledge.store import Store
 
-from agent.config import parse_config
-from agent.insights import parse_lessons
-from agent.loop import Campaign
-from agent.replay_export import export_replay
-from evals.tasks import get_task
-from knowledge.records import FailureKind, Status
-from knowledge.store import Store
 from tests.helpers.campaigns import FIXTURES, replay_config
 from tests.helpers.fake_executor import FakeExecutor
 
@@ -179,7 +179,7 @@ def test_lesson_parsing_is_robust(reply, expected):
 
 
 def test_analyst_must_be_an_llm_backend():
-    from agent.config import ConfigError
+    from archagent.agent.config import ConfigError
 
     base = {"backends": [{"kind": "random"}, {"kind": "replay", "path": "r.jsonl"}]}
     assert parse_config({**base, "search": {"analyst": 1}}).search.analyst == 1

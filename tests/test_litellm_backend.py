@@ -12,10 +12,10 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from archagent.agent.config import BackendConfig
+from archagent.agent.llm import LLMError, TransientLLMError, complete_with_retry, make_backend
+from archagent.agent.llm.litellm_backend import LiteLLMBackend
 
-from agent.config import BackendConfig
-from agent.llm import LLMError, TransientLLMError, complete_with_retry, make_backend
-from agent.llm.litellm_backend import LiteLLMBackend
 from tests.helpers.fake_openai import REPLY, FakeOpenAI, server  # noqa: F401  (the server fixture)
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no price-map fetch at import

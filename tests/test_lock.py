@@ -9,8 +9,9 @@ import json
 import sqlite3
 from pathlib import Path
 
-from knowledge.lock import is_held
-from knowledge.store import Store
+from archagent.knowledge.lock import is_held
+from archagent.knowledge.store import Store
+
 from tests.faultkit import campaign_toml, cli, kill_group, one_line_error, start, wait_for
 
 

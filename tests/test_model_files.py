@@ -8,9 +8,8 @@ import os
 from pathlib import Path
 
 import pytest
-
-from agent.llm.base import LLMError
-from agent.llm.model_files import PRESETS, ModelSpec, default_cache_dir, ensure_model, locate_parts
+from archagent.agent.llm.base import LLMError
+from archagent.agent.llm.model_files import PRESETS, ModelSpec, default_cache_dir, ensure_model, locate_parts
 
 CHUNKS = [b"GGUF" + bytes(range(256)) * 40, b"\x01" * 5000, b"tail-bytes"]
 
@@ -72,8 +71,8 @@ def test_cached_file_is_reused_without_rehashing(
     def no_hashing(*args: object, **kwargs: object) -> None:
         raise AssertionError("a verified cached file must not be hashed or rebuilt again")
 
-    monkeypatch.setattr("agent.llm.model_files._file_sha256", no_hashing)
-    monkeypatch.setattr("agent.llm.model_files._assemble", no_hashing)
+    monkeypatch.setattr("archagent.agent.llm.model_files._file_sha256", no_hashing)
+    monkeypatch.setattr("archagent.agent.llm.model_files._assemble", no_hashing)
     assert ensure_model(spec, tmp_path / "cache", parts=[], progress=False) == first
 
 

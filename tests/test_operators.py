@@ -11,18 +11,18 @@ import json
 from functools import partial
 from pathlib import Path
 
-from agent.config import parse_config
-from agent.loop import record_call
-from agent.operators.agent import AgentProposer, operator_of
-from agent.operators.base import OperatorCall
-from agent.population import cell
-from agent.prompting import PromptContext, TaskBrief
-from agent.proposer import Proposal, Proposer
-from agent.proposers import make_proposers
-from evals.fingerprint import code_key, text_key
-from evals.tasks import get_task
-from knowledge.records import FailureKind, Status
-from knowledge.store import Store
+from archagent.agent.config import parse_config
+from archagent.agent.loop import record_call
+from archagent.agent.operators.agent import AgentProposer, operator_of
+from archagent.agent.operators.base import OperatorCall
+from archagent.agent.population import cell
+from archagent.agent.prompting import PromptContext, TaskBrief
+from archagent.agent.proposer import Proposal, Proposer
+from archagent.agent.proposers import make_proposers
+from archagent.evals.fingerprint import code_key, text_key
+from archagent.evals.tasks import get_task
+from archagent.knowledge.records import FailureKind, Status
+from archagent.knowledge.store import Store
 
 TASK = get_task("digits")
 SEEDS = TASK.seeds()

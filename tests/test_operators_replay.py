@@ -6,14 +6,13 @@ import itertools
 import re
 from pathlib import Path
 
+import archagent.agent.operators as operators
 import pytest
-
-import agent.operators as operators
-from agent.config import parse_config
-from agent.llm import Completion, LLMBackend
-from agent.loop import Campaign
-from agent.operators.agent import operator_of
-from agent.replay_export import export_replay
+from archagent.agent.config import parse_config
+from archagent.agent.llm import Completion, LLMBackend
+from archagent.agent.loop import Campaign
+from archagent.agent.operators.agent import operator_of
+from archagent.agent.replay_export import export_replay
 
 FENCE = re.compile(r"```python\n(.*?)```", re.DOTALL)
 

@@ -1,8 +1,7 @@
 """SEARCH/REPLACE edit blocks: applied exactly or by whitespace-tolerant lines; anything else is a PatchError."""
 
 import pytest
-
-from agent.patch import PatchError, apply_reply, parse_blocks
+from archagent.agent.patch import PatchError, apply_reply, parse_blocks
 
 PARENT = '''import torch
 from torch import nn

@@ -6,16 +6,17 @@ import re
 import threading
 from pathlib import Path
 
-from agent.config import PrefilterConfig, SearchConfig, parse_config
-from agent.loop import Campaign
-from agent.pipeline import Pipeline
-from agent.population import Population
-from agent.prefilter import Prefilter
-from agent.proposer import Proposal
-from evals.tasks import get_task
-from knowledge.records import FailureKind, Status
-from knowledge.store import Store
-from sandbox.judge import Evaluator
+from archagent.agent.config import PrefilterConfig, SearchConfig, parse_config
+from archagent.agent.loop import Campaign
+from archagent.agent.pipeline import Pipeline
+from archagent.agent.population import Population
+from archagent.agent.prefilter import Prefilter
+from archagent.agent.proposer import Proposal
+from archagent.evals.tasks import get_task
+from archagent.knowledge.records import FailureKind, Status
+from archagent.knowledge.store import Store
+from archagent.sandbox.judge import Evaluator
+
 from tests.helpers.campaigns import ROOT, replay_config
 from tests.helpers.fake_executor import FakeExecutor
 
@@ -109,20 +110,21 @@ def test_seeds_are_trained_even_when_they_repeat(tmp_path):
 
 def test_llm_work_runs_off_the_main_thread_and_jobs_arrive_on_the_same_queue(tmp_path, monkeypatch):
     """A replay campaign on the fake executor: every LLM call is made and logged on an LLM thread."""
-    import agent.loop
+    import archagent.agent.loop as loop
 
     threads: list[str] = []
-    real = agent.loop.record_call
+    real = loop.record_call
 
     def spy(*args, **kwargs):
         threads.append(threading.current_thread().name)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(agent.loop, "record_call", spy)
+    monkeypatch.setattr(loop, "record_call", spy)
     cfg = parse_config(replay_config(tmp_path, proposals=6, prefilter={"enabled": False}))
     executor = FakeExecutor(TASK, {"self.fc = nn.Linear(32, n_out)": FailureKind.SHAPE})
     summary = Campaign(cfg, executor=executor).run()
-    assert summary.stop_reason == "proposal budget (6) spent"
+    # repeats are free (the budget counts what was trained or failed), so the 6 replies run out first
+    assert summary.stop_reason == "backend exhausted"
     assert len(threads) == 6 and all(name.startswith("llm") for name in threads)
     assert sum(summary.counts.values()) == 9 and summary.best is not None
     assert executor.pending() == 0

@@ -7,12 +7,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from agent.config import SearchConfig
-from agent.population import Population, best, cell, distinct, elite, power_law, tournament
-from evals.tasks import get_task
-from knowledge.records import Candidate, Status, ranked
-from knowledge.store import Store
+from archagent.agent.config import SearchConfig
+from archagent.agent.population import Population, best, cell, distinct, elite, power_law, tournament
+from archagent.evals.tasks import get_task
+from archagent.knowledge.records import Candidate, Status, ranked
+from archagent.knowledge.store import Store
 
 TASK = get_task("digits")
 CONV = "class Net(nn.Module):\n    def __init__(self):\n        self.c = nn.Conv2d(1, {w}, 3)\n"

@@ -6,8 +6,7 @@ import math
 
 import numpy as np
 import pytest
-
-from evals.predictor import MetricPredictor, RankCombiner, kendall_tau, percentiles, spearman_rho
+from archagent.evals.predictor import MetricPredictor, RankCombiner, kendall_tau, percentiles, spearman_rho
 
 
 def planted(n: int, seed: int = 0) -> tuple[list[dict[str, float]], list[float]]:

@@ -4,11 +4,11 @@ import json
 import math
 
 import pytest
+from archagent.agent.config import PrefilterConfig, parse_config
+from archagent.agent.loop import Campaign
+from archagent.agent.prefilter import Prefilter, ranking_quality
+from archagent.knowledge.records import Candidate, Status
 
-from agent.config import PrefilterConfig, parse_config
-from agent.loop import Campaign
-from agent.prefilter import Prefilter, ranking_quality
-from knowledge.records import Candidate, Status
 from tests.helpers.campaigns import FIXTURES, replay_config
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from evals.tasks import get_task
-from sandbox.judge import Evaluator
-from sandbox.limits import SandboxLimits
-from sandbox.runner import SubprocessRunner
+from archagent.evals.tasks import get_task
+from archagent.sandbox.judge import Evaluator
+from archagent.sandbox.limits import SandboxLimits
+from archagent.sandbox.runner import SubprocessRunner
 
 SEED = Path(__file__).resolve().parent.parent / "evals" / "seeds" / "digits" / "cnn.py"
 

@@ -3,8 +3,7 @@
 import dataclasses
 
 import pytest
-
-from agent.prompting import (
+from archagent.agent.prompting import (
     AnalysisRow,
     AnalyzeContext,
     DuplicateRow,
@@ -17,7 +16,7 @@ from agent.prompting import (
     TaskBrief,
     trim_error,
 )
-from evals.tasks import get_task
+from archagent.evals.tasks import get_task
 
 
 def full_context() -> PromptContext:
@@ -98,7 +97,7 @@ def test_trim_error_keeps_the_tail():
 
 
 def test_directives_prefer_the_task_list_and_the_users_folder(tmp_path):
-    from agent.prompting import load_directives
+    from archagent.agent.prompting import load_directives
 
     digits, generic = load_directives(task="digits"), load_directives(task="mnist1d")
     assert any("nn.Conv2d" in d for d in digits) and not any("nn.Conv2d" in d for d in generic)

@@ -6,10 +6,8 @@ import math
 
 import pytest
 import torch
-from torch import nn
-
-from evals.features import count_flops, count_params, layer_counts, static_features
-from evals.proxies import (
+from archagent.evals.features import count_flops, count_params, layer_counts, static_features
+from archagent.evals.proxies import (
     compute_proxies,
     flat_cross_entropy,
     grad_norm,
@@ -20,6 +18,7 @@ from evals.proxies import (
     snip,
     synflow,
 )
+from torch import nn
 
 V, T = 20, 12
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from archagent.agent.config import parse_config
+from archagent.agent.loop import Campaign
+from archagent.knowledge.records import Status
 
-from agent.config import parse_config
-from agent.loop import Campaign
-from knowledge.records import Status
 from tests.helpers.campaigns import replay_config
 
 pytest.importorskip("ray")

@@ -16,11 +16,11 @@ import threading
 import time
 
 import pytest
+from archagent.agent.config import parse_config
+from archagent.knowledge.records import FailureKind, Status
+from archagent.knowledge.store import Store
 
-from agent.config import parse_config
 from benchmarks.ray_cluster import Node, RayCluster
-from knowledge.records import FailureKind, Status
-from knowledge.store import Store
 from tests.conftest import replay_config
 
 pytest.importorskip("ray")
@@ -45,7 +45,7 @@ def victim(cluster: RayCluster) -> Node:
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_campaign_survives_a_worker_node_killed_mid_run(cluster, tmp_path):
-    from agent.loop import Campaign
+    from archagent.agent.loop import Campaign
 
     data = replay_config(tmp_path, name="multinode", proposals=6)
     data["task"]["options"] = {"epochs": 6}  # a few seconds a job: the kill lands while jobs run

@@ -8,10 +8,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from archagent.agent.cli import app
+from archagent.knowledge.store import Store
 from typer.testing import CliRunner
-
-from agent.cli import app
-from knowledge.store import Store
 
 NAME = "digits-replay"  # tests/conftest.py: finished_campaign
 

@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from evals.report.data import gather
-from evals.report.plots import best_so_far
-from knowledge.records import Status
-from knowledge.store import Store
+from archagent.evals.report.data import gather
+from archagent.evals.report.plots import best_so_far
+from archagent.knowledge.records import Status
+from archagent.knowledge.store import Store
 
 
 def test_random_campaigns_on_the_task_become_baseline_curves(tmp_path: Path):

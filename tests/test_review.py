@@ -11,14 +11,13 @@ import subprocess
 import sys
 
 import pytest
+from archagent.agent.cli import app
+from archagent.evals.report.data import gather, kendall_tau, pareto_front
+from archagent.evals.report.lineage import Lineage, code_diff
+from archagent.evals.report.render import render_html, render_markdown
+from archagent.knowledge.records import FailureKind, Status
+from archagent.knowledge.store import Store
 from typer.testing import CliRunner
-
-from agent.cli import app
-from evals.report.data import gather, kendall_tau, pareto_front
-from evals.report.lineage import Lineage, code_diff
-from evals.report.render import render_html, render_markdown
-from knowledge.records import FailureKind, Status
-from knowledge.store import Store
 
 SEED = "import torch\nfrom torch import nn\n\n\nclass Net(nn.Module):\n    \"\"\"Seed MLP.\"\"\"\n\n    def __init__(self, in_shape, n_out):\n        super().__init__()\n        self.fc = nn.Linear(64, n_out)\n"  # noqa: E501
 

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from knowledge.records import FailureKind
-from sandbox.collect import collect
-from sandbox.protocol import MAX_REPORT_BYTES, PREDS_FILE, RESULT_FILE, VIOLATIONS_FILE, ChildReport
+from archagent.knowledge.records import FailureKind
+from archagent.sandbox.collect import collect
+from archagent.sandbox.protocol import MAX_REPORT_BYTES, PREDS_FILE, RESULT_FILE, VIOLATIONS_FILE, ChildReport
 
 NONCE = "0123456789abcdef0123456789abcdef"
 
@@ -97,7 +96,7 @@ def test_fifos_and_symlinks_in_the_job_dir_never_block_or_redirect_the_reader(tm
     import os
     import threading
 
-    from sandbox.collect import read_job_files, read_tail
+    from archagent.sandbox.collect import read_job_files, read_tail
 
     secret = tmp_path / "secret.txt"
     secret.write_text('{"ok": true}')

@@ -11,12 +11,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
-
-from evals.tasks import get_task
-from knowledge.records import FailureKind
-from sandbox.judge import Evaluator, make_job, public_data_file
-from sandbox.limits import SandboxLimits
-from sandbox.runner import SubprocessRunner
+from archagent.evals.tasks import get_task
+from archagent.knowledge.records import FailureKind
+from archagent.sandbox.judge import Evaluator, make_job, public_data_file
+from archagent.sandbox.limits import SandboxLimits
+from archagent.sandbox.runner import SubprocessRunner
 
 HOSTILE = Path(__file__).parent / "fixtures" / "hostile"
 FORBIDDEN, TIMEOUT, MEMORY = FailureKind.FORBIDDEN, FailureKind.TIMEOUT, FailureKind.MEMORY

@@ -13,9 +13,8 @@ import sys
 import time
 
 import pytest
-
-from sandbox.isolation import PROJECT_ROOT
-from sandbox.runner import send_nonce_and_wait
+from archagent.sandbox.isolation import PROJECT_ROOT
+from archagent.sandbox.runner import send_nonce_and_wait
 
 
 def run_py(code: str, env: dict | None = None, timeout: float = 30) -> subprocess.CompletedProcess:
@@ -33,7 +32,7 @@ def alive(pid: int) -> bool:
 
 CONNECT = """
 import socket, sys
-from sandbox.isolation import enter_network_namespace
+from archagent.sandbox.isolation import enter_network_namespace
 entered = enter_network_namespace() if sys.argv[-1] == "isolate" else False
 try:
     socket.create_connection(("127.0.0.1", {port}), timeout=2).close()
@@ -98,9 +97,9 @@ def test_environment_is_an_allow_list():
 
 
 def test_without_a_jail_untrusted_code_is_refused_in_one_line(monkeypatch, tmp_path):
-    import sandbox.isolation as isolation
-    from sandbox import jail
-    from sandbox.limits import SandboxLimits
+    import archagent.sandbox.isolation as isolation
+    from archagent.sandbox import jail
+    from archagent.sandbox.limits import SandboxLimits
 
     monkeypatch.setenv("PATH", str(tmp_path))  # no bwrap to be found
     monkeypatch.setattr(isolation, "_warned_unsafe", False)

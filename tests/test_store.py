@@ -4,9 +4,8 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
-from knowledge.records import Candidate, FailureKind, Status
-from knowledge.store import SCHEMA_VERSION, Store, StoreError
+from archagent.knowledge.records import Candidate, FailureKind, Status
+from archagent.knowledge.store import SCHEMA_VERSION, Store, StoreError
 
 
 @pytest.fixture

@@ -9,14 +9,14 @@ from __future__ import annotations
 import random
 
 import pytest
+from archagent.agent.cli import app
+from archagent.agent.web import App
+from archagent.knowledge.records import Status, ranked
+from archagent.knowledge.store import Store
 from typer.testing import CliRunner
 
-from agent.cli import app
-from agent.web import App
 from benchmarks.store_scale import bad_plan_lines, full_scans, traced
 from benchmarks.synth_store import generate
-from knowledge.records import Status, ranked
-from knowledge.store import Store
 
 
 def small_store(tmp_path, n: int = 120) -> tuple[Store, int]:

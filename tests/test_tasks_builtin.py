@@ -6,10 +6,9 @@
 from __future__ import annotations
 
 import numpy as np
-
-from evals.tasks import get_task
-from evals.tasks.charlm import VOCAB, bits_per_char, encode, windows
-from evals.tasks.mnist1d_gen import load_mnist1d, make_dataset
+from archagent.evals.tasks import get_task
+from archagent.evals.tasks.charlm import VOCAB, bits_per_char, encode, windows
+from archagent.evals.tasks.mnist1d_gen import load_mnist1d, make_dataset
 
 
 def test_mnist1d_matches_the_published_generator(tmp_path, monkeypatch):

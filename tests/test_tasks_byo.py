@@ -9,12 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from agent.config import parse_config
-from agent.loop import Campaign
-from evals.tasks import TaskError, get_task, task_names
-from knowledge.records import Status
-from knowledge.store import Store
+from archagent.agent.config import parse_config
+from archagent.agent.loop import Campaign
+from archagent.evals.tasks import TaskError, get_task, task_names
+from archagent.knowledge.records import Status
+from archagent.knowledge.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -101,7 +100,7 @@ def test_bad_task_names_are_one_line():
     with pytest.raises(TaskError, match="cannot import"):
         get_task("no_such_module_xyz:Task")
     with pytest.raises(TaskError, match="no attribute"):
-        get_task("evals.tasks.digits:Nope")
+        get_task("archagent.evals.tasks.digits:Nope")
     with pytest.raises(TaskError, match="not an evals.tasks.Task"):
         get_task("collections:OrderedDict")
     with pytest.raises(TaskError, match="bad options"):

@@ -12,11 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from agent.config import parse_config
-from agent.loop import Campaign
-from knowledge.records import FailureKind, Status
-from knowledge.store import Store
+from archagent.agent.config import parse_config
+from archagent.agent.loop import Campaign
+from archagent.knowledge.records import FailureKind, Status
+from archagent.knowledge.store import Store
 
 FIXTURES = Path(__file__).parent / "fixtures"
 pytestmark = pytest.mark.slow

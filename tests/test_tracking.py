@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from archagent.agent.config import ConfigError, load_config, parse_config
+from archagent.knowledge.store import Store
 
-from agent.config import ConfigError, load_config, parse_config
-from knowledge.store import Store
 from tests.final_example import campaign_config
 
 mlflow = pytest.importorskip("mlflow")
@@ -27,9 +27,8 @@ def test_relative_file_uri_is_relative_to_the_config_file(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("store", ["file", "sqlite"])
 def test_every_candidate_becomes_a_nested_mlflow_run(tmp_path, store):
+    from archagent.agent.loop import Campaign
     from mlflow.tracking import MlflowClient
-
-    from agent.loop import Campaign
 
     uri = (tmp_path / "mlruns").as_uri() if store == "file" else f"sqlite:///{tmp_path / 'mlflow.db'}"
     cfg = parse_config(campaign_config(tmp_path, name="tracked", tracking={"mlflow": uri}))

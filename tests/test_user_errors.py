@@ -6,9 +6,9 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from archagent.knowledge.records import Status
+from archagent.knowledge.store import Store
 
-from knowledge.records import Status
-from knowledge.store import Store
 from tests.helpers.cli import cli, one_line_error
 
 
@@ -61,7 +61,7 @@ def test_missing_files_and_ids(existing_store: Path, tmp_path: Path):
 
 
 def test_workers_beyond_the_machine_need_force():
-    from agent.config import ConfigError, check_workers, max_workers, parse_config
+    from archagent.agent.config import ConfigError, check_workers, max_workers, parse_config
 
     too_many = {"executor": {"workers": max_workers() + 1}}
     with pytest.raises(ConfigError, match="force = true"):

@@ -14,10 +14,9 @@ import threading
 from pathlib import Path
 
 import pytest
-
-from agent.web import make_server
-from evals.report import write_report
-from knowledge.store import Store
+from archagent.agent.web import make_server
+from archagent.evals.report import write_report
+from archagent.knowledge.store import Store
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 webdriver = pytest.importorskip("selenium.webdriver")

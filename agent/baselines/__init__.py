@@ -9,12 +9,12 @@ their candidates carry backend "random" / "evolution".
 
 from __future__ import annotations
 
-from agent.baselines.evolution import EvolutionProposer
-from agent.baselines.random_search import RandomProposer
-from agent.config import BackendConfig, CampaignConfig
-from agent.proposer import Proposer
-from evals.tasks import get_task
-from knowledge.store import Store
+from archagent.agent.baselines.evolution import EvolutionProposer
+from archagent.agent.baselines.random_search import RandomProposer
+from archagent.agent.config import BackendConfig, CampaignConfig
+from archagent.agent.proposer import Proposer
+from archagent.evals.tasks import get_task
+from archagent.knowledge.store import Store
 
 BASELINE_KINDS = ("random", "evolution")
 

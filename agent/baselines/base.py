@@ -7,12 +7,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from agent.baselines.grammar import sample_arch
-from agent.baselines.writer import write_code
-from agent.proposer import Proposer
-from evals.fingerprint import code_key, text_key
-from evals.tasks.base import Task
-from knowledge.store import Store
+from archagent.agent.baselines.grammar import sample_arch
+from archagent.agent.baselines.writer import write_code
+from archagent.agent.proposer import Proposer
+from archagent.evals.fingerprint import code_key, text_key
+from archagent.evals.tasks.base import Task
+from archagent.knowledge.store import Store
 
 MAX_DRAWS = 32  # samples tried before accepting one the campaign has already seen
 

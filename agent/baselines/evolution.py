@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import random
 
-from agent.baselines.base import MAX_DRAWS, BaselineProposer
-from agent.baselines.mutations import mutate
-from agent.prompting import PromptContext
-from agent.proposer import CallRecorder, Proposal
-from evals.tasks.base import Task
-from knowledge.records import Candidate, Status
-from knowledge.store import Store
+from archagent.agent.baselines.base import MAX_DRAWS, BaselineProposer
+from archagent.agent.baselines.mutations import mutate
+from archagent.agent.prompting import PromptContext
+from archagent.agent.proposer import CallRecorder, Proposal
+from archagent.evals.tasks.base import Task
+from archagent.knowledge.records import Candidate, Status
+from archagent.knowledge.store import Store
 
 
 class EvolutionProposer(BaselineProposer):

@@ -1,6 +1,6 @@
 """A small architecture grammar and the code writer that turns an `Arch` into candidate source.
 
-    from agent.baselines.grammar import sample_arch, write_code
+    from archagent.agent.baselines.grammar import sample_arch, write_code
     code = write_code(sample_arch(random.Random(0), task.spec), task.spec)
 
 An `Arch` is a stem plus a list of layers (conv / residual / attention / pool for
@@ -17,7 +17,7 @@ import random
 from dataclasses import asdict, dataclass, replace
 from typing import Literal
 
-from evals.tasks.base import TaskSpec
+from archagent.evals.tasks.base import TaskSpec
 
 Op = Literal["conv", "res", "attn", "pool", "linear"]
 ACTS = {"relu": "ReLU", "gelu": "GELU", "silu": "SiLU", "tanh": "Tanh", "elu": "ELU"}

@@ -1,6 +1,6 @@
 """Mutations of a candidate's code: change a width, swap the activation, add or remove a block.
 
-    from agent.baselines.mutations import mutate
+    from archagent.agent.baselines.mutations import mutate
     child = mutate(parent_code, task.spec, random.Random(0))  # Mutation(code, description) or None
 
 Grammar-written code (first line `# arch: {...}`) is mutated at the architecture
@@ -17,8 +17,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from agent.baselines import ast_mutations
-from agent.baselines.grammar import (
+from archagent.agent.baselines import ast_mutations
+from archagent.agent.baselines.grammar import (
     ACTS,
     CONV_WIDTHS,
     DROPOUTS,
@@ -30,8 +30,8 @@ from agent.baselines.grammar import (
     sample_layer,
     with_layers,
 )
-from agent.baselines.writer import write_code
-from evals.tasks.base import TaskSpec
+from archagent.agent.baselines.writer import write_code
+from archagent.evals.tasks.base import TaskSpec
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ config `seed`; candidates are stored with backend "random" and no parents.
 
 from __future__ import annotations
 
-from agent.baselines.base import BaselineProposer
-from agent.prompting import PromptContext
-from agent.proposer import CallRecorder, Proposal
+from archagent.agent.baselines.base import BaselineProposer
+from archagent.agent.prompting import PromptContext
+from archagent.agent.proposer import CallRecorder, Proposal
 
 
 class RandomProposer(BaselineProposer):

@@ -1,6 +1,6 @@
 """Write an `Arch` as candidate source (docs/contracts.md §1): one regular `nn.Sequential` body plus a head.
 
-    from agent.baselines.writer import write_code
+    from archagent.agent.baselines.writer import write_code
     print(write_code(arch, task.spec))
 
 The first line records the `Arch` as JSON (`grammar.read_arch` reads it back);
@@ -9,8 +9,8 @@ helper blocks (`Residual`, `Attention`) are written only when used.
 
 from __future__ import annotations
 
-from agent.baselines.grammar import ACTS, HEADER, Arch, Layer, heads_for, prod, spatial_dims
-from evals.tasks.base import TaskSpec
+from archagent.agent.baselines.grammar import ACTS, HEADER, Arch, Layer, heads_for, prod, spatial_dims
+from archagent.evals.tasks.base import TaskSpec
 
 IMPORTS = "import math\n\nimport torch\nfrom torch import nn\n"
 

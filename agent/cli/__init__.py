@@ -13,10 +13,9 @@ import sqlite3
 import sys
 
 import typer
-
-from agent.cli import campaign, final, knowledge, review, tools
-from agent.cli.options import OPENED, USER_ERRORS, error_line
-from agent.run_guard import one_line
+from archagent.agent.cli import campaign, final, knowledge, review, tools
+from archagent.agent.cli.options import OPENED, USER_ERRORS, error_line
+from archagent.agent.run_guard import one_line
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="LLM-driven neural-architecture discovery. Candidate ids are global to a store "

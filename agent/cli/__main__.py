@@ -1,5 +1,5 @@
 """`python -m agent.cli ...` runs the `archagent` command."""
 
-from agent.cli import main
+from archagent.agent.cli import main
 
 main()

@@ -11,15 +11,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-
-from agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console, open_store, task_of
-from agent.config import load_config
-from agent.display import LiveProgress, fmt_int, fmt_metric
-from agent.prefilter import ranking_quality_of
-from evals.final_stats import Spread, summarize
-from knowledge.lock import is_held
-from knowledge.records import Campaign
-from knowledge.store import Store
+from archagent.agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console, open_store, task_of
+from archagent.agent.config import load_config
+from archagent.agent.display import LiveProgress, fmt_int, fmt_metric
+from archagent.agent.prefilter import ranking_quality_of
+from archagent.evals.final_stats import Spread, summarize
+from archagent.knowledge.lock import is_held
+from archagent.knowledge.records import Campaign
+from archagent.knowledge.store import Store
 
 
 def run(config: Annotated[Path, typer.Argument(help="campaign config (TOML)")]) -> None:
@@ -27,7 +26,7 @@ def run(config: Annotated[Path, typer.Argument(help="campaign config (TOML)")]) 
 
     Example: archagent run examples/digits.toml
     """
-    from agent.loop import Campaign
+    from archagent.agent.loop import Campaign
 
     cfg = load_config(config)
     b = cfg.budget

@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from archagent.agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console
+from archagent.agent.cli.review import CandidateId
+from archagent.evals.final_stats import Comparison, FinalRow
+from archagent.knowledge.store import Store
 from rich.table import Table
-
-from agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console
-from agent.cli.review import CandidateId
-from evals.final_stats import Comparison, FinalRow
-from knowledge.store import Store
 
 
 def writable_store(path: Path) -> Store:
@@ -42,7 +41,7 @@ def final(
 
     Example: archagent final digits-demo --top 3 --seeds 3 --epochs 30
     """
-    from agent.final import FinalEvaluation
+    from archagent.agent.final import FinalEvaluation
 
     st = writable_store(store)
     fe = FinalEvaluation(st, campaign)
@@ -110,7 +109,7 @@ def export(
 
     Example: archagent export 17 --out winner/ --weights --onnx
     """
-    from agent.export import export as do_export
+    from archagent.agent.export import export as do_export
 
     result = do_export(writable_store(store), candidate_id, out, weights=weights, onnx=onnx)
     if as_json:

@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from archagent.agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console, open_store
+from archagent.agent.config import BackendConfig, load_config
+from archagent.agent.llm import LLMError, make_backend, preflight
 from rich.markup import escape
 from rich.table import Table
-
-from agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console, open_store
-from agent.config import BackendConfig, load_config
-from agent.llm import LLMError, make_backend, preflight
 
 CHECK_MESSAGES = [{"role": "user", "content": "Reply with the single word OK."}]
 
@@ -34,7 +33,7 @@ class CheckResult:
 
 def check_backend(index: int, cfg: BackendConfig) -> CheckResult:
     """One tiny request through a configured backend: its latency, or the exact error."""
-    from agent.baselines import BASELINE_KINDS
+    from archagent.agent.baselines import BASELINE_KINDS
 
     model = str(cfg.model or cfg.path or "(default)")
     if cfg.kind in BASELINE_KINDS:
@@ -79,7 +78,7 @@ def export_replay(
 
     Example: archagent export-replay digits-demo --out replies.jsonl
     """
-    from agent.replay_export import export_replay as write_replay
+    from archagent.agent.replay_export import export_replay as write_replay
 
     summary = write_replay(open_store(store), campaign, out)
     parts = ", ".join(f"{n} {p}" for p, n in sorted(summary.by_purpose.items())) or "no replies"

@@ -6,15 +6,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from archagent.agent.config import CampaignConfig, ConfigError
+from archagent.agent.llm import LLMError
+from archagent.evals.tasks import Task, TaskError, get_task
+from archagent.knowledge.records import Campaign
+from archagent.knowledge.store import Store, StoreError
+from archagent.sandbox.isolation import JailUnavailable
+from archagent.sandbox.untrusted import for_terminal
 from rich.console import Console
-
-from agent.config import CampaignConfig, ConfigError
-from agent.llm import LLMError
-from evals.tasks import Task, TaskError, get_task
-from knowledge.records import Campaign
-from knowledge.store import Store, StoreError
-from sandbox.isolation import JailUnavailable
-from sandbox.untrusted import for_terminal
 
 console = Console()
 USER_ERRORS = (ConfigError, StoreError, TaskError, LLMError, FileNotFoundError, ValueError, JailUnavailable)

@@ -17,15 +17,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from archagent.agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console, open_store, task_of
+from archagent.agent.display import fmt_int, fmt_metric, leaderboard
+from archagent.evals.report.lineage import Lineage, Node, arch_name, code_diff
+from archagent.knowledge.records import Candidate, Status, ranked
+from archagent.knowledge.store import Store
+from archagent.sandbox.untrusted import for_terminal
 from rich.syntax import Syntax
 from rich.tree import Tree
-
-from agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console, open_store, task_of
-from agent.display import fmt_int, fmt_metric, leaderboard
-from evals.report.lineage import Lineage, Node, arch_name, code_diff
-from knowledge.records import Candidate, Status, ranked
-from knowledge.store import Store
-from sandbox.untrusted import for_terminal
 
 SORT_KEYS = ("metric", "test_metric", "params", "flops", "prefilter_score", "id")  # best / smallest first
 PAGED = {"metric": "rank", "test_metric": "test", "params": "params", "flops": "flops", "id": "id"}  # Store.page
@@ -260,7 +259,7 @@ def report(
 
     Example: archagent report digits-demo --out report.html
     """
-    from evals.report import write_report
+    from archagent.evals.report import write_report
 
     path = write_report(open_store(store), campaign, out, top)
     console.print(f"wrote {path} ({path.stat().st_size / 1024:.0f} KiB)")
@@ -275,7 +274,7 @@ def serve(
 
     Example: archagent serve --store archagent.db --port 8765
     """
-    from agent.web import make_server
+    from archagent.agent.web import make_server
 
     open_store(store).close()  # fail early, with one line, on a missing or unreadable store
     try:

@@ -12,11 +12,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from archagent.agent import api
+from archagent.agent.cli.options import JsonOpt, console
+from archagent.evals.tasks import get_task
 from rich.table import Table
-
-from agent import api
-from agent.cli.options import JsonOpt, console
-from evals.tasks import get_task
 
 Files = Annotated[list[Path], typer.Argument(help="candidate .py files")]
 TimeoutOpt = Annotated[float, typer.Option(help="wall-clock limit per sandbox job, seconds")]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agent.config import BackendConfig
-from agent.llm.base import (
+from archagent.agent.config import BackendConfig
+from archagent.agent.llm.base import (
     BackendExhausted,
     Completion,
     LLMBackend,
@@ -29,15 +29,15 @@ __all__ = [
 def make_backend(cfg: BackendConfig, seed: int = 0) -> LLMBackend:
     """Build the backend a config names. Raises LLMError with one clear line."""
     if cfg.kind == "replay":
-        from agent.llm.replay import ReplayBackend
+        from archagent.agent.llm.replay import ReplayBackend
 
         return ReplayBackend(cfg.path, model=cfg.model)
     if cfg.kind == "litellm":
-        from agent.llm.litellm_backend import LiteLLMBackend
+        from archagent.agent.llm.litellm_backend import LiteLLMBackend
 
         return LiteLLMBackend(cfg)
     if cfg.kind == "local":
-        from agent.llm.local import LocalBackend
+        from archagent.agent.llm.local import LocalBackend
 
         return LocalBackend(cfg, seed=seed, n_threads=cfg.n_threads)
     raise LLMError(f"backend kind '{cfg.kind}' is not an LLM backend")
@@ -52,7 +52,7 @@ def preflight(cfg: BackendConfig) -> None:
     if cfg.kind == "replay" and not Path(cfg.path).is_file():
         raise LLMError(f"replay file not found: {cfg.path}")
     if cfg.kind == "local":
-        from agent.llm.model_files import PRESETS
+        from archagent.agent.llm.model_files import PRESETS
 
         if importlib.util.find_spec("llama_cpp") is None:
             raise LLMError("the local backend needs the 'local' extra: pip install 'archagent[local]'")

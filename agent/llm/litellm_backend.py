@@ -20,8 +20,8 @@ import time
 from types import ModuleType
 from typing import Any
 
-from agent.config import BackendConfig
-from agent.llm.base import Completion, LLMBackend, LLMError, Message, TransientLLMError
+from archagent.agent.config import BackendConfig
+from archagent.agent.llm.base import Completion, LLMBackend, LLMError, Message, TransientLLMError
 
 _TRANSIENT_NAMES = (
     "Timeout",

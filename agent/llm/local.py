@@ -26,9 +26,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from agent.config import BackendConfig
-from agent.llm.base import Completion, LLMBackend, LLMError, Message, TransientLLMError
-from agent.llm.model_files import DEFAULT_MODEL, PRESETS, ensure_model
+from archagent.agent.config import BackendConfig
+from archagent.agent.llm.base import Completion, LLMBackend, LLMError, Message, TransientLLMError
+from archagent.agent.llm.model_files import DEFAULT_MODEL, PRESETS, ensure_model
 
 EXTRA_HINT = "pip install 'archagent[local]'"
 

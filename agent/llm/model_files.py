@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from agent.llm.base import LLMError
+from archagent.agent.llm.base import LLMError
 
 CHUNK_BYTES = 8 * 1024 * 1024
 INSTALL_HINT = "pip install 'archagent[local]'"

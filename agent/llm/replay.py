@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from agent.llm.base import BackendExhausted, Completion, LLMBackend, LLMError, Message
+from archagent.agent.llm.base import BackendExhausted, Completion, LLMBackend, LLMError, Message
 
 
 class ReplayBackend(LLMBackend):

@@ -8,20 +8,20 @@
 
 from __future__ import annotations
 
-from agent.bandit import Bandit
-from agent.baselines.evolution import EvolutionProposer
-from agent.config import BackendConfig, CampaignConfig
-from agent.llm import make_backend
-from agent.operators.agent import AgentProposer
-from agent.operators.base import LLMAsk, Operator
-from agent.operators.crossover import Crossover
-from agent.operators.edit import Edit
-from agent.operators.mutation import Mutation
-from agent.operators.rewrite import Rewrite
-from agent.prompting import Prompts
-from evals.tasks import get_task
-from knowledge.fitness import Objective
-from knowledge.store import Store
+from archagent.agent.bandit import Bandit
+from archagent.agent.baselines.evolution import EvolutionProposer
+from archagent.agent.config import BackendConfig, CampaignConfig
+from archagent.agent.llm import make_backend
+from archagent.agent.operators.agent import AgentProposer
+from archagent.agent.operators.base import LLMAsk, Operator
+from archagent.agent.operators.crossover import Crossover
+from archagent.agent.operators.edit import Edit
+from archagent.agent.operators.mutation import Mutation
+from archagent.agent.operators.rewrite import Rewrite
+from archagent.agent.prompting import Prompts
+from archagent.evals.tasks import get_task
+from archagent.knowledge.fitness import Objective
+from archagent.knowledge.store import Store
 
 LLM_OPERATORS = (Edit, Crossover, Rewrite)
 

@@ -21,16 +21,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 
-from agent.bandit import Bandit, Pull
-from agent.llm import BackendExhausted
-from agent.operators.base import Operator, OperatorCall
-from agent.population import SEED_BACKEND, cell, distinct, label, tournament
-from agent.prompting import Exemplar, PromptContext
-from agent.proposer import CallRecorder, LLMProposer, Proposal
-from evals.fingerprint import code_key, text_key
-from knowledge.fitness import Objective, improves, rank
-from knowledge.records import Candidate, LLMCall, Status
-from knowledge.store import Store
+from archagent.agent.bandit import Bandit, Pull
+from archagent.agent.llm import BackendExhausted
+from archagent.agent.operators.base import Operator, OperatorCall
+from archagent.agent.population import SEED_BACKEND, cell, distinct, label, tournament
+from archagent.agent.prompting import Exemplar, PromptContext
+from archagent.agent.proposer import CallRecorder, LLMProposer, Proposal
+from archagent.evals.fingerprint import code_key, text_key
+from archagent.knowledge.fitness import Objective, improves, rank
+from archagent.knowledge.records import Candidate, LLMCall, Status
+from archagent.knowledge.store import Store
 
 FINISHED = (Status.OK, Status.FAILED, Status.DUPLICATE, Status.FILTERED)
 

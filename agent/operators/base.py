@@ -17,12 +17,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from agent.config import BackendConfig
-from agent.llm import BackendExhausted, LLMBackend, LLMError, complete_with_retry
-from agent.patch import PatchError
-from agent.prompting import Exemplar, PromptContext, Prompts
-from agent.proposer import CallRecorder, Proposal
-from knowledge.records import FailureKind
+from archagent.agent.config import BackendConfig
+from archagent.agent.llm import BackendExhausted, LLMBackend, LLMError, complete_with_retry
+from archagent.agent.patch import PatchError
+from archagent.agent.prompting import Exemplar, PromptContext, Prompts
+from archagent.agent.proposer import CallRecorder, Proposal
+from archagent.knowledge.records import FailureKind
 
 Seen = Callable[[str], int | None]  # code -> id of an earlier candidate with the same text/code key
 Parse = Callable[[str], str | None]  # reply -> code (None: no code); raises PatchError

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import partial
 
-from agent.operators.base import LLMAsk, Operator, OperatorCall
-from agent.patch import apply_reply
-from agent.prompting import Exemplar, FailureRow, ResultRow, TaskBrief
-from agent.proposer import Proposal
+from archagent.agent.operators.base import LLMAsk, Operator, OperatorCall
+from archagent.agent.patch import apply_reply
+from archagent.agent.prompting import Exemplar, FailureRow, ResultRow, TaskBrief
+from archagent.agent.proposer import Proposal
 
 
 @dataclass(frozen=True)

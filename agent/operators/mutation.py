@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from agent.baselines.evolution import EvolutionProposer
-from agent.operators.base import Operator, OperatorCall
-from agent.proposer import Proposal
+from archagent.agent.baselines.evolution import EvolutionProposer
+from archagent.agent.operators.base import Operator, OperatorCall
+from archagent.agent.proposer import Proposal
 
 
 class Mutation(Operator):

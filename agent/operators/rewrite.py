@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from agent.extract import extract_code
-from agent.operators.base import LLMAsk, Operator, OperatorCall
-from agent.proposer import Proposal
+from archagent.agent.extract import extract_code
+from archagent.agent.operators.base import LLMAsk, Operator, OperatorCall
+from archagent.agent.proposer import Proposal
 
 
 class Rewrite(Operator):

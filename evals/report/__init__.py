@@ -3,7 +3,7 @@
     archagent report digits-demo --out report.html
 """
 
-from evals.report.data import ReportData, gather
-from evals.report.render import render_html, render_markdown, write_report
+from archagent.evals.report.data import ReportData, gather
+from archagent.evals.report.render import render_html, render_markdown, write_report
 
 __all__ = ["ReportData", "gather", "render_html", "render_markdown", "write_report"]

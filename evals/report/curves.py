@@ -1,6 +1,6 @@
 """Random-baseline curves for a task, read from a store (for reports comparing a campaign against chance).
 
-    from evals.report.curves import baseline_curves
+    from archagent.evals.report.curves import baseline_curves
     curves = baseline_curves(Store("archagent.db"), "digits")  # {campaign name: [best-so-far, ...]}
 
 A baseline campaign is one whose candidates were proposed only by the given
@@ -11,8 +11,8 @@ seed architectures are left out, so point k is "best of k random architectures".
 
 from __future__ import annotations
 
-from evals.tasks import get_task
-from knowledge.store import Store
+from archagent.evals.tasks import get_task
+from archagent.knowledge.store import Store
 
 
 def baseline_curves(store: Store, task: str, backend: str = "random") -> dict[str, list[float]]:

@@ -1,6 +1,6 @@
 """Everything a campaign report shows, read once from the store into immutable records.
 
-    from evals.report.data import gather
+    from archagent.evals.report.data import gather
     data = gather(Store("archagent.db"), "digits-demo")
     data.ranked()[:10]       # best OK candidates first
     data.funnel()            # proposed → duplicate → invalid → filtered → trained → improved
@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from evals.final_stats import FinalRow, summarize
-from evals.report.curves import baseline_curves
-from evals.report.lineage import SEED_BACKEND, Lineage
-from knowledge.records import Campaign, Candidate, LLMCall, Status
-from knowledge.store import Store
+from archagent.evals.final_stats import FinalRow, summarize
+from archagent.evals.report.curves import baseline_curves
+from archagent.evals.report.lineage import SEED_BACKEND, Lineage
+from archagent.knowledge.records import Campaign, Candidate, LLMCall, Status
+from archagent.knowledge.store import Store
 
 
 @dataclass(frozen=True)
@@ -154,7 +154,7 @@ class ReportData:
 
 def task_metric(task_name: str, options: dict[str, Any] | None = None) -> tuple[str, bool]:
     """(metric name, higher is better) of a task; a generic metric when the task is not installed here."""
-    from evals.tasks import TaskError, get_task
+    from archagent.evals.tasks import TaskError, get_task
 
     try:
         task = get_task(task_name, options)
@@ -201,7 +201,7 @@ def overview(store: Store, campaign: str | int) -> ReportData:
 
 def random_baselines(store: Store, task: str) -> dict[str, list[float]]:
     """Best-so-far curves of random-search campaigns on the same task in this store (none if unknown task)."""
-    from evals.tasks import TaskError
+    from archagent.evals.tasks import TaskError
 
     try:
         return baseline_curves(store, task)

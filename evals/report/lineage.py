@@ -1,6 +1,6 @@
 """Lineage of a campaign: who descends from whom, and what changed.
 
-    from evals.report.lineage import Lineage, code_diff
+    from archagent.evals.report.lineage import Lineage, code_diff
     lin = Lineage(store.candidates(campaign_id))
     lin.chain(9)            # (9, 4, 2): the candidate, its parent, its grandparent, ...
     lin.descendants(2)      # Node(2, children=(Node(4, ...), ...))
@@ -17,7 +17,7 @@ import difflib
 from dataclasses import dataclass
 from functools import cached_property
 
-from knowledge.records import Candidate
+from archagent.knowledge.records import Candidate
 
 SEED_BACKEND = "seed"
 

@@ -1,6 +1,6 @@
 """The lineage graph of a campaign's top architectures, drawn with matplotlib (no graphviz).
 
-    from evals.report.lineage_plot import lineage_svg
+    from archagent.evals.report.lineage_plot import lineage_svg
     svg = lineage_svg(data, top=10, href=lambda cid: f"/candidate/{cid}")
 
 Nodes are the top-`top` candidates plus their first-parent ancestors (up to 6
@@ -20,11 +20,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from archagent.evals.report.data import ReportData  # noqa: E402
+from archagent.evals.report.plots import Plot, to_png  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-
-from evals.report.data import ReportData  # noqa: E402
-from evals.report.plots import Plot, to_png  # noqa: E402
 
 Href = Callable[[int], str]
 

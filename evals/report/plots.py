@@ -1,6 +1,6 @@
 """The report's plots: matplotlib (Agg) figures rendered to PNG, or SVG where nodes link.
 
-    from evals.report.plots import all_plots
+    from archagent.evals.report.plots import all_plots
     for plot in all_plots(data):
         plot.title, plot.uri or plot.note   # data: URI to embed, or why it is not available
 
@@ -20,13 +20,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from archagent.evals.report.data import ReportData, TrainedPoint, kendall_tau  # noqa: E402
+from archagent.evals.report.lineage import arch_name  # noqa: E402
+from archagent.knowledge.fitness import Objective, rank  # noqa: E402
+from archagent.knowledge.records import Candidate, Status  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
-
-from evals.report.data import ReportData, TrainedPoint, kendall_tau  # noqa: E402
-from evals.report.lineage import arch_name  # noqa: E402
-from knowledge.fitness import Objective, rank  # noqa: E402
-from knowledge.records import Candidate, Status  # noqa: E402
 
 SEED_COLOR, PROPOSAL_COLOR, FRONT_COLOR = "#7f7f7f", "#1f77b4", "#d62728"
 MAX_POINTS = 2000  # scatter points per plot; bigger campaigns are thinned evenly (improvers and seeds kept)

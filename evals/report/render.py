@@ -3,7 +3,7 @@
     archagent report digits-demo --out report.html
     archagent report digits-demo --out report.md     # + report_plots/*.png
 
-    from evals.report.render import write_report
+    from archagent.evals.report.render import write_report
     write_report(store, "digits-demo", Path("report.html"))
 """
 
@@ -15,17 +15,16 @@ from functools import cache
 from pathlib import Path
 
 import jinja2
+from archagent.evals.report.data import ReportData, gather
+from archagent.evals.report.lineage import arch_name, code_diff
+from archagent.evals.report.lineage_plot import layout, lineage_plot, lineage_svg
+from archagent.evals.report.plots import all_plots
+from archagent.knowledge.records import Candidate
+from archagent.knowledge.store import Store
 from markupsafe import Markup
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer, PythonLexer
-
-from evals.report.data import ReportData, gather
-from evals.report.lineage import arch_name, code_diff
-from evals.report.lineage_plot import layout, lineage_plot, lineage_svg
-from evals.report.plots import all_plots
-from knowledge.records import Candidate
-from knowledge.store import Store
 
 TEMPLATES = Path(__file__).parent / "templates"
 

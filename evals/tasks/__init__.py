@@ -16,7 +16,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
-from evals.tasks.base import Recipe, Split, Splits, Task, TaskSpec
+from archagent.evals.tasks.base import Recipe, Split, Splits, Task, TaskSpec
 
 __all__ = ["Recipe", "Split", "Splits", "Task", "TaskSpec", "TaskError", "get_task", "task_names"]
 
@@ -28,25 +28,25 @@ class TaskError(ValueError):
 
 
 def _digits(**options: Any) -> Task:
-    from evals.tasks.digits import DigitsTask
+    from archagent.evals.tasks.digits import DigitsTask
 
     return DigitsTask(**options)
 
 
 def _mnist1d(**options: Any) -> Task:
-    from evals.tasks.mnist1d import Mnist1dTask
+    from archagent.evals.tasks.mnist1d import Mnist1dTask
 
     return Mnist1dTask(**options)
 
 
 def _charlm(**options: Any) -> Task:
-    from evals.tasks.charlm import CharLMTask
+    from archagent.evals.tasks.charlm import CharLMTask
 
     return CharLMTask(**options)
 
 
 def _npz(**options: Any) -> Task:
-    from evals.tasks.npz import NpzTask
+    from archagent.evals.tasks.npz import NpzTask
 
     return NpzTask(**options)
 

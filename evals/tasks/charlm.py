@@ -25,9 +25,8 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
-
-from evals.tasks.base import Recipe, Split, Splits, Task, TaskSpec
-from evals.tasks.seeds import load_seeds
+from archagent.evals.tasks.base import Recipe, Split, Splits, Task, TaskSpec
+from archagent.evals.tasks.seeds import load_seeds
 
 STDLIB_FILES: tuple[str, ...] = (
     "argparse.py", "ast.py", "base64.py", "bisect.py", "calendar.py", "collections/__init__.py",

@@ -11,9 +11,8 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-
-from evals.tasks.base import Recipe, Split, Splits, Task, TaskSpec
-from evals.tasks.seeds import load_seeds
+from archagent.evals.tasks.base import Recipe, Split, Splits, Task, TaskSpec
+from archagent.evals.tasks.seeds import load_seeds
 
 
 @cache

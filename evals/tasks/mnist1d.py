@@ -13,11 +13,10 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
-
-from evals.tasks.base import Recipe, Split, Splits, Task, TaskSpec
-from evals.tasks.digits import accuracy
-from evals.tasks.mnist1d_gen import load_mnist1d
-from evals.tasks.seeds import load_seeds
+from archagent.evals.tasks.base import Recipe, Split, Splits, Task, TaskSpec
+from archagent.evals.tasks.digits import accuracy
+from archagent.evals.tasks.mnist1d_gen import load_mnist1d
+from archagent.evals.tasks.seeds import load_seeds
 
 
 @cache

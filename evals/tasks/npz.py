@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-
-from evals.tasks.base import Recipe, Split, Splits, Task, TaskSpec
-from evals.tasks.digits import accuracy
+from archagent.evals.tasks.base import Recipe, Split, Splits, Task, TaskSpec
+from archagent.evals.tasks.digits import accuracy
 
 REQUIRED = ("x_train", "y_train", "x_val", "y_val")
 

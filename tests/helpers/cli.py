@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "80"}
-    return subprocess.run([sys.executable, "-m", "agent.cli", *args], cwd=cwd, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "archagent.agent.cli", *args], cwd=cwd, capture_output=True, text=True,
                           env=env, timeout=120)
 
 

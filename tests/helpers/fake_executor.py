@@ -18,13 +18,12 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-
-from evals.fingerprint import code_key
-from evals.tasks.base import Task
-from knowledge.records import FailureKind
-from sandbox.collect import RunResult, failed
-from sandbox.executor import Executor, JobId
-from sandbox.protocol import ChildReport, Job
+from archagent.evals.fingerprint import code_key
+from archagent.evals.tasks.base import Task
+from archagent.knowledge.records import FailureKind
+from archagent.sandbox.collect import RunResult, failed
+from archagent.sandbox.executor import Executor, JobId
+from archagent.sandbox.protocol import ChildReport, Job
 
 
 class FakeExecutor(Executor):
