@@ -52,7 +52,7 @@ def test_each_candidate_fault_gets_its_kind(kind: FailureKind):
 
 
 def test_a_model_without_input_gradient_is_not_a_probe_failure():
-    """Its output ignores the input (a learned constant): jacob_cov has nothing to read, so it is nan."""
+    """Its output ignores the input (a learned constant): jacob_cov has nothing to read, so it has no value."""
     code = HEAD + '''class Net(nn.Module):
     def __init__(self, in_shape, n_out):
         super().__init__()
@@ -63,7 +63,8 @@ def test_a_model_without_input_gradient_is_not_a_probe_failure():
 '''
     c = evaluate(code)
     assert c.status == Status.OK, (c.failure_kind, c.failure_msg)
-    assert math.isnan(c.proxies["jacob_cov"])
+    jacob_cov = c.proxies.get("jacob_cov")
+    assert jacob_cov is None or math.isnan(jacob_cov)  # a nan proxy comes back as "no value"
 
 
 def test_predictions_over_the_file_size_limit_are_budget_not_crash(tmp_path: Path):
