@@ -27,7 +27,6 @@ from archagent.evals.report.lineage import Lineage
 from archagent.knowledge.records import Candidate, FinalRun, Status
 from archagent.knowledge.store import Store, StoreError
 from archagent.sandbox.artifacts import artifact_bytes, encode_weights
-from archagent.sandbox.limits import SandboxLimits
 
 HEADER = '''"""archagent export: candidate #{id} of campaign '{campaign}' (task {task}).
 
@@ -172,7 +171,7 @@ def onnx_export(store: Store, cand: Candidate, run: FinalRun, blob: bytes, out: 
 
     camp = store.campaign(cand.campaign_id)
     cfg, task = campaign_config(camp), task_of(camp)
-    limits = SandboxLimits.from_config(cfg.sandbox)
+    limits = cfg.sandbox
     runner = SubprocessRunner(timeout_s or limits.timeout_s, threads=cfg.executor.threads, limits=limits)
     evaluator = Evaluator(task, runner, max_params=cfg.task.max_params, max_flops=cfg.task.max_flops)
     job = evaluator.job("full", proxies=False).model_copy(update={"weights": encode_weights(blob),

