@@ -27,7 +27,7 @@ def test_import_is_cheap_and_names_resolve_lazily():
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
     assert lines[0] == "False False"
-    assert lines[1] == "Campaign agent.config"
+    assert lines[1] == "Campaign archagent.agent.config"
     assert lines[2] == "[]"
 
 

@@ -2,7 +2,7 @@
 
 import json
 
-from archagent.evals.report.data import ReportData
+from archagent.evals.report.data import ReportData, TrainedPoint
 from archagent.evals.report.plots import label, pareto
 from archagent.knowledge.fitness import Objective, improves, pareto_ranks, rank
 from archagent.knowledge.records import Campaign, Candidate, Status
@@ -36,9 +36,15 @@ def test_improvement_depends_on_the_objective():
     assert not improves(child, [], Objective(), True)
 
 
+def report_data(config: str) -> ReportData:
+    """Report data as `gather` builds it: the full records and every trained candidate as a light point."""
+    cands = (BIG, SMALL, WORSE)
+    points = tuple(TrainedPoint(c.id, c.metric, False, c.prefilter_score, c.params, c.flops) for c in cands)
+    return ReportData(Campaign(1, "c", "digits", config, "finished", ""), "accuracy", True, cands, (), points=points)
+
+
 def test_the_report_pareto_plot_stars_the_objective_pick():
-    config = json.dumps({"search": {"objective": "penalized", "size_penalty": 0.02}})
-    data = ReportData(Campaign(1, "c", "digits", config, "finished", ""), "accuracy", True, (BIG, SMALL, WORSE), ())
+    data = report_data(json.dumps({"search": {"objective": "penalized", "size_penalty": 0.02}}))
     assert f"best by objective 'penalized' (star): {label(SMALL)}" in pareto(data).note
-    plain = ReportData(Campaign(1, "c", "digits", "{}", "finished", ""), "accuracy", True, (BIG, SMALL, WORSE), ())
+    plain = report_data("{}")
     assert "objective" not in pareto(plain).note

@@ -110,13 +110,13 @@ def test_locate_parts_imports_chunk_packages(
 
 def test_missing_chunk_package_names_the_extra(tmp_path: Path) -> None:
     spec = ModelSpec("fake", ("archagent_no_such_chunk_pkg",), 1, "0" * 64, "fake.gguf")
-    with pytest.raises(LLMError, match=r"archagent_no_such_chunk_pkg.*pip install 'archagent\[local\]'"):
+    with pytest.raises(LLMError, match=r"archagent_no_such_chunk_pkg.*pip install 'archagent-nas\[local\]'"):
         ensure_model(spec, tmp_path / "cache", progress=False)
 
 
 def test_missing_smaller_preset_names_its_extra(tmp_path: Path) -> None:
     spec = dataclasses.replace(PRESETS["qwen2.5-coder-0.5b"], part_modules=("archagent_no_such_chunk_pkg",))
-    with pytest.raises(LLMError, match=r"archagent_no_such_chunk_pkg.*pip install 'archagent\[local-small\]'"):
+    with pytest.raises(LLMError, match=r"archagent_no_such_chunk_pkg.*pip install 'archagent-nas\[local-small\]'"):
         ensure_model(spec, tmp_path / "cache", progress=False)
     assert not (tmp_path / "cache").exists()
 

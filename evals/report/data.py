@@ -192,11 +192,13 @@ def final_rows(store: Store, campaign_id: int, higher_is_better: bool) -> tuple[
 
 
 def overview(store: Store, campaign: str | int) -> ReportData:
-    """Just the campaign and its counts (for headers and the funnel without `improved`): O(1) reads."""
+    """The campaign, its counts (for headers and the funnel without `improved`) and the final-evaluation
+    table: reads bounded by the number of final runs, not by the campaign's size."""
     camp = store.campaign(campaign)
     options = (json.loads(camp.config_json or "{}").get("task") or {}).get("options")
     name, higher = task_metric(camp.task, options)
-    return ReportData(camp, name, higher, (), (), {}, (), (), store.counts(camp.id), store.counts(camp.id, seeds=False))
+    return ReportData(camp, name, higher, (), (), {}, (), (), store.counts(camp.id), store.counts(camp.id, seeds=False),
+                      final_rows=final_rows(store, camp.id, higher))
 
 
 def random_baselines(store: Store, task: str) -> dict[str, list[float]]:
