@@ -144,7 +144,7 @@ def serve_answers(db: Path, cwd: Path) -> bool:
 
 
 def test_disk_full_is_one_line_keeps_the_data_and_a_rerun_resumes(finished: Path, tmp_path: Path):
-    with tmpfs(tmp_path / "small", "4m") as small:
+    with tmpfs(tmp_path / "small", "16m") as small:
         db = copy_of(finished, small)
         campaign_toml(small, proposals=40)  # the same campaign with a larger budget: its first 4 replies are stored
         kept = {c.id: c for c in Store.open_readonly(db).candidates(1)}
