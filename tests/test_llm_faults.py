@@ -30,6 +30,8 @@ def test_campaign_records_llm_faults_and_keeps_going(server: str, tmp_path: Path
                       "retry_max_wait_s": 0.05}],
         "prefilter": {"enabled": False},
         "operators": {"use": ["rewrite"]},  # whole files: each scripted reply is one proposal
+        # no analyst or repair calls: they run on LLM threads and would take scripted replies out of order
+        "search": {"insight_every": 0, "repair_attempts": 0},
     })
     campaign = Campaign(cfg, executor=FakeExecutor(get_task("digits", cfg.task.options)))
     summary = campaign.run()

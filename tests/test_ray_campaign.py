@@ -20,7 +20,7 @@ def test_campaign_on_ray(tmp_path):
     summary = campaign.run()
     cands = campaign.store.candidates(campaign.id)
     trained = [c for c in cands if c.status == Status.OK]
-    assert summary.stop_reason.startswith("proposal budget")
+    assert summary.stop_reason == "backend exhausted"  # 6 replies, one a free repeat: the replay runs out first
     assert len([c for c in cands if c.backend != "seed"]) == 6
     assert len(trained) == 5 and all(c.metric > 0.5 and c.graph_key for c in trained)
     assert sorted(str(c.failure_kind) for c in cands if c.status == Status.FAILED) == ["no_code", "shape", "syntax"]
