@@ -30,6 +30,9 @@ pytest.importorskip("ray")
 def cluster():
     with RayCluster(workers=2) as c:
         yield c
+    deadline = time.monotonic() + 20  # an idle Ray worker notices its raylet is gone within a few seconds
+    while c.leftovers() and time.monotonic() < deadline:
+        time.sleep(0.5)
     assert c.leftovers() == []
 
 
@@ -58,10 +61,10 @@ def test_campaign_survives_a_worker_node_killed_mid_run(cluster, tmp_path):
         store = Store.open_readonly(campaign.store.path)  # its own connection: the loop thread owns the other
         while not done.is_set() and not killed:
             counts = store.counts(campaign.id)
-            if counts.get("ok", 0) >= 1 and counts.get("running", 0) >= 1:
+            if counts.get("running", 0) + counts.get("pending", 0) >= 1 and sum(counts.values()) >= 4:
                 killed.append(victim(cluster))
                 killed[0].kill()
-            time.sleep(0.2)
+            time.sleep(0.05)
         store.close()
 
     watcher = threading.Thread(target=kill_when_busy, daemon=True)
@@ -74,7 +77,8 @@ def test_campaign_survives_a_worker_node_killed_mid_run(cluster, tmp_path):
     cands = campaign.store.candidates(campaign.id)
     assert killed and not killed[0].alive, "the worker node was never killed mid-campaign"
     assert time.monotonic() - t0 < 600
-    assert summary.stop_reason.startswith("proposal budget")
+    # the replay's 6 replies run out before 6 count (a repeat is free), or the budget is spent
+    assert summary.stop_reason in ("backend exhausted", "proposal budget (6) spent")
     assert len([c for c in cands if c.backend != "seed"]) == 6
     assert not [c for c in cands if c.status in (Status.PENDING, Status.RUNNING)]  # every proposal accounted for
     lost = [c for c in cands if c.failure_kind == FailureKind.LOST]
