@@ -40,6 +40,14 @@ class Proposal:
 CallRecorder = Callable[[str, str, str, list, Completion | None, str | None], int]
 
 
+
+def sample(backend: LLMBackend, cfg: BackendConfig, messages: list, attempt: int) -> Completion:
+    """One reply for `messages`; each re-ask (`attempt` > 0) samples 0.3 hotter, up to temperature 2."""
+    return complete_with_retry(backend, messages, max_tokens=cfg.max_tokens,
+                               temperature=min(2.0, cfg.temperature + 0.3 * attempt),
+                               attempts=cfg.retries, max_wait_s=cfg.retry_max_wait_s)
+
+
 class Proposer(ABC):
     """A source of new candidates."""
 
@@ -66,9 +74,7 @@ class LLMProposer(Proposer):
         copies = {text_key(ex.code) for ex in ctx.exemplars}
         for attempt in range(self.cfg.copy_retries + 1):
             try:
-                reply = complete_with_retry(self.backend, messages, max_tokens=self.cfg.max_tokens,
-                                            temperature=min(2.0, self.cfg.temperature + 0.3 * attempt),
-                                            attempts=self.cfg.retries, max_wait_s=self.cfg.retry_max_wait_s)
+                reply = sample(self.backend, self.cfg, messages, attempt)
             except BackendExhausted:
                 raise
             except LLMError as err:

@@ -126,6 +126,12 @@ class Store:
     def close(self) -> None:
         self.db.conn.close()
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def check_writable(self) -> None:
         """One tiny real write: fails now, not after the seeds trained, on a read-only file, folder or media."""
         try:

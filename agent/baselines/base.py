@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from archagent.agent.baselines.grammar import sample_arch
 from archagent.agent.baselines.writer import write_code
@@ -30,13 +28,9 @@ class BaselineProposer(Proposer):
         self.task, self.seed, self.store_path, self.campaign_id = task, seed, store.path, campaign_id
         self._next, self._lock = 0, threading.Lock()  # draws handed out, ahead of what the store shows yet
 
-    @contextmanager
-    def history(self) -> Iterator[Store]:
-        store = Store(self.store_path)
-        try:
-            yield store
-        finally:
-            store.close()
+    def history(self) -> Store:
+        """A fresh connection for this proposer thread; `with self.history() as store:` closes it."""
+        return Store(self.store_path)
 
     def rng(self, store: Store) -> random.Random:
         """Deterministic for (config seed, number of candidates so far): a resumed campaign continues the stream.

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import partial
 
 from archagent.agent.bandit import Bandit, Pull
@@ -62,13 +60,9 @@ class AgentProposer(LLMProposer):
         self.kind = self.backend.kind if self.backend else "agent"
         self._next, self._lock = 0, threading.Lock()
 
-    @contextmanager
-    def history(self) -> Iterator[Store]:
-        store = Store(self.store_path)
-        try:
-            yield store
-        finally:
-            store.close()
+    def history(self) -> Store:
+        """A fresh connection for this proposer thread; `with self.history() as store:` closes it."""
+        return Store(self.store_path)
 
     def propose(self, ctx: PromptContext, record_call: CallRecorder) -> Proposal:
         with self.history() as store:

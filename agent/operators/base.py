@@ -18,10 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from archagent.agent.config import BackendConfig
-from archagent.agent.llm import BackendExhausted, LLMBackend, LLMError, complete_with_retry
+from archagent.agent.llm import BackendExhausted, LLMBackend, LLMError
 from archagent.agent.patch import PatchError
 from archagent.agent.prompting import Exemplar, PromptContext, Prompts
-from archagent.agent.proposer import CallRecorder, Proposal
+from archagent.agent.proposer import CallRecorder, Proposal, sample
 from archagent.knowledge.records import FailureKind
 
 Seen = Callable[[str], int | None]  # code -> id of an earlier candidate with the same text/code key
@@ -66,9 +66,7 @@ class LLMAsk:
         fail = Proposal(None, parents, self.name, operator=operator)
         for attempt in range(self.novelty_retries + 1):
             try:
-                reply = complete_with_retry(self.backend, messages, max_tokens=self.cfg.max_tokens,
-                                            temperature=min(2.0, self.cfg.temperature + 0.3 * attempt),
-                                            attempts=self.cfg.retries, max_wait_s=self.cfg.retry_max_wait_s)
+                reply = sample(self.backend, self.cfg, messages, attempt)
             except BackendExhausted:
                 raise
             except LLMError as err:
