@@ -31,8 +31,10 @@ class FakeOpenAI(BaseHTTPRequestHandler):
         cls = type(self)
         cls.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
         status = cls.script[min(len(cls.requests), len(cls.script)) - 1]
-        time.sleep(cls.delay_s)
+        # Take the reply before sleeping: a slow request left over from an earlier test (its client timed
+        # out) must not wake up inside the next test and pop that test's scripted reply.
         content = cls.content if isinstance(cls.content, str) or status != 200 else cls.content.pop(0)
+        time.sleep(cls.delay_s)
         self._send(status, _ok_payload(body, content) if status == 200 else _error_payload(status))
 
     def _send(self, status: int, payload: dict) -> None:
