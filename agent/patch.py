@@ -13,7 +13,8 @@ A reply holds one or more blocks (aider's format):
 Each SEARCH text must match whole lines of the parent: exactly, else with
 leading/trailing whitespace ignored (the replacement is then re-indented by
 the indentation difference of the first line); a one-line SEARCH may also be a
-fragment of a line. The first match is replaced; blocks apply in order. A reply with
+fragment of a line; a block whose closing marker is missing ends at the next
+block, a closing ``` fence or the end of the reply. The first match is replaced; blocks apply in order. A reply with
 no blocks but a whole ```python file holding `class Net` is taken as that file
 (small models often answer so). Runs in the parent process on untrusted text:
 it only matches and splices strings.
@@ -26,7 +27,10 @@ from dataclasses import dataclass
 
 from archagent.agent.extract import extract_code
 
-_BLOCK = re.compile(r"<{5,9} ?SEARCH[^\n]*\n(.*?)\n?={5,9}[^\n]*\n(.*?)\n?>{5,9} ?REPLACE", re.DOTALL)
+# The closing `>>>>>>> REPLACE` may be missing (small models drop it): the block then ends at the next
+# SEARCH marker, a closing ``` fence, or the end of the reply.
+_END = r"(?:\n?>{5,9} ?REPLACE|\n?```|(?=\n?<{5,9} ?SEARCH)|\s*\Z)"
+_BLOCK = re.compile(r"<{5,9} ?SEARCH[^\n]*\n(.*?)\n?={5,9}[^\n]*\n(.*?)" + _END, re.DOTALL)
 
 
 class PatchError(ValueError):

@@ -58,3 +58,15 @@ def test_a_whole_file_instead_of_blocks_is_taken_as_the_proposal():
     other = PARENT.replace("32", "48")
     assert apply_reply(PARENT, f"```python\n{other}```") == other
     assert parse_blocks(f"```python\n{other}```") == []
+
+
+@pytest.mark.parametrize("ending", ["", "\n", "\n```", "\n```\nThat widens the head.",
+                                    "\n<<<<<<< SEARCH\nnn.ReLU(),\n=======\nnn.GELU(),\n>>>>>>> REPLACE"])
+def test_a_block_missing_its_replace_marker_ends_at_the_next_block_a_fence_or_the_end(ending: str):
+    """Small models drop the closing `>>>>>>> REPLACE`; the block's extent is still unambiguous."""
+    reply = ("```python\n<<<<<<< SEARCH\n        self.head = nn.Linear(32, n_out)\n=======\n"
+             "        self.head = nn.Linear(32, n_out * 1)" + ending)
+    out = apply_reply(PARENT, reply)
+    assert "nn.Linear(32, n_out * 1)\n\n    def forward" in out and "```" not in out
+    assert ("nn.GELU()" in out) == ("GELU" in ending)
+    compile(out, "c.py", "exec")
