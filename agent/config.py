@@ -81,7 +81,8 @@ class TaskConfig(_Strict):
 class BudgetConfig(_Strict):
     # Bounds: a million proposals is ~12 days at one per second and a multi-GB store; a year of wall
     # time outlives any process; past these, the number is a typo, not a plan.
-    proposals: int = Field(10, gt=0, le=1_000_000)  # LLM proposals to make (valid or not)
+    proposals: int = Field(10, gt=0, le=1_000_000)  # proposals trained or failed (repeats are free)
+    # The three LLM budgets stop LLM work only: an agent with the AST-mutation operator goes on without it.
     wall_time_s: float | None = Field(None, gt=0, le=365 * DAY_S)
     max_tokens: int | None = Field(None, gt=0, le=10**12)  # total LLM tokens, prompt + completion
     max_cost_usd: float | None = Field(None, gt=0, le=1e6)

@@ -49,7 +49,7 @@ class Hooks:
 
 def repair_hook(repairer: Repairer, depth: Callable[[Candidate], int], budget_open: Callable[[], bool],
                 ask: Ask) -> Hook:
-    """On a repairable failure, while the proposal budget lasts: ask its backend for a fix (a new proposal)."""
+    """On a repairable failure, while the budgets last: ask its backend for a fix (a new proposal)."""
     def hook(event: str, cand: Candidate) -> None:
         d = depth(cand)
         if budget_open() and repairer.wants(cand, d):
@@ -57,17 +57,19 @@ def repair_hook(repairer: Repairer, depth: Callable[[Candidate], int], budget_op
     return hook
 
 
-def analyst_hook(analyst: Analyst, snapshot: Callable[[], list[Candidate]], ask: Ask) -> Hook:
-    """Every `every` finished proposals: an analysis of the candidates as they are now."""
+def analyst_hook(analyst: Analyst, snapshot: Callable[[], list[Candidate]], llm_open: Callable[[], bool],
+                 ask: Ask) -> Hook:
+    """Every `every` finished proposals, while the LLM budget lasts: an analysis of the candidates as they are now
+    (also after the last proposal: its insights are for later campaigns)."""
     def hook(event: str, cand: Candidate) -> None:
-        if analyst.due(cand):
+        if analyst.due(cand) and llm_open():
             cands = snapshot()
             ask(lambda store, record: analyst.analyze(store, cands, record), False)
     return hook
 
 
 def knowledge_hooks(cfg: CampaignConfig, proposers: list[Proposer], store: Store, campaign_id: int, task: Task,
-                    depth: Callable[[Candidate], int], budget_open: Callable[[], bool],
+                    depth: Callable[[Candidate], int], budget_open: Callable[[], bool], llm_open: Callable[[], bool],
                     snapshot: Callable[[], list[Candidate]], ask: Ask) -> Hooks:
     """Repair and analyst hooks for the campaign's LLM backends, as configured in `[search]`."""
     hooks, prompts = Hooks(), Prompts(cfg.prompts_dir)
@@ -84,5 +86,5 @@ def knowledge_hooks(cfg: CampaignConfig, proposers: list[Proposer], store: Store
         finished = sum(1 for c in snapshot() if c.status in FINISHED and c.backend != "seed")
         analyst = Analyst(task, cfg.task.name, campaign_id, every, purpose_source(b, p, "analyze", store, campaign_id),
                           prompts, finished)
-        hooks.on(("ok", "failed"), analyst_hook(analyst, snapshot, ask))
+        hooks.on(("ok", "failed"), analyst_hook(analyst, snapshot, llm_open, ask))
     return hooks

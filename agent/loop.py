@@ -93,6 +93,7 @@ class Campaign:
         self.jobs = Evaluator(self.task, max_params=cfg.task.max_params, max_flops=cfg.task.max_flops)
         self.directives = load_directives(cfg.prompts_dir, cfg.task.name) if cfg.search.directives else []
         self._executor = executor
+        self._offline: list[tuple[Proposer, float]] = []  # proposers that need no LLM, with their weights
         self.tracker = make_tracker(cfg, self.task.metric_name)  # [tracking]: an MLflow run per candidate, or None
         self.record = self._open_record()
         self.id = self.record.id
@@ -126,6 +127,8 @@ class Campaign:
         self.pipeline = Pipeline(self.store, self.population, self.jobs, prefilter, self.cfg.prefilter, executor,
                                  self._emit)
         proposers = make_proposers(self.cfg, self.store, self.id)  # first: a bad backend fails before any work
+        self._offline = [(p.without_llm(), b.weight) for p, b in zip(proposers, self.cfg.backends, strict=True)
+                         if p.without_llm() is not None]  # what goes on once the LLM budget is spent
         self._llm_tasks = 0  # submitted to the LLM threads, not yet handled
         self._proposing = 0  # of those, the ones that yield a proposal (count against the proposal budget)
         self._thread_stores: list[Store] = []
@@ -133,7 +136,8 @@ class Campaign:
         try:
             with ThreadPoolExecutor(self.cfg.pipeline.proposers, thread_name_prefix="llm") as self._pool:
                 self.hooks = knowledge_hooks(self.cfg, proposers, self.store, self.id, self.task,
-                                             self.population.repair_depth, lambda: self.budget_exhausted() is None,
+                                             self.population.repair_depth, self._llm_work_open,
+                                             lambda: self.llm_budget_spent() is None,
                                              self.population.candidates, self._ask)
                 self._requeue()
                 self._seed()
@@ -155,13 +159,14 @@ class Campaign:
     def _drive(self, proposers: list[Proposer]) -> str:
         """Keep `pipeline.proposers` LLM requests and the trainers busy; handle whatever finishes first."""
         rng = random.Random(self.cfg.seed * 7919 + self.n_proposals())
-        weights, reason = [b.weight for b in self.cfg.backends], None
-        limit = self.cfg.pipeline.proposers
+        online = list(zip(proposers, [b.weight for b in self.cfg.backends], strict=True))
+        limit, reason = self.cfg.pipeline.proposers, None
         backlog = self.cfg.executor.workers + self.cfg.pipeline.queue
         while True:
             reason = reason or self.budget_exhausted(in_flight=self._proposing)
             while reason is None and self._llm_tasks < limit and self.pipeline.in_flight < backlog:
-                proposer = rng.choices(proposers, weights)[0]
+                choices = self._offline if self.llm_budget_spent() else online
+                proposer = rng.choices([p for p, _ in choices], [w for _, w in choices])[0]
                 ctx = self._context(rng, proposer.kind)
                 self._ask(partial(self._propose, proposer, ctx), True)
                 reason = self.budget_exhausted(in_flight=self._proposing)
@@ -255,10 +260,20 @@ class Campaign:
             return f"proposal budget ({b.proposals}) spent"
         if made + in_flight >= REPEAT_CAP * b.proposals:
             return f"{made} proposals, mostly repeats of earlier candidates: stopped at {REPEAT_CAP}x the budget"
-        if b.llm_calls and self.usage.calls >= b.llm_calls:
-            return f"LLM-call budget ({b.llm_calls}) spent"
         if b.wall_time_s and time.monotonic() - self.t0 >= b.wall_time_s:
             return f"wall-time budget ({b.wall_time_s:.0f} s) spent"
+        llm = self.llm_budget_spent()
+        return llm if llm and not self._offline else None
+
+    def _llm_work_open(self) -> bool:
+        """Repairs and analyses: only while both the proposal and the LLM budgets last."""
+        return self.budget_exhausted() is None and self.llm_budget_spent() is None
+
+    def llm_budget_spent(self) -> str | None:
+        """LLM calls, tokens or cost used up: LLM work stops; proposers that need no LLM go on (`_offline`)."""
+        b = self.cfg.budget
+        if b.llm_calls and self.usage.calls >= b.llm_calls:
+            return f"LLM-call budget ({b.llm_calls}) spent"
         if b.max_tokens and self.usage.tokens >= b.max_tokens:
             return f"token budget ({b.max_tokens}) spent"
         if b.max_cost_usd and self.usage.cost_usd >= b.max_cost_usd:

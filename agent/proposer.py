@@ -40,7 +40,6 @@ class Proposal:
 CallRecorder = Callable[[str, str, str, list, Completion | None, str | None], int]
 
 
-
 def sample(backend: LLMBackend, cfg: BackendConfig, messages: list, attempt: int) -> Completion:
     """One reply for `messages`; each re-ask (`attempt` > 0) samples 0.3 hotter, up to temperature 2."""
     return complete_with_retry(backend, messages, max_tokens=cfg.max_tokens,
@@ -57,6 +56,10 @@ class Proposer(ABC):
     @abstractmethod
     def propose(self, ctx: PromptContext, record_call: CallRecorder) -> Proposal:
         """Make one proposal; raise BackendExhausted when no more can come."""
+
+    def without_llm(self) -> Proposer | None:
+        """What this proposer can still do once the campaign's LLM budget is spent (None: nothing)."""
+        return None
 
     def close(self) -> None:
         return None

@@ -41,3 +41,35 @@ def test_campaign_records_llm_faults_and_keeps_going(server: str, tmp_path: Path
     assert summary.stop_reason.startswith("proposal budget")
     calls = campaign.store.llm_calls(campaign.id)
     assert calls[0].error and "500" in calls[0].error and len(FakeOpenAI.requests) == 7
+
+
+def _budgeted(server: str, tmp_path: Path, use: list[str]) -> Campaign:  # noqa: F811
+    FakeOpenAI.requests, FakeOpenAI.delay_s, FakeOpenAI.script = [], 0.0, [200]
+    FakeOpenAI.content = f"```python\n{VALID.read_text().replace('128', '40')}```"
+    cfg = parse_config({
+        "name": "llm-budget", "store": str(tmp_path / "s.db"), "seed": 1,
+        "task": {"name": "digits", "options": {"epochs": 1}},
+        "budget": {"proposals": 5, "llm_calls": 1},
+        "backends": [{"kind": "litellm", "model": "openai/fake", "api_base": server, "retries": 1}],
+        "prefilter": {"enabled": False}, "operators": {"use": use},
+        "search": {"insight_every": 0, "repair_attempts": 0},
+    })
+    return Campaign(cfg, executor=FakeExecutor(get_task("digits", cfg.task.options)))
+
+
+def test_a_spent_llm_budget_leaves_the_agent_its_mutations(server: str, tmp_path: Path):  # noqa: F811
+    """LLM calls capped at 1: the agent makes one LLM proposal, then goes on with AST mutation alone."""
+    campaign = _budgeted(server, tmp_path, ["mutation", "rewrite"])
+    summary = campaign.run()
+    proposed = [c for c in campaign.store.candidates(campaign.id) if c.backend != "seed"]
+    assert summary.stop_reason.startswith("proposal budget") and len(proposed) == 5
+    assert len(FakeOpenAI.requests) == 1 and len(campaign.store.llm_calls(campaign.id)) == 1
+    assert sorted(c.operator for c in proposed).count("rewrite") == 1
+    assert {c.operator for c in proposed} == {"mutation", "rewrite"}
+
+
+def test_a_spent_llm_budget_ends_a_campaign_that_needs_the_llm(server: str, tmp_path: Path):  # noqa: F811
+    campaign = _budgeted(server, tmp_path, ["rewrite"])
+    summary = campaign.run()
+    assert summary.stop_reason == "LLM-call budget (1) spent" and len(FakeOpenAI.requests) == 1
+    assert len([c for c in campaign.store.candidates(campaign.id) if c.backend != "seed"]) == 1

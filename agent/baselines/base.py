@@ -28,6 +28,9 @@ class BaselineProposer(Proposer):
         self.task, self.seed, self.store_path, self.campaign_id = task, seed, store.path, campaign_id
         self._next, self._lock = 0, threading.Lock()  # draws handed out, ahead of what the store shows yet
 
+    def without_llm(self) -> BaselineProposer:
+        return self
+
     def history(self) -> Store:
         """A fresh connection for this proposer thread; `with self.history() as store:` closes it."""
         return Store(self.store_path)

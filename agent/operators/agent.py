@@ -15,6 +15,7 @@ mutation carries its code.
 
 from __future__ import annotations
 
+import copy
 import random
 import threading
 from functools import partial
@@ -59,6 +60,15 @@ class AgentProposer(LLMProposer):
         self.name = llm.name if llm else "agent"
         self.kind = self.backend.kind if self.backend else "agent"
         self._next, self._lock = 0, threading.Lock()
+
+    def without_llm(self) -> AgentProposer | None:
+        """The same population and pulls with only the operators that need no LLM (AST mutation)."""
+        arms = [a for a in self.arms if not self.ops[a].uses_llm]
+        if not arms:
+            return None
+        out = copy.copy(self)
+        out.arms, out.bandit = arms, Bandit(arms, self.bandit.floor, self.bandit.min_seconds)
+        return out
 
     def history(self) -> Store:
         """A fresh connection for this proposer thread; `with self.history() as store:` closes it."""
