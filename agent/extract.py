@@ -1,4 +1,9 @@
-"""Pull the candidate's Python source out of an LLM reply."""
+"""Pull the candidate's Python source out of an LLM reply.
+
+Small models often write `class Net(nn.Module)` without the imports above it;
+the missing standard imports (`torch`, `nn`, `F`) are added when the code uses
+the name and nothing in it defines or imports it.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +22,25 @@ def extract_code(reply: str) -> str | None:
     blocks = [b.strip("\n") for b in _FENCE.findall(reply)]
     with_net = [b for b in blocks if re.search(r"^\s*class\s+Net\b", b, re.MULTILINE)]
     if with_net:
-        return with_net[-1] + "\n"
+        return with_imports(with_net[-1] + "\n")
     if blocks and max(blocks, key=len).strip():
-        return max(blocks, key=len) + "\n"
+        return with_imports(max(blocks, key=len) + "\n")
     if re.search(r"^class\s+Net\b", reply, re.MULTILINE):
-        return reply.strip() + "\n"
+        return with_imports(reply.strip() + "\n")
     return None
+
+
+_IMPORTS = {"torch": "import torch", "nn": "from torch import nn", "F": "import torch.nn.functional as F"}
+
+
+def with_imports(code: str) -> str:
+    """`code` with the standard imports it uses but lacks prepended (unchanged when it has them all)."""
+    missing = [line for name, line in _IMPORTS.items()
+               if re.search(rf"(?<![\w.]){name}\.", code) and not _binds(code, name)]
+    return "\n".join(missing) + "\n\n\n" + code if missing else code
+
+
+def _binds(code: str, name: str) -> bool:
+    """Whether the code imports or assigns `name` at the start of some line (import, from-import, as, =)."""
+    return bool(re.search(rf"^\s*(import\s+{name}\b|from\s+\S+\s+import\s+.*\b{name}\b|.*\bas\s+{name}\b|{name}\s*=)",
+                          code, re.MULTILINE))
