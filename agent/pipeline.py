@@ -12,7 +12,11 @@
                         └─ [short run ─┬─ not promoted ── FILTERED]
                                        └─ full training ─ OK / FAILED
 
-Each step after the proposal is one job on the `Executor`; `on_result` advances
+When the probe's verdict cannot stop training (seeds, the pre-filter off or in
+its warm-up, no short run), probe and training are one fused `probe_full` job:
+one fork, one data load, one build less per candidate. A fused candidate whose
+executed graph repeats an earlier one is still a DUPLICATE (its training was
+spent, its metric is not recorded). Each step after the proposal is one job on the `Executor`; `on_result` advances
 the candidate whose job finished, so many candidates move through at once. The
 candidate travels with its job as a `Candidate` record: the pipeline never
 re-reads it, and every event is one write of typed columns (`Store.update`),
@@ -43,7 +47,7 @@ Emit = Callable[[str, Candidate], None]  # (event, candidate as just written): r
 @dataclass(frozen=True)
 class Step:
     cand: Candidate  # the record as last written
-    name: str  # probe | short | full
+    name: str  # probe | short | full | probe_full (probe and training fused in one job)
     force_train: bool  # seeds (and single-file evaluation): always trained, never deduplicated or filtered
 
 
@@ -53,6 +57,7 @@ class Pipeline:
         self.store, self.population, self.jobs, self.prefilter = store, population, jobs, prefilter
         self.cfg, self.executor, self.emit = cfg, executor, emit
         self.steps: dict[JobId, Step] = {}
+        self._warm = False  # the pre-filter has left its warm-up (it never goes back)
 
     @property
     def in_flight(self) -> int:
@@ -73,7 +78,7 @@ class Pipeline:
             return self._add(replace(base, status=Status.DUPLICATE, duplicate_of=dup[0], matched_on=dup[1]),
                              "duplicate")
         cand = self._add(base, "running")
-        self._submit(Step(cand, "probe", force_train))
+        self._submit(self._first_step(cand, force_train))
         return cand
 
     def seed(self, name: str, code: str) -> Candidate:
@@ -83,14 +88,29 @@ class Pipeline:
         """Evaluate again a candidate a crash left pending or running."""
         cand = self._write(cand, status=Status.RUNNING)
         self.emit("running", cand)
-        self._submit(Step(cand, "probe", cand.backend == SEED_BACKEND))
+        self._submit(self._first_step(cand, cand.backend == SEED_BACKEND))
 
     def on_result(self, done: Completed) -> None:
         step = self.steps.pop(done.job_id, None)
         if step is None:
             return
         ev = judge(self.jobs.task, done.result, "probe" if step.name == "probe" else "full")
-        {"probe": self._after_probe, "short": self._after_short, "full": self._finish}[step.name](step, ev)
+        then = {"probe": self._after_probe, "short": self._after_short, "full": self._finish,
+                "probe_full": self._after_fused}
+        then[step.name](step, ev)
+
+    def _first_step(self, cand: Candidate, force_train: bool) -> Step:
+        """A fused probe+training job when nothing the probe finds could stop the training, else the probe."""
+        fuse = force_train or (not self.cfg.low_fidelity_epochs and self._warming_up())
+        return Step(cand, "probe_full" if fuse else "probe", force_train)
+
+    def _warming_up(self) -> bool:
+        if not self.cfg.enabled:
+            return True
+        if not self._warm:
+            scored = sum(1 for c in self.population.candidates() if c.prefilter_score is not None)
+            self._warm = scored + self.in_flight >= self.cfg.warmup  # in flight: scored before this one
+        return not self._warm
 
     # -- continuations -----------------------------------------------------------------
     def _after_probe(self, step: Step, ev: Evaluation) -> None:
@@ -106,6 +126,19 @@ class Pipeline:
         cand = self._write(cand, **{**diff(step.cand, cand), **changes})
         short = self.cfg.low_fidelity_epochs and not step.force_train
         self._submit(Step(cand, "short" if short else "full", step.force_train))
+
+    def _after_fused(self, step: Step, ev: Evaluation) -> None:
+        """The probe's bookkeeping (graph dedup, pre-filter record) on a job that also trained."""
+        cand = replace(step.cand, **{**probe_fields(ev), "timings": step.cand.timings})
+        if not ev.ok:
+            return self._finish(replace(step, cand=cand), ev)
+        dup = self.population.find_duplicate(graph_key=ev.graph_key, exclude_id=cand.id)
+        if dup and not step.force_train:
+            return self._end(cand, "duplicate", status=Status.DUPLICATE, duplicate_of=dup[0], matched_on=dup[1],
+                             timings={**ev.timings})
+        changes = {} if step.force_train else self._prefilter(cand)
+        changes.pop("status", None)  # trained already: a late "filtered" verdict (warm-up just ended) is moot
+        self._finish(replace(step, cand=replace(cand, **changes)), ev)
 
     def _prefilter(self, cand: Candidate) -> dict[str, Any]:
         history = self.population.candidates()
@@ -132,7 +165,8 @@ class Pipeline:
     # -- writes ------------------------------------------------------------------------
     def _submit(self, step: Step) -> None:
         epochs = self.cfg.low_fidelity_epochs if step.name == "short" else None
-        job = self.jobs.job("probe" if step.name == "probe" else "full", epochs, proxies=self.cfg.enabled)
+        stage = step.name if step.name in ("probe", "probe_full") else "full"
+        job = self.jobs.job(stage, epochs, proxies=self.cfg.enabled)
         self.steps[self.executor.submit(step.cand.code, job)] = step
 
     def _add(self, cand: Candidate, event: str) -> Candidate:

@@ -57,16 +57,33 @@ class Traced:
 
 
 def test_a_trained_candidate_costs_three_writes_and_no_reads(tmp_path):
-    t = Traced(tmp_path, enabled=False)
+    t = Traced(tmp_path, warmup=0, top_fraction=1.0, epsilon=0.0)  # a pre-filter that may filter: probe, then train
     t.run(variant(96))
     writes, reads = len(t.statements("INSERT")) + len(t.statements("UPDATE")), t.statements("SELECT")
     (cand,) = t.store.candidates(1)
     assert cand.status == Status.OK and cand.island == 1 and cand.operator == "rewrite"
     assert cand.metric is not None and cand.history == [1.0, 0.5] and cand.features and cand.graph_key
     assert [e for e, _ in t.events] == ["running", "ok"]
+    assert [stage for stage, _, _ in t.executor.submitted] == ["probe", "full"]
     assert writes == 3 and len(t.statements("UPDATE")) == 2  # insert, probe, outcome
     assert not reads  # never re-read: the record travels with its jobs
     assert t.events[-1][1] == cand  # what the hooks saw is what was stored
+
+
+def test_when_the_probe_cannot_stop_training_it_is_fused_with_it(tmp_path):
+    """Pre-filter off (or warming up) and seeds: one probe_full job and two writes per trained candidate."""
+    t = Traced(tmp_path, enabled=False)
+    t.run(variant(96), variant(97), seeds=(MLP,))
+    seed, a, b = t.store.candidates(1)
+    assert [stage for stage, _, _ in t.executor.submitted] == ["probe_full"] * 3
+    assert all(c.status == Status.OK and c.metric is not None and c.graph_key and c.flops for c in (seed, a, b))
+    assert a.prefilter_reason and a.prefilter_score is not None  # the pre-filter's record, as after a probe
+    assert len(t.statements("INSERT")) == 3 and len(t.statements("UPDATE")) == 3  # insert, outcome
+    (tmp_path / "warm").mkdir()
+    warm = Traced(tmp_path / "warm", warmup=2, top_fraction=1.0, epsilon=0.0)
+    warm.run(*(variant(w) for w in (40, 50, 60, 70)))
+    assert [stage for stage, _, _ in warm.executor.submitted][:2] == ["probe_full"] * 2  # the warm-up
+    assert "probe" in [stage for stage, _, _ in warm.executor.submitted][2:]  # then probe first
 
 
 def test_text_and_graph_repeats_are_duplicates_and_never_trained(tmp_path):
@@ -76,7 +93,7 @@ def test_text_and_graph_repeats_are_duplicates_and_never_trained(tmp_path):
     assert first.status == Status.OK
     assert (same_text.status, same_text.duplicate_of, same_text.matched_on) == (Status.DUPLICATE, first.id, "text_key")
     assert (same_code.status, same_code.matched_on) == (Status.DUPLICATE, "code_key")
-    assert [stage for stage, _, _ in t.executor.submitted] == ["probe", "full"]
+    assert [stage for stage, _, _ in t.executor.submitted] == ["probe_full"]
 
 
 def test_failures_are_typed_and_written_once(tmp_path):
@@ -128,3 +145,17 @@ def test_llm_work_runs_off_the_main_thread_and_jobs_arrive_on_the_same_queue(tmp
     assert len(threads) == 6 and all(name.startswith("llm") for name in threads)
     assert sum(summary.counts.values()) == 9 and summary.best is not None
     assert executor.pending() == 0
+
+
+def test_a_fused_candidate_whose_graph_repeats_is_a_duplicate(tmp_path, monkeypatch):
+    t = Traced(tmp_path, enabled=False)
+    real = t.executor.result
+    monkeypatch.setattr(t.executor, "result", lambda code, job: _same_graph(real(code, job)))
+    t.run(variant(96), variant(97))
+    first, second = t.store.candidates(1)
+    assert first.status == Status.OK and (second.status, second.duplicate_of) == (Status.DUPLICATE, first.id)
+    assert second.matched_on == "graph_key" and second.metric is None
+
+
+def _same_graph(result):
+    return result.__class__(**{**vars(result), "report": result.report.model_copy(update={"graph_key": "g"})})

@@ -58,9 +58,10 @@ class FakeExecutor(Executor):
             metric -= 0.05
         report = dict(params=1_000 + h % 50_000, flops=10_000 + h % 500_000, graph_key=code_key(code),
                       features={"depth": float(2 + h % 5)}, timings={"build_s": 0.01})
+        if job.stage in ("probe", "probe_full") and job.proxies:  # probe_full: the probe's facts and training
+            report["proxies"] = {"synflow": float(metric), "nwot": float(metric)}
         if job.stage == "probe":
-            proxies = {"synflow": float(metric), "nwot": float(metric)} if job.proxies else {}
-            return RunResult(ChildReport(ok=True, proxies=proxies, **report))
+            return RunResult(ChildReport(ok=True, **report))
         preds = {split: self.logits(split, metric) for split in ("val", "test")}
         return RunResult(ChildReport(ok=True, history=[1.0, 0.5], **report), preds=preds, wall_s=0.01)
 
