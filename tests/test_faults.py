@@ -8,6 +8,7 @@ re-run resumes. Read commands never write. Mounts need root; those tests skip wi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -164,6 +166,38 @@ def test_disk_full_is_one_line_keeps_the_data_and_a_rerun_resumes(finished: Path
         store = Store.open_readonly(db)
         assert store.integrity_ok() and store.count_proposals(1) == 40
         assert not store.candidates(1, Status.PENDING, Status.RUNNING)
+
+
+@contextlib.contextmanager
+def immutable(*paths: Path) -> Iterator[None]:
+    """`chattr +i`: writes fail with EPERM even for root (the permission-denied case, without a second user)."""
+    done = []
+    try:
+        for path in paths:
+            if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+                pytest.skip("chattr +i is not supported here")
+            done.append(path)
+        yield
+    finally:
+        for path in done:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_a_store_without_write_permission_is_one_line_and_stays_readable(finished: Path, tmp_path: Path):
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    db = copy_of(finished, folder)
+    campaign_toml(folder, proposals=6)  # the same campaign with a larger budget: the run must write
+    before = sha(db)
+    with immutable(db, folder):  # the file and its folder: no write, no journal, no lock file
+        one_line_error(cli("run", "fault.toml", cwd=folder), "store")
+        for args in READ_COMMANDS:
+            proc = cli(*args, "--store", str(db), cwd=tmp_path)
+            assert proc.returncode == 0, (args, proc.stderr[-2000:])
+    assert sha(db) == before
+    rerun = cli("run", "fault.toml", cwd=folder)  # permission back: it resumes
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert Store.open_readonly(db).count_proposals(1) == 6
 
 
 BROKEN = {
