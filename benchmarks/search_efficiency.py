@@ -176,13 +176,15 @@ def summary_table(runs: list[Run], higher: bool) -> str:
 
 
 def curve_table(runs: list[Run], higher: bool, budget: int) -> str:
-    """Mean best-so-far after k trained proposals ("-": a seed trained fewer)."""
+    """Mean best-so-far after k trained proposals; a seed that trained fewer than k keeps its final best
+    (averaging only the seeds that reached k would drop those whose failures were free of training)."""
     ks = sorted({k for k in (1, 2, 4, 6, 8, 12, 16, 24, 32, budget) if k <= budget})
     lines = ["| method | " + " | ".join(f"k={k}" for k in ks) + " |", "|---|" + "---|" * len(ks)]
     for method in dict.fromkeys(r.method for r in runs):
         cells = []
         for k in ks:
-            vals = [running_best(r.metrics, higher)[k - 1] for r in runs if r.method == method and len(r.metrics) >= k]
+            vals = [running_best(r.metrics, higher)[min(k, len(r.metrics)) - 1]
+                    for r in runs if r.method == method and r.metrics]
             cells.append(f"{statistics.mean(vals):.4f}" if vals else "-")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
