@@ -19,7 +19,7 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
@@ -87,43 +87,29 @@ def timed(fn: Callable[[], object], repeat: int = 3) -> tuple[float, float]:
 
 
 def proposal_path(store, campaign_id: int, n: int = 200, warmup: int = 20,
-                  batched: bool = False) -> tuple[float, float]:
-    """(wall, CPU) seconds per proposal of store work on the indexed API: the writes and reads of one candidate's
-    life in the loop (log the call, add, dedup twice, four updates, budget counts, top-8 for exemplars).
-    batched: the writes of each of its three events (proposal, probe result, training result) in one
-    `Store.batch()` transaction, as an event-driven loop would commit them; else one commit per write."""
-    from archagent.knowledge.records import Status
+                  fused: bool = True) -> tuple[float, float]:
+    """(wall, CPU) seconds per proposal of the store work `agent.pipeline` does for one trained candidate:
+    log the LLM call, insert the candidate, [the probe's UPDATE,] the outcome's UPDATE. Dedup, budget counts
+    and exemplars read the in-memory `Population`, not the store, and the record is never re-read.
+    fused: the probe and training were one job (`probe_full`), so no separate probe UPDATE."""
+    from archagent.knowledge.records import Candidate, Status
 
     code, stamp = store.top(campaign_id, True, 1)[0].code, time.time()
-    event = store.batch if batched else nullcontext
     for i in range(n + warmup):
         if i == warmup:
             t0, c0 = time.perf_counter(), time.process_time()
-        with event():
-            cid = _proposal_event(store, campaign_id, code, f"{i}-{stamp}")
-        with event():
-            cand = store.candidate(cid)
-            store.update_candidate(cid, params=50_000, flops=10**6, proxies={"synflow": 1.0}, graph_key=f"g{i}{stamp}")
-            store.find_duplicate(campaign_id, graph_key=f"g{i}{stamp}", exclude_id=cid)
-            store.update_candidate(cid, prefilter_score=0.5, extra={**cand.extra, "predicted_metric": 0.9})
-        with event():
-            store.update_candidate(cid, status=Status.OK, metric=0.95, test_metric=0.94, timings={"train_s": 1.0},
-                                   extra={**store.candidate(cid).extra, "history": [1.0] * 15})
-        store.count_proposals(campaign_id), store.totals(campaign_id), store.counts(campaign_id)
-        store.top(campaign_id, True, 8)  # exemplars / results table / best
+        call = store.add_llm_call(campaign_id, backend="local", model="m", purpose="propose", prompt="x" * 2700,
+                                  reply=code, prompt_tokens=700, completion_tokens=330)
+        cand = store.add(Candidate(0, campaign_id, f"{code}\n# variant {i}-{stamp}\n", Status.RUNNING,
+                                   parent_ids=(1,), backend="local", llm_call_id=call, island=i % 4,
+                                   operator="edit", text_key=f"t{i}-{stamp}", code_key=f"c{i}-{stamp}"))
+        probe = dict(params=50_000, flops=10**6, proxies={"synflow": 1.0}, graph_key=f"g{i}-{stamp}",
+                     features={"depth": 3.0}, prefilter_score=0.5, predicted_metric=0.9)
+        if not fused:
+            cand = store.update(cand, **probe)
+        store.update(cand, status=Status.OK, metric=0.95, test_metric=0.94, timings={"train_s": 1.0},
+                     history=[1.0] * 15, **(probe if fused else {}))
     return (time.perf_counter() - t0) / n, (time.process_time() - c0) / n
-
-
-def _proposal_event(store, campaign_id: int, code: str, key: str) -> int:
-    from archagent.knowledge.records import Status
-
-    call = store.add_llm_call(campaign_id, backend="local", model="m", purpose="propose", prompt="x" * 2700,
-                              reply=code, prompt_tokens=700, completion_tokens=330)
-    cid = store.add_candidate(campaign_id, f"{code}\n# variant {key}\n", Status.PENDING, parent_ids=(1,),
-                              backend="local", llm_call_id=call, text_key=f"t{key}", code_key=f"c{key}")
-    store.find_duplicate(campaign_id, text_key=f"t{key}", code_key=f"c{key}", exclude_id=cid)
-    store.update_candidate(cid, status=Status.RUNNING, heartbeat=time.time())
-    return cid
 
 
 def cli(*args: str) -> Callable[[], None]:
@@ -182,10 +168,10 @@ def measure(db: Path, campaign: str, out_dir: Path) -> list[Measured]:
     out.append(Measured("report (html)", "≤ 15 s, ≤ 5 MB", wall, cpu, cpu <= 15 and size <= 5 * 2**20 and not scans,
                         f"{size / 2**20:.2f} MB " + "; ".join(scans[:2])))
     store = Store(db)
-    for batched in (False, True):
+    for fused in (True, False):
         with traced() as stmts:
-            wall, cpu = proposal_path(store, camp.id, batched=batched)
-        name = "proposal-path store work / candidate" + (", 1 commit per event" if batched else ", commit per write")
+            wall, cpu = proposal_path(store, camp.id, fused=fused)
+        name = "proposal-path store work / candidate" + (", fused job" if fused else ", probe then train")
         out.append(Measured(name, "≤ 2 ms", wall, cpu, cpu <= 0.002, "; ".join(full_scans(db, stmts)[:2])))
     store.close()
     return out
@@ -196,7 +182,7 @@ def fmt(seconds: float) -> str:
 
 
 def whole_campaign_read(db: Path, campaign: str) -> float:
-    """What the loop does today per proposal (several times): read every candidate of the campaign."""
+    """The loop's one whole-campaign read, at start (`agent.population.Population`)."""
     from archagent.knowledge.store import Store
 
     store = Store.open_readonly(db)
@@ -226,7 +212,7 @@ def main() -> None:
             for r in rows:
                 print(f"{r.name:58} | {r.target:16} | {fmt(r.cpu):>10} | {fmt(r.seconds):>10} | "
                       f"{'yes' if r.ok else 'NO'}  {r.note}")
-            print(f"(today's loop reads the whole campaign several times per proposal: store.candidates() = "
+            print(f"(a campaign reads itself once, at start: store.candidates() = "
                   f"{whole_campaign_read(db, 'synth'):.2f} s at {n:,})")
     print(f"load average: {os.getloadavg()[0]:.2f}")
 
