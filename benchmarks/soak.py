@@ -17,6 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from archagent.knowledge.store import Store
+
 from tests.faultkit import check_soaked, soak  # noqa: E402  (after the path line, for a source checkout)
 
 
@@ -30,10 +32,11 @@ def main() -> None:
         folder = Path(tmp)
         result = soak(folder, args.proposals, args.workers, tuple(args.kill_after))
         check_soaked(folder / "store.db", folder / "soak.jsonl", args.proposals)
+        counts = Store.open_readonly(folder / "store.db").counts(1)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"soak: {args.proposals} proposals, {args.workers} workers, kill -9 after {args.kill_after[0]:g}-"
           f"{args.kill_after[1]:g} s: {result['runs']} runs, {result['kills']} kills, {result['wall_s']:.0f} s; "
-          f"store exact (load average {load})")
+          f"store exact: {', '.join(f'{k} {v}' for k, v in sorted(counts.items()))} (load average {load})")
 
 
 if __name__ == "__main__":

@@ -23,8 +23,6 @@ from archagent.evals.tasks import get_task
 from archagent.knowledge.fitness import Objective
 from archagent.knowledge.store import Store
 
-LLM_OPERATORS = (Edit, Crossover, Rewrite)
-
 __all__ = ["AgentProposer", "Operator", "make_agent"]
 
 
@@ -37,7 +35,8 @@ def make_agent(b: BackendConfig, cfg: CampaignConfig, prompts: Prompts, store: S
     if any(o != "mutation" for o in oc.use) or b.kind == "replay":
         backend = make_backend(b, cfg.seed)
         llm = LLMAsk(backend, b, prompts, f"{backend.kind}:{backend.model}", oc.novelty_retries)
-        ops.update({cls.name: cls(llm) for cls in LLM_OPERATORS})
+        ops.update(edit=Edit(llm, whole_file=oc.edit_whole_file(b.kind)), crossover=Crossover(llm),
+                   rewrite=Rewrite(llm))
     if "mutation" in oc.use and task.spec.kind == "classification":  # the grammar's mutations classify only
         ops["mutation"] = Mutation(EvolutionProposer(task, cfg.seed, store, campaign_id))
     arms = [o for o in oc.use if o in ops]

@@ -1,7 +1,10 @@
-"""LLM edit: SEARCH/REPLACE blocks against one parent (`prompts/edit.j2`), applied here by `agent.patch`.
+"""LLM edit: one change to one parent (`prompts/edit.j2`), applied here by `agent.patch`.
 
-Short replies are faster on a local model and copy less; a reply whose blocks
-do not apply fails with kind `patch`.
+The answer format is SEARCH/REPLACE blocks (short replies, copy less), or for
+the small local models the whole changed file (`operators.edit_format`): the
+1.5B model copied a format example verbatim and dropped block markers, while
+its whole files were mostly valid, and on a CPU its latency is mostly prompt
+evaluation, not the reply. A reply whose blocks do not apply fails with kind `patch`.
 """
 
 from __future__ import annotations
@@ -24,15 +27,17 @@ class EditContext:
     directive: str = ""
     results: list[ResultRow] = field(default_factory=list)
     failures: list[FailureRow] = field(default_factory=list)
+    whole_file: bool = False  # answer with the whole changed file instead of edit blocks
 
 
 class Edit(Operator):
     name, n_parents, uses_llm = "edit", 1, True
 
-    def __init__(self, llm: LLMAsk):
-        self.llm = llm
+    def __init__(self, llm: LLMAsk, whole_file: bool = False):
+        self.llm, self.whole_file = llm, whole_file
 
     def propose(self, call: OperatorCall) -> Proposal:
         (parent,) = call.parents
-        ctx = EditContext(call.ctx.task, parent, call.ctx.directive, call.ctx.results[:5], call.ctx.failures)
+        ctx = EditContext(call.ctx.task, parent, call.ctx.directive, call.ctx.results[:5], call.ctx.failures,
+                          self.whole_file)
         return self.llm.ask(self.name, self.llm.messages("edit", ctx), partial(apply_reply, parent.code), call)
