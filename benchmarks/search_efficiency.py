@@ -228,6 +228,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--out", type=Path, default=None, help="write the runs and numbers as JSON")
     ap.add_argument("--tables-from", type=Path, nargs="+", default=None,
                     help="print the tables of earlier --out files (runs of separate processes) and exit")
+    ap.add_argument("--only-seeds", type=int, nargs="+", default=None,
+                    help="with --tables-from: only these search seeds (compare methods on the seeds all of them ran)")
     args = ap.parse_args(argv)
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     bad = [m for m in args.methods if m not in METHODS]
@@ -272,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def print_saved(args: argparse.Namespace) -> int:
     saved = [json.loads(p.read_text()) for p in args.tables_from]
-    runs = [Run(**r) for d in saved for r in d["runs"]]
+    runs = [Run(**r) for d in saved for r in d["runs"] if not args.only_seeds or r["seed"] in args.only_seeds]
     for floor in (d["noise_floor"] for d in saved if d.get("noise_floor")):
         print(f"noise floor ({floor['architecture']}): val {floor['val']} sd {floor['sd']:.4f}; test {floor['test']}")
     print(summary_table(runs, args.higher), curve_table(runs, args.higher, args.budget), operator_table(runs),
