@@ -54,6 +54,7 @@ def package_dirs() -> list[Path]:
 JOBS_DIR = "/jobs"  # the job area inside the worker's jail (a size-capped tmpfs)
 DATA_DIR = "/data"  # the public data files, read-only
 JAIL_UID = 65534  # nobody
+PRIVATE_MOUNTS = ("/tmp/", "/dev/shm/")  # each jail and each job mounts fresh, empty ones here
 HIDDEN_DATA = (("sklearn", "datasets/data"), ("sklearn", "datasets/descr"), ("sklearn", "datasets/images"),
                ("matplotlib", "mpl-data/sample_data"))  # (package, data folder): labels and samples on disk
 FIX = ("the jail needs bubblewrap and user namespaces: install it (`apt-get install bubblewrap`) and allow "
@@ -112,6 +113,10 @@ def jail_problem() -> str | None:
         import pyseccomp  # noqa: F401 - the seccomp layer needs libseccomp's bindings
     except (ImportError, RuntimeError) as err:
         return f"no seccomp bindings ({err}): `pip install pyseccomp` (and libseccomp2), or {FIX}"
+    private = [p for p in (*interpreter_roots(), *map(str, package_dirs())) if p.startswith(PRIVATE_MOUNTS)]
+    if private:
+        return (f"{private[0]} lies under /tmp or /dev/shm, which every job gets as a private, empty mount, so "
+                "Python or archagent would vanish inside the jail: use a Python environment and checkout elsewhere")
     probe = subprocess.run(bwrap_argv(JailSpec(), ["/bin/true"]), capture_output=True, text=True, timeout=30,
                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
     if probe.returncode != 0:

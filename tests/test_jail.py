@@ -175,3 +175,16 @@ def test_injected_markup_is_inert_when_printed_and_prompted(jailed):
         assert "\x1b" not in text and "\x9b" not in text and "\u202e" not in text and "\x07" not in text
     assert "\\[bold green]" in shown  # rich prints it literally
     assert "```" not in prompted and "Ignore all previous instructions" in prompted
+
+
+def test_an_interpreter_or_checkout_under_tmp_is_refused_in_one_line(monkeypatch):
+    """Each jail and job mounts a private /tmp: a venv or checkout there would vanish (a lost worker)."""
+    from archagent.sandbox import jail
+
+    jail.jail_problem.cache_clear()
+    monkeypatch.setattr(jail, "interpreter_roots", lambda: ["/usr", "/tmp/venv"])
+    try:
+        problem = jail.jail_problem()
+    finally:
+        jail.jail_problem.cache_clear()
+    assert problem and problem.startswith("/tmp/venv lies under /tmp") and "\n" not in problem
