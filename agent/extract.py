@@ -1,7 +1,7 @@
 """Pull the candidate's Python source out of an LLM reply.
 
 Small models often write `class Net(nn.Module)` without the imports above it;
-the missing standard imports (`torch`, `nn`, `F`) are added when the code uses
+the missing standard imports (`math`, `torch`, `nn`, `F`) are added when the code uses
 the name and nothing in it defines or imports it.
 """
 
@@ -30,7 +30,8 @@ def extract_code(reply: str) -> str | None:
     return None
 
 
-_IMPORTS = {"torch": "import torch", "nn": "from torch import nn", "F": "import torch.nn.functional as F"}
+_IMPORTS = {"math": "import math", "torch": "import torch", "nn": "from torch import nn",
+            "F": "import torch.nn.functional as F"}
 
 
 def with_imports(code: str) -> str:

@@ -21,9 +21,9 @@ def test_no_code_is_none():
 
 
 def test_missing_standard_imports_are_added_and_present_ones_kept():
-    bare = "class Net(nn.Module):\n    def forward(self, x):\n        return F.relu(torch.flatten(x, 1))\n"
+    bare = "class Net(nn.Module):\n    def forward(self, x):\n        return F.relu(torch.flatten(x, 1)) * math.pi\n"
     code = extract_code(f"```python\n{bare}```")
-    assert code.startswith("import torch\nfrom torch import nn\nimport torch.nn.functional as F\n")
+    assert code.startswith("import math\nimport torch\nfrom torch import nn\nimport torch.nn.functional as F\n")
     assert code.endswith(bare)
     compile(code, "c.py", "exec")
     full = "import torch\nimport torch.nn as nn\n\n\nclass Net(nn.Module):\n    pass\n"
