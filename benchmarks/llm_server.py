@@ -20,6 +20,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -118,7 +119,9 @@ def main() -> None:
           f"load average {os.getloadavg()[0]:.2f}")
     print("| in flight | requests | wall s | requests/min | median latency s | max latency s |")
     print("|---|---|---|---|---|---|")
-    with LlamaServer(path, threads=args.threads, log=Path("llama_server.log")) as server:
+    log = Path(tempfile.gettempdir()) / "archagent-llama-server.log"
+    print(f"server log: {log}")
+    with LlamaServer(path, threads=args.threads, log=log) as server:
         measure(server.api_base, 1, 1, 8)  # warm: the model's first evaluation
         for k in args.inflight:
             r = measure(server.api_base, k, args.requests, args.max_tokens)
