@@ -127,8 +127,8 @@ class Campaign:
         self.pipeline = Pipeline(self.store, self.population, self.jobs, prefilter, self.cfg.prefilter, executor,
                                  self._emit)
         proposers = make_proposers(self.cfg, self.store, self.id)  # first: a bad backend fails before any work
-        self._offline = [(p.without_llm(), b.weight) for p, b in zip(proposers, self.cfg.backends, strict=True)
-                         if p.without_llm() is not None]  # what goes on once the LLM budget is spent
+        offline = [(p.without_llm(), b.weight) for p, b in zip(proposers, self.cfg.backends, strict=True)]
+        self._offline = [(p, w) for p, w in offline if p is not None]  # what goes on once the LLM budget is spent
         self._llm_tasks = 0  # submitted to the LLM threads, not yet handled
         self._proposing = 0  # of those, the ones that yield a proposal (count against the proposal budget)
         self._thread_stores: list[Store] = []

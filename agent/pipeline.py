@@ -115,11 +115,8 @@ class Pipeline:
     # -- continuations -----------------------------------------------------------------
     def _after_probe(self, step: Step, ev: Evaluation) -> None:
         cand = replace(step.cand, **probe_fields(ev))
-        if not ev.ok:
-            return self._finish(replace(step, cand=cand), ev)
-        dup = self.population.find_duplicate(graph_key=ev.graph_key, exclude_id=cand.id)
-        if dup and not step.force_train:
-            return self._end(cand, "duplicate", status=Status.DUPLICATE, duplicate_of=dup[0], matched_on=dup[1])
+        if self._ended_by_probe(replace(step, cand=cand), ev):
+            return
         changes = {} if step.force_train else self._prefilter(cand)
         if changes.get("status") == Status.FILTERED:
             return self._end(cand, "filtered", **changes)
@@ -130,15 +127,23 @@ class Pipeline:
     def _after_fused(self, step: Step, ev: Evaluation) -> None:
         """The probe's bookkeeping (graph dedup, pre-filter record) on a job that also trained."""
         cand = replace(step.cand, **{**probe_fields(ev), "timings": step.cand.timings})
-        if not ev.ok:
-            return self._finish(replace(step, cand=cand), ev)
-        dup = self.population.find_duplicate(graph_key=ev.graph_key, exclude_id=cand.id)
-        if dup and not step.force_train:
-            return self._end(cand, "duplicate", status=Status.DUPLICATE, duplicate_of=dup[0], matched_on=dup[1],
-                             timings={**ev.timings})
+        if self._ended_by_probe(replace(step, cand=cand), ev, timings=ev.timings):
+            return
         changes = {} if step.force_train else self._prefilter(cand)
         changes.pop("status", None)  # trained already: a late "filtered" verdict (warm-up just ended) is moot
         self._finish(replace(step, cand=replace(cand, **changes)), ev)
+
+    def _ended_by_probe(self, step: Step, ev: Evaluation, **changes: Any) -> bool:
+        """A failed build/shape check, or an executed graph seen before: the candidate's last write."""
+        if not ev.ok:
+            self._finish(step, ev)
+            return True
+        dup = self.population.find_duplicate(graph_key=ev.graph_key, exclude_id=step.cand.id)
+        if dup and not step.force_train:
+            self._end(step.cand, "duplicate", status=Status.DUPLICATE, duplicate_of=dup[0], matched_on=dup[1],
+                      **changes)
+            return True
+        return False
 
     def _prefilter(self, cand: Candidate) -> dict[str, Any]:
         history = self.population.candidates()
