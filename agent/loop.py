@@ -131,7 +131,6 @@ class Campaign:
         self._offline = [(p, w) for p, w in offline if p is not None]  # what goes on once the LLM budget is spent
         self._llm_tasks = 0  # submitted to the LLM threads, not yet handled
         self._proposing = 0  # of those, the ones that yield a proposal (count against the proposal budget)
-        self._thread_stores: list[Store] = []
         self._local = threading.local()
         try:
             with ThreadPoolExecutor(self.cfg.pipeline.proposers, thread_name_prefix="llm") as self._pool:
@@ -149,8 +148,7 @@ class Campaign:
             executor.on_completed(None)
             if self._executor is None:
                 executor.shutdown()
-            for store in self._thread_stores:
-                store.close()
+            self.store.close_threads()
         self.store.set_campaign_state(self.id, "finished")
         if self.tracker:
             self.tracker.close()
@@ -210,11 +208,9 @@ class Campaign:
 
     def _thread_store(self) -> tuple[Store, CallRecorder]:
         """The calling LLM thread's own store connection and call recorder (opened once per thread)."""
-        if not hasattr(self._local, "store"):
-            self._local.store = Store(self.cfg.store)
-            self._thread_stores.append(self._local.store)
-            self._local.record = self.usage.recorder(self._local.store, self.id)
-        return self._local.store, self._local.record
+        if not hasattr(self._local, "record"):
+            self._local.record = self.usage.recorder(self.store.for_thread(), self.id)
+        return self.store.for_thread(), self._local.record
 
     def _context(self, rng: random.Random, kind: str) -> PromptContext:
         ctx = self.population.sample(rng, kind)

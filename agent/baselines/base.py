@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 
@@ -25,15 +26,16 @@ class BaselineProposer(Proposer):
         if task.spec.kind != "classification":
             raise ValueError(f"the {self.name} baseline supports classification tasks only, "
                              f"not '{task.spec.name}' ({task.spec.kind})")
-        self.task, self.seed, self.store_path, self.campaign_id = task, seed, store.path, campaign_id
+        self.task, self.seed, self.store, self.campaign_id = task, seed, store, campaign_id
         self._next, self._lock = 0, threading.Lock()  # draws handed out, ahead of what the store shows yet
 
     def without_llm(self) -> BaselineProposer:
         return self
 
-    def history(self) -> Store:
-        """A fresh connection for this proposer thread; `with self.history() as store:` closes it."""
-        return Store(self.store_path)
+    def history(self) -> contextlib.nullcontext[Store]:
+        """The calling thread's one store connection (`Store.for_thread`), not one per proposal:
+        `with self.history() as store:` leaves it open."""
+        return contextlib.nullcontext(self.store.for_thread())
 
     def rng(self, store: Store) -> random.Random:
         """Deterministic for (config seed, number of candidates so far): a resumed campaign continues the stream.

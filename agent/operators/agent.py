@@ -15,6 +15,7 @@ mutation carries its code.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import random
 import threading
@@ -55,7 +56,7 @@ class AgentProposer(LLMProposer):
     def __init__(self, ops: dict[str, Operator], arms: list[str], bandit: Bandit, objective: Objective,
                  higher: bool, store: Store, campaign_id: int, seed: int, llm=None):
         self.ops, self.arms, self.bandit, self.objective, self.higher = ops, arms, bandit, objective, higher
-        self.store_path, self.campaign_id, self.seed = store.path, campaign_id, seed
+        self.store, self.campaign_id, self.seed = store, campaign_id, seed
         self.backend, self.cfg, self.prompts = (llm.backend, llm.cfg, llm.prompts) if llm else (None, None, None)
         self.name = llm.name if llm else "agent"
         self.kind = self.backend.kind if self.backend else "agent"
@@ -70,9 +71,10 @@ class AgentProposer(LLMProposer):
         out.arms, out.bandit = arms, Bandit(arms, self.bandit.floor, self.bandit.min_seconds)
         return out
 
-    def history(self) -> Store:
-        """A fresh connection for this proposer thread; `with self.history() as store:` closes it."""
-        return Store(self.store_path)
+    def history(self) -> contextlib.nullcontext[Store]:
+        """The calling thread's one store connection (`Store.for_thread`), not one per proposal:
+        `with self.history() as store:` leaves it open."""
+        return contextlib.nullcontext(self.store.for_thread())
 
     def propose(self, ctx: PromptContext, record_call: CallRecorder) -> Proposal:
         with self.history() as store:
