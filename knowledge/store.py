@@ -556,11 +556,11 @@ class ThreadConnections:
     """A store's connections for other threads (`Store.for_thread`): one per thread, opened on first use."""
 
     def __init__(self, store: Store):
-        self.store, self.owner = store, threading.get_ident()
+        self.store, self.owner = store, threading.current_thread()
         self._local, self._opened, self._lock = threading.local(), [], threading.Lock()
 
     def get(self) -> Store:
-        if threading.get_ident() == self.owner or str(self.store.path) == ":memory:":
+        if threading.current_thread() is self.owner or str(self.store.path) == ":memory:":
             return self.store
         mine = getattr(self._local, "store", None)
         if mine is None or mine.closed:

@@ -4,8 +4,9 @@ One round: start the campaigns (each as `python -m archagent.agent.cli run CONFI
 has stored a proposal (so its proposer has read the store on its own thread), then, while they run,
 hit the store with refused re-runs of the same configs and with `status`, `list` and `serve` readers
 (the first hit with the campaigns stopped by SIGSTOP: alive and connected however slow the machine is,
-so the hit always lands while they run; the next ones while they work), let the campaigns finish and check the store: `PRAGMA integrity_check` is ok and every campaign holds
-exactly its budget, nothing left pending. `race_round` returns the problems found (empty: it passed).
+so the hit always lands while they run; the next ones while they work), let the campaigns finish
+and check the store: `PRAGMA integrity_check` is ok and every campaign holds exactly its budget,
+nothing left pending. `race_round` returns the problems found (none: it passed) and the hits landed.
 
 Scenarios: "evolution" (the evolution baseline on digits), "agent" (the agent on a replay backend),
 "two" (both at once, as two campaigns in one store).
