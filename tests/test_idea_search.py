@@ -70,7 +70,8 @@ def test_overfitting_retrieves_regularisers() -> None:
 def test_budget_pressure_retrieves_efficient_cards() -> None:
     top = retrieve(INDEX, Shortcomings("image", ("near_budget",)), {}, k=4)
     assert all("efficient" in c.tags for c in top), ids(top)
-    assert "depthwise_separable" in ids(retrieve(INDEX, Shortcomings("image", ("near_budget",)), {}, k=8))
+    assert "depthwise_separable" in ids(retrieve(INDEX, Shortcomings("image", ("near_budget",)), {}, k=10))
+    assert "efficient_channel_attention" not in ids(retrieve(INDEX, Shortcomings("image", ("near_budget",)), {}, k=10))
 
 
 def test_child_failures_steer_retrieval() -> None:
@@ -100,10 +101,11 @@ def test_outcomes_move_cards_up_and_down() -> None:
     failing = {a: CardOutcome(uses=4, valid=0, improved=0)}
     assert ids(retrieve(INDEX, gaps, failing, k=2))[0] == b  # a's children kept failing: it sinks
     assert a not in ids(retrieve(INDEX, gaps, failing, k=3))
-    last = ids(retrieve(INDEX, gaps, {}, k=100))
-    deep = next(c for c in reversed(last) if "regularization" in INDEX.cards[c].tags)  # weakest regulariser match
-    assert ids(retrieve(INDEX, gaps, {deep: CardOutcome(uses=6, valid=6, improved=6)}, k=100)).index(deep) < \
-        last.index(deep)  # its children kept improving on their parents: it rises
+    before = ids(retrieve(INDEX, gaps, {}, k=100))
+    fourth = before[3]  # a regulariser the text search ranks fourth
+    after = ids(retrieve(INDEX, gaps, {fourth: CardOutcome(uses=6, valid=6, improved=6)}, k=100))
+    assert after[0] == fourth  # its children kept improving on their parents: it rises to the top
+    assert after[1:] == [c for c in before if c != fourth]  # the others keep their order
 
 
 def test_outcome_weight_is_ordered() -> None:

@@ -66,7 +66,7 @@ def test_ideas_cli_lists_uses_validity_and_improvement(idea_store: Path, tmp_pat
     assert all(r["uses"] == 0 and r["validity"] is None for r in rows[2:])
     table = cli("ideas", "idea-demo", "--store", str(idea_store), "--used", cwd=tmp_path)
     assert table.returncode == 0, table.stderr
-    assert "squeeze_excitation" in table.stdout and "67%" in table.stdout and "33%" in table.stdout
+    assert "squeeze_excitation" in table.stdout and "67% (2)" in table.stdout and "33% (1)" in table.stdout
     assert "residual" in table.stdout and "dropout_head" not in table.stdout
     missing = cli("ideas", "nope", "--store", str(idea_store), cwd=tmp_path)
     assert missing.returncode == 2 and "no campaign 'nope'" in missing.stderr

@@ -111,16 +111,20 @@ def ideas(
             print(json.dumps({"card": r.id, "name": r.name, "origin": r.origin, "uses": o.uses, "valid": o.valid,
                               "improved": o.improved, "validity": o.validity, "improvement_rate": o.improvement_rate}))
         return
-    table = Table("card", "name", "uses", "trained", "validity", "beat parent", "improvement", title=camp.name)
+    table = Table(title=f"{camp.name}: idea cards (validity: trained ok; improvement: beat their parents)")
+    table.add_column("card", no_wrap=True)
+    table.add_column("name")
+    for col in ("uses", "validity", "improvement"):
+        table.add_column(col, justify="right", no_wrap=True)
     for r in rows:
         o = r.outcome
-        table.add_row(r.id, escape(r.name), str(o.uses), str(o.valid), _share(o.validity), str(o.improved),
-                      _share(o.improvement_rate))
+        table.add_row(r.id, escape(r.name), str(o.uses), _share(o.validity, o.valid),
+                      _share(o.improvement_rate, o.improved))
     console.print(table)
 
 
-def _share(x: float | None) -> str:
-    return "-" if x is None else f"{100 * x:.0f}%"
+def _share(rate: float | None, n: int) -> str:
+    return "-" if rate is None else f"{100 * rate:.0f}% ({n})"
 
 
 COMMANDS = {"export-replay": export_replay, "ideas": ideas}

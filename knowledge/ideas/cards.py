@@ -84,7 +84,8 @@ def parse_card(path: Path, origin: str = "builtin") -> IdeaCard:
     try:
         ast.parse(card.sketch)
     except SyntaxError as err:
-        raise IdeaCardError(f"idea card {path}: its sketch is not valid Python (line {err.lineno}: {err.msg})") from None
+        where = f"line {err.lineno}: {err.msg}"
+        raise IdeaCardError(f"idea card {path}: its sketch is not valid Python ({where})") from None
     return card
 
 
