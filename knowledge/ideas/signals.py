@@ -100,9 +100,14 @@ def shortcomings(parent: Candidate, children: Iterable[Candidate], budget: Budge
     return Shortcomings(budget.family, tuple(dict.fromkeys(signals)), frozenset(used), gap, share)
 
 
+def last_loss(parent: Candidate) -> float | None:
+    """The parent's final finite training loss (None: no curve)."""
+    return next((h for h in reversed(parent.history) if h is not None and math.isfinite(h)), None)
+
+
 def train_val_gap(parent: Candidate, kind: str) -> float | None:
     """Estimated training minus validation score (positive: better on the training data); None if unknown."""
-    loss = next((h for h in reversed(parent.history) if h is not None and math.isfinite(h)), None)
+    loss = last_loss(parent)
     if loss is None or parent.metric is None:
         return None
     if kind == "classification" and 0.0 <= parent.metric <= 1.0:
@@ -113,15 +118,19 @@ def train_val_gap(parent: Candidate, kind: str) -> float | None:
 
 
 def fit_signals(parent: Candidate, gap: float | None, kind: str) -> list[str]:
+    """`overfit` past the gap tolerance; `underfit` when the training fit is poor (classification: estimated
+    training accuracy under FIT_FLOOR; other kinds: the loss did not halve over the run)."""
     out = []
     if gap is not None and gap > (BPC_GAP if kind == "sequence" else GAP_TOLERANCE):
         out.append("overfit")
-    last = next((h for h in reversed(parent.history) if h is not None), None)
-    if kind == "classification" and last is not None and math.exp(-last) < FIT_FLOOR:
-        out.append("underfit")
-    elif len(parent.history) >= 2 and last is not None and parent.history[0] and last > 0.5 * parent.history[0]:
-        out.append("underfit")  # the loss barely fell over the run
-    return out
+    last, first = last_loss(parent), (parent.history[0] if parent.history else None)
+    if last is None:
+        return out
+    if kind == "classification":
+        poor = math.exp(-last) < FIT_FLOOR
+    else:
+        poor = first is not None and math.isfinite(first) and first > 0 and last > 0.5 * first
+    return [*out, "underfit"] if poor else out
 
 
 def size_signals(share: float | None) -> list[str]:
