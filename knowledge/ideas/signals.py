@@ -5,11 +5,17 @@
     gaps.terms()   # ("regularization", "overfitting", "efficient", ...): the FTS5 query
 
 The store keeps a candidate's per-epoch *training loss*, not a training metric, so
-the train/validation gap is estimated from it: for classification the training
-accuracy is taken as exp(-loss) (the geometric-mean probability of the right
-class), for sequence models the training loss in bits per character is compared
-with the validation bits per character. Each signal maps to a few query terms
-(`TERMS`); the cards' `tags` use the same words.
+the train/validation gap is estimated from it. For classification the training
+accuracy is taken as exp(-loss / 2): the recorded loss is an epoch mean in train
+mode while the weights still improve, so exp(-loss) (the geometric-mean probability
+of the right class) understates the accuracy. Measured on the seeds (in-process,
+default recipes): mnist1d cnn / mlp / gru train accuracy 0.996 / 0.941 / 0.953 vs
+exp(-loss/2) 0.989 / 0.880 / 0.896, digits cnn / mlp 0.996 / 0.990 vs 0.978 / 0.971;
+validation 0.962 / 0.636 / 0.924 and 0.993 / 0.974, so the rule flags mnist1d's cnn
+and mlp as overfitting (real gaps 0.034, 0.31) and its mlp and gru as underfitting
+(the weakest two). For sequence models the training loss in bits per character is
+compared with the validation bits per character. Each signal maps to a few query
+terms (`TERMS`); the cards' `tags` use the same words.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from typing import Protocol
 
 from archagent.knowledge.records import Candidate, FailureKind, Status
 
-GAP_TOLERANCE = 0.03  # classification: estimated train accuracy above validation accuracy by more = overfitting
+LOSS_SCALE = 0.5  # classification: estimated train accuracy = exp(-LOSS_SCALE * final training loss)
+GAP_TOLERANCE = 0.02  # classification: estimated train accuracy above validation accuracy by more = overfitting
 FIT_FLOOR = 0.9  # classification: estimated train accuracy below this = underfitting
 BPC_GAP = 0.15  # sequence: validation bpc above training bpc by more = overfitting
 NEAR_BUDGET, SMALL = 0.7, 0.05  # parameters as a share of the budget
@@ -105,13 +112,18 @@ def last_loss(parent: Candidate) -> float | None:
     return next((h for h in reversed(parent.history) if h is not None and math.isfinite(h)), None)
 
 
+def train_accuracy(loss: float) -> float:
+    """A classifier's training accuracy estimated from its final training loss (see the module docstring)."""
+    return math.exp(-LOSS_SCALE * loss)
+
+
 def train_val_gap(parent: Candidate, kind: str) -> float | None:
     """Estimated training minus validation score (positive: better on the training data); None if unknown."""
     loss = last_loss(parent)
     if loss is None or parent.metric is None:
         return None
     if kind == "classification" and 0.0 <= parent.metric <= 1.0:
-        return math.exp(-loss) - parent.metric
+        return train_accuracy(loss) - parent.metric
     if kind == "sequence":  # metric: validation bits per character; loss: nats per token
         return parent.metric - loss / math.log(2)
     return None
@@ -127,7 +139,7 @@ def fit_signals(parent: Candidate, gap: float | None, kind: str) -> list[str]:
     if last is None:
         return out
     if kind == "classification":
-        poor = math.exp(-last) < FIT_FLOOR
+        poor = train_accuracy(last) < FIT_FLOOR
     else:
         poor = first is not None and math.isfinite(first) and first > 0 and last > 0.5 * first
     return [*out, "underfit"] if poor else out
