@@ -15,6 +15,8 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+from archagent.agent.ideas import IdeasConfig
+from archagent.knowledge.ideas.cards import IdeaCardError, load_folder
 from archagent.sandbox.config import ExecutorConfig
 from archagent.sandbox.limits import SandboxLimits
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -180,6 +182,7 @@ class CampaignConfig(_Strict):
     prompts_dir: Path | None = Field(None, strict=False)  # user templates; default: the packaged prompts/
     tracking: TrackingConfig = TrackingConfig()
     operators: OperatorsConfig = OperatorsConfig()
+    ideas: IdeasConfig = IdeasConfig()  # idea cards per proposal (agent/ideas.py)
 
     @model_validator(mode="after")
     def _analyst_is_llm(self) -> CampaignConfig:
@@ -215,7 +218,18 @@ def load_config(path: str | Path) -> CampaignConfig:
         raise ConfigError(f"{path}: not valid TOML ({err})") from None
     cfg = parse_config(data, origin=str(path))
     check_workers(cfg.executor)
-    return _resolve_paths(cfg, path.parent)
+    cfg = _resolve_paths(cfg, path.parent)
+    check_ideas(cfg.ideas)
+    return cfg
+
+
+def check_ideas(ideas: IdeasConfig) -> None:
+    """Parse the user's idea folder now: a missing folder or a bad card is one line naming the file."""
+    if ideas.folder is not None:
+        try:
+            load_folder(ideas.folder)
+        except IdeaCardError as err:
+            raise ConfigError(f"ideas.folder: {err}") from None
 
 
 # Each local worker is a warm fork server with torch imported plus one training at a time: at least
@@ -246,6 +260,7 @@ def _resolve_paths(cfg: CampaignConfig, base: Path) -> CampaignConfig:
     backends = [b.model_copy(update={"path": rel(b.path)}) for b in cfg.backends]
     return cfg.model_copy(
         update={"store": rel(cfg.store), "backends": backends, "prompts_dir": rel(cfg.prompts_dir),
+                "ideas": cfg.ideas.model_copy(update={"folder": rel(cfg.ideas.folder)}),
                 "tracking": cfg.tracking.model_copy(update={"mlflow": file_uri(cfg.tracking.mlflow, base)})}
     )
 

@@ -68,7 +68,8 @@ class Pipeline:
         """Record a proposal; a new architecture starts its probe, a repeat is a DUPLICATE at once."""
         base = Candidate(0, self.population.campaign_id, proposal.code or "", Status.RUNNING,
                          parent_ids=proposal.parent_ids, backend=proposal.backend, llm_call_id=proposal.llm_call_id,
-                         island=proposal.island, operator=proposal.operator, repair_of=proposal.repair_of, **fields)
+                         island=proposal.island, operator=proposal.operator, repair_of=proposal.repair_of,
+                         idea=proposal.idea, **fields)
         if proposal.code is None:
             return self._add(replace(base, status=Status.FAILED, failure_kind=proposal.failure_kind,
                                      failure_msg=proposal.failure_msg), "failed")

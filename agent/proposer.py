@@ -34,6 +34,7 @@ class Proposal:
     island: int | None = None  # the population island its parents came from
     operator: str | None = None  # how it was made: rewrite, edit, crossover, mutation, repair, ...
     repair_of: int | None = None  # the failed candidate it repairs
+    idea: str | None = None  # the idea card the prompt asked it to apply (agent/ideas.py), by id
 
 
 # record_call(backend, model, purpose, messages, completion | None, error | None) -> llm_calls row id

@@ -22,7 +22,7 @@ from typing import Any
 import sqlite_utils
 from archagent.knowledge.records import Campaign, Candidate, FailureKind, FinalRun, LLMCall, Status
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA = (Path(__file__).parent / "schema.sql").read_text()
 _JSON_FIELDS = {"parent_ids": "[]", "proxies": "{}", "timings": "{}", "extra": "{}", "features": "{}", "history": "[]"}
 # schema v2: typed columns for what v1 kept in `extra` (column -> (SQL type, v1 extra key))
@@ -34,6 +34,7 @@ V2_COLUMNS = {
     "predicted_metric": ("REAL", "predicted_metric"), "epsilon": ("INTEGER", "epsilon"),
     "prefilter_reason": ("TEXT", "prefilter"),
 }
+V3_COLUMNS = {"idea": "TEXT"}  # schema v3: the idea card a proposal was asked to apply (knowledge/ideas/)
 # Fills the trigger-maintained tables (schema.sql) of a store written before they existed; runs once per store.
 _BACKFILL = """
 DELETE FROM candidate_parents; DELETE FROM status_counts; DELETE FROM campaign_llm_totals;
@@ -110,6 +111,8 @@ class Store:
             raise StoreError(f"{self.path}: schema version {version} is newer than this archagent")
         if version == 1:
             self.db.conn.executescript(f"BEGIN; {upgrade_v1_sql()} COMMIT;")
+        if version in (1, 2):
+            self.db.conn.executescript(f"BEGIN; {upgrade_v2_sql()} COMMIT;")
         self.db.conn.executescript(_SCHEMA)
         with self.db.conn:
             self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
@@ -640,6 +643,11 @@ def upgrade_v1_sql() -> str:
     removes = ", ".join(f"'$.{key}'" for key in moved.values())
     moves = f"UPDATE candidates SET {sets}; UPDATE candidates SET extra = json_remove(extra, {removes});"
     return " ".join([*adds, moves])
+
+
+def upgrade_v2_sql() -> str:
+    """Schema 2 -> 3: the `idea` column (NULL for every earlier candidate)."""
+    return " ".join(f"ALTER TABLE candidates ADD COLUMN {col} {typ};" for col, typ in V3_COLUMNS.items())
 
 
 def _final_run(row: dict[str, Any]) -> FinalRun:
