@@ -277,9 +277,11 @@ def enter_job_namespace(kill_fd: int) -> None:
     """
     libc, uid, gid = _libc(), os.getuid(), os.getgid()
     _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC), "unshare")
+    _check(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")  # else /proc/self is root's
     for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
         with open(f"/proc/self/{name}", "w") as fh:
             fh.write(text)
+    make_undumpable()
     init = os.fork()
     if init:
         os.write(kill_fd, f"{init}\n".encode())
