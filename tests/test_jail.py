@@ -122,7 +122,7 @@ ATTACKS = {  # fixture -> (must appear in its output: what it tried and how it w
     "jail_signal_frames": ["read /etc/shadow: refused"],
     "jail_dir_fd": ["read /etc/shadow via dir_fd: refused"],
     "jail_torch_alias": ["read /etc/shadow: refused"],
-    "jail_nonce_forgery": ["via /proc/self/mem"],
+    "jail_nonce_forgery": ["via /proc/self/mem: ", "nonce from frames: True"],
     "jail_dataset_lookup": ["digits.csv.gz found: False"],
     "jail_fifo_result": ["fifos in place"],
     "jail_rethread": ["start a thread: SUCCEEDED"],
