@@ -99,13 +99,21 @@ def kill_child(pid: int) -> None:
 class LineReader:
     """JSON lines from a descriptor, buffered, readable without blocking once select says so."""
 
-    def __init__(self, fd: int):
+    def __init__(self, fd: int, lifeline: int | None = None):
         self.fd, self.buf, self.eof = fd, b"", False
+        self.lifeline = lifeline  # readable (EOF) once the jail's bwrap is gone: then this is EOF too
+        self.fds = [fd, *([lifeline] if lifeline is not None else [])]
 
     def fill(self) -> None:
-        chunk = os.read(self.fd, 1 << 20)
-        self.eof = not chunk
-        self.buf += chunk
+        ready = select.select(self.fds, [], [])[0] if self.lifeline is not None else [self.fd]
+        if self.lifeline in ready and not os.read(self.lifeline, 4096):
+            # bwrap is gone. Its death signal cannot reach a server of another uid (root's jail), so the
+            # server dies here as if it had got it; as PID 1 it takes every job process with it.
+            os._exit(1)
+        if self.fd in ready:
+            chunk = os.read(self.fd, 1 << 20)
+            self.eof = not chunk
+            self.buf += chunk
 
     def pop(self) -> dict | None:
         if b"\n" not in self.buf:
@@ -174,7 +182,7 @@ class Supervisor:
                 timed_out = True
                 self.kill()
                 break
-            watched = [self.pidfd, self.out_r, self.requests.fd, *([self.kill_r] if self.kill_r else [])]
+            watched = [self.pidfd, self.out_r, *self.requests.fds, *([self.kill_r] if self.kill_r else [])]
             ready = select.select(watched, [], [], left)[0]
             self.on_ready(ready)
             if self.total > FLOOD_BYTES:
@@ -195,7 +203,7 @@ class Supervisor:
             self.job_pid = int(data) if data.strip().isdigit() else self.job_pid
             os.close(self.kill_r)
             self.kill_r = None
-        if self.requests.fd in ready:
+        if self.requests.fd in ready or self.requests.lifeline in ready:
             self.requests.fill()
             while (item := self.requests.pop()) is not None:
                 if item.get("cancel") == self.nonce:  # a late cancel of an earlier job is ignored
@@ -312,6 +320,7 @@ class ServerConfig:
     jailed: bool
     disk_mb: int = 512  # jailed: the size of each job's own tmpfs at `work`
     cgroup_fds: tuple[int, ...] = ()  # `cgroup.procs` of the job's group(s), opened by the parent
+    lifeline: int | None = None  # read end of bwrap's --json-status-fd pipe: EOF once bwrap is gone
 
 
 def serve(server: ServerConfig, parent_pid: int, warm: bool) -> None:
@@ -337,7 +346,7 @@ def serve(server: ServerConfig, parent_pid: int, warm: bool) -> None:
     out = os.fdopen(os.dup(1), "wb")
     out.write(json.dumps({"ready": os.getpid()}).encode() + b"\n")
     out.flush()
-    requests = LineReader(sys.stdin.fileno())
+    requests = LineReader(sys.stdin.fileno(), server.lifeline)
     for n in range(1 << 62):
         req = requests.next()
         if req is None:
@@ -400,13 +409,19 @@ class ForkServer:
                 "--parent", "0" if self.jailed else str(os.getpid()), *(["--jailed"] if self.jailed else []),
                 *([] if warm else ["--cold"]), "--disk-mb", str(limits.max_disk_mb),
                 "--cgroup-fds", ",".join(map(str, self.cgroup.procs_fds))]
+        lifeline = os.pipe() if self.jailed else ()  # only bwrap keeps the write end: its death is the server's EOF
+        if lifeline:
+            argv += ["--lifeline", str(lifeline[0])]
         if self.jailed:
-            spec = JailSpec(self._data, self.gpus, limits.max_disk_mb, env=env)
+            spec = JailSpec(self._data, self.gpus, limits.max_disk_mb, env=env, status_fd=lifeline[1])
             argv, env = bwrap_argv(spec, argv), {"PATH": env.get("PATH", "/usr/bin:/bin")}
         self._log = tempfile.NamedTemporaryFile(prefix="archagent-forkserver-", suffix=".log")  # noqa: SIM115 - closed in close()
         self._stdin_lock = threading.Lock()
         self.proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self._log, start_new_session=True, pass_fds=self.cgroup.procs_fds)
+                                     stderr=self._log, start_new_session=True,
+                                     pass_fds=(*self.cgroup.procs_fds, *lifeline))
+        for fd in lifeline:
+            os.close(fd)
         self._buf, self._current = b"", None
         try:
             self._read_line(start_timeout_s)  # {"ready": pid} once the imports and warm-up are done
@@ -528,9 +543,10 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--cold", action="store_true", help="no preload/warm-up (a one-shot server)")
     ap.add_argument("--disk-mb", type=int, default=512, help="jailed: each job's tmpfs size")
     ap.add_argument("--cgroup-fds", default="", help="comma-separated cgroup.procs descriptors")
+    ap.add_argument("--lifeline", type=int, default=None, help="read end of bwrap's json-status pipe")
     args = ap.parse_args(argv)
     fds = tuple(int(fd) for fd in args.cgroup_fds.split(",") if fd)
-    serve(ServerConfig(Path(args.work), args.jailed, args.disk_mb, fds), args.parent, not args.cold)
+    serve(ServerConfig(Path(args.work), args.jailed, args.disk_mb, fds, args.lifeline), args.parent, not args.cold)
 
 
 if __name__ == "__main__":

@@ -93,6 +93,7 @@ class JailSpec:
     disk_mb: int = 512  # the /jobs tmpfs: all files one job may write, together
     scratch_mb: int = 64  # /tmp and /dev/shm
     env: dict[str, str] = field(default_factory=dict)
+    status_fd: int | None = None  # bwrap's --json-status-fd: it alone keeps this open while it lives
 
 
 def expose_data(data_dir: Path, host_path: str) -> str:
@@ -246,6 +247,8 @@ def bwrap_argv(spec: JailSpec, command: list[str]) -> list[str]:
     args += gpu_binds(spec.gpus)
     for key, value in spec.env.items():
         args += ["--setenv", key, value]
+    if spec.status_fd is not None:
+        args += ["--json-status-fd", str(spec.status_fd)]
     return [*args, "--remount-ro", "/dev", "--chdir", "/", "--remount-ro", "/", "--", *prefix, *command]
 
 
