@@ -49,6 +49,11 @@ CLASSES = [  # (attack class, fixture)
     ("netns escape (nsenter/setns)", "jail_netns_escape"),
     ("markup/escape injection", "jail_markup"),
     ("disk fill", "jail_disk_fill"),
+    ("host root: sysctl, root-only procfs, clone(NEWUSER)", "jail_host_root"),
+    ("scratch poison: notes, deep 000 tree, full /jobs", "jail_scratch_poison"),
+    ("scratch poison, second run (finds nothing)", "jail_scratch_poison"),
+    ("memfd past memory_mb (cgroup memory cap)", "jail_cap_memfd"),
+    ("1,000 processes (cgroup pids cap)", "jail_cap_procs"),
     ("fork bomb (guard on)", "fork_bomb"),
     ("memory hog (guard on)", "memory_hog"),
     ("stdout flood (guard on)", "stdout_spam"),
@@ -61,7 +66,8 @@ def host_state(data: Path) -> tuple:
     return (sorted(Path("/tmp").glob("archagent-jail-marker-*")),
             sorted(p for c in caches if c.is_dir() for p in c.glob("zz_archagent_attack*")),
             hashlib.sha256(data.read_bytes()).hexdigest(), sorted(os.listdir(data.parent)),
-            [p for p in ("/tmp/archagent-data/poison.npz", "/root/archagent-pwned") if os.path.exists(p)])
+            [p for p in ("/tmp/archagent-data/poison.npz", "/root/archagent-pwned") if os.path.exists(p)],
+            [Path(f"/proc/sys/{k}").read_text() for k in ("kernel/core_pattern", "vm/overcommit_memory")])
 
 
 def leftovers() -> int:
@@ -95,6 +101,8 @@ def main() -> None:
         listener.setblocking(False)
         evaluate(ex, task, data, BENIGN.read_text())  # the server's start-up
         baseline, _, benign_s = evaluate(ex, task, data, BENIGN.read_text())
+        (server,) = ex._servers.values()
+        print(f"per-job caps: {server.caps}")
         print(f"isolation={args.isolation}; benign 1-epoch evaluation {benign_s:.2f} s, metric {baseline.metric:.4f}; "
               f"load average {os.getloadavg()[0]:.2f}\n")
         print(f"| {'attack class':36} | outcome | {'contained_s':>11} | {'over_benign_s':>13} | host_ok | next_ok "
