@@ -207,8 +207,9 @@ def outcome_fields(ev: Evaluation, cand: Candidate) -> dict[str, Any]:
     """A finished evaluation: status, metrics, timings and training curve."""
     fields = dict(status=Status.OK if ev.ok else Status.FAILED, metric=ev.metric, test_metric=ev.test_metric,
                   timings={**cand.timings, **ev.timings}, history=ev.history)
-    if ev.params is not None:
-        fields["params"] = ev.params
+    for name in ("params", "flops"):  # the size and FLOPs of the instance that trained (the job's last claim)
+        if getattr(ev, name) is not None:
+            fields[name] = getattr(ev, name)
     if not ev.ok:
         fields.update(failure_kind=ev.failure_kind or FailureKind.CRASH, failure_msg=ev.failure_msg)
     return fields

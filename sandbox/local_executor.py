@@ -147,11 +147,11 @@ def run_on_server(server: ForkServer, code: str, job: Job, limits: SandboxLimits
     t0 = time.perf_counter()
     reply = server.run(req, on_start)
     wall = time.perf_counter() - t0
-    return judge(reply, nonce, wall, limits, threads, "jail" if server.jailed else "process")
+    return judge(reply, nonce, wall, limits, threads, "jail" if server.jailed else "process", job.preds_shapes)
 
 
 def judge(reply: JobReply, nonce: str, wall: float, limits: SandboxLimits, threads: int,
-          isolation: str) -> RunResult:
+          isolation: str, expected: dict | None = None) -> RunResult:
     """The same verdicts as `SubprocessRunner`: wall and CPU timeouts, floods, then `collect`."""
     end, output = reply.end, reply.output
     if end.timed_out:
@@ -162,5 +162,5 @@ def judge(reply: JobReply, nonce: str, wall: float, limits: SandboxLimits, threa
         result = failed(FailureKind.TIMEOUT, f"CPU time limit exceeded ({end.cpu_s:.0f} s > "
                         f"{limits.cpu_seconds(threads)} s)", wall, output)
     else:
-        result = collect(reply.files, end.code, wall, output, nonce, limits)
+        result = collect(reply.files, end.code, wall, output, nonce, limits, expected)
     return stamp_isolation(result, isolation)
