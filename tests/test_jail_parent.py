@@ -6,7 +6,7 @@ scores must not lie and its text must not run in a report.
 Each hostile file (tests/fixtures/hostile/jail_{preds_bomb,preds_strings,deep_source,heldout_regen,size_switch,
 report_markup}.py) switches the in-process guard off first. Every one runs through the real jail (bubblewrap,
 namespaces, seccomp: nothing mocked), once on a warm jailed worker where its own output can be read, and once
-inside one real mnist1d campaign (replay LLM) that must end `done`, survive a resume, and score the honest
+inside one real mnist1d campaign (replay LLM) that must end `finished`, survive a resume, and score the honest
 candidate that follows them exactly as a clean run does.
 """
 
@@ -100,13 +100,28 @@ def test_string_predictions_fail_the_candidate_not_the_judge(jailed):
     assert ev.failure_kind == FailureKind.FORBIDDEN and "<U3" in ev.failure_msg, ev.failure_msg
 
 
+def nearest_neighbour_accuracy(task, split: str) -> float:
+    """What answering with the label of the nearest published (seed-42) signal earns: learning, not a leak."""
+    from archagent.evals.tasks.mnist1d_gen import make_dataset
+
+    data, s = make_dataset(), task.splits()
+    ref_x = np.concatenate([data["x"], data["x_test"]]).astype(np.float32)
+    ref_y = np.concatenate([data["y"], data["y_test"]])
+    x, y = (s.x_val, s.y_val) if split == "val" else (s.x_test, s.y_test)
+    dist = ((x[:, 0, None, :] - ref_x[None]) ** 2).sum(-1)
+    return float((ref_y[dist.argmin(1)] == y).mean())
+
+
 def test_the_heldout_split_cannot_be_regenerated_in_the_jail(jailed):
-    """Before: exact matches for all 1,500 held-out signals and accuracy 1.0. Now: no match, chance accuracy."""
+    """Before: exact matches for all 1,500 held-out signals and accuracy 1.0. Now: no match, and the score is what
+    a nearest-neighbour classifier over the generator's published signals earns (~0.6), no more."""
     ev, result, _ = jailed.run(code("jail_heldout_regen"))
     out = result.stderr_tail
     assert "regenerated 5000 published signals" in out and "exact matches 0" in out, out[-2000:]
     assert not re.search(r"exact matches [1-9]", out), out[-2000:]
-    assert ev.ok and ev.metric < 0.3 and ev.test_metric < 0.3, (ev.status, ev.metric, ev.test_metric)
+    assert ev.ok and ev.metric < 0.8 and ev.test_metric < 0.8, (ev.status, ev.metric, ev.test_metric)
+    assert abs(ev.metric - nearest_neighbour_accuracy(jailed.task, "val")) < 0.01
+    assert abs(ev.test_metric - nearest_neighbour_accuracy(jailed.task, "test")) < 0.01
 
 
 def test_the_instance_that_trains_is_the_instance_that_was_checked(jailed):
@@ -120,8 +135,9 @@ def test_the_instance_that_trains_is_the_instance_that_was_checked(jailed):
 
 
 def test_a_model_that_grows_while_training_fails_its_budget(jailed):
-    grower = HONEST.replace("        return self.body(x)\n", '''        if self.training and not hasattr(self, "extra"):
-            self.extra = nn.Linear(4096, 4096)  # 16M parameters appear after the checks
+    grower = HONEST.replace("        return self.body(x)\n", '''        self.calls = getattr(self, "calls", 0) + self.training
+        if self.calls == 20:  # well into training, after every check and the probe
+            self.extra = nn.Linear(4096, 4096)  # 16M parameters appear
         return self.body(x)
 ''')
     ev, _, _ = jailed.run(grower)
@@ -173,13 +189,13 @@ def campaign(tmp_path_factory):
 
 def test_the_campaign_goes_on_and_records_each_attack(campaign):
     _, _, camp, cands, grew = campaign
-    assert camp.state == "done" and grew < 300, (camp.state, grew)
+    assert camp.state == "finished" and grew < 300, (camp.state, grew)
     expect = {"jail_preds_bomb": FailureKind.FORBIDDEN, "jail_preds_strings": FailureKind.FORBIDDEN,
               "jail_deep_source": FailureKind.SYNTAX}
     for name, kind in expect.items():
         assert cands[name].status == Status.FAILED and cands[name].failure_kind == kind, cands[name].failure_msg
     assert "nests 6" in cands["jail_deep_source"].failure_msg
-    assert cands["jail_heldout_regen"].status == Status.OK and cands["jail_heldout_regen"].metric < 0.3
+    assert cands["jail_heldout_regen"].status == Status.OK and cands["jail_heldout_regen"].metric < 0.8
     assert cands["jail_size_switch"].status == Status.OK and cands["jail_size_switch"].params == 61
     assert cands["jail_report_markup"].status == Status.OK
 
@@ -211,6 +227,16 @@ def test_report_md_shows_candidate_markup_as_text(campaign, tmp_path):
     assert "<script" not in html and "<img src=x" not in html and "javascript:" not in html.replace(
         "javascript:alert(2))", "")
     assert "&lt;script&gt;alert" in html  # shown, as text
+
+
+def test_candidate_code_cannot_close_the_report_code_fence():
+    from archagent.evals.report.render import md_fenced, md_text
+    from markdown_it import MarkdownIt
+
+    code = "x = 1\n```\n<script>alert(1)</script>\n````\n<img src=x onerror=alert(2)>\n"
+    html = MarkdownIt("commonmark").render(md_fenced(code, "python") + "\n\n| a |\n|---|\n| " + md_text(
+        "x | <b>y</b> [l](javascript:z)") + " |\n")
+    assert "<script" not in html and "<img" not in html and "<b>" not in html and 'href="javascript' not in html
 
 
 # -- the parent's own tools on hostile text (no job needed) ----------------------------------------------------
