@@ -60,7 +60,7 @@ CLASSES = [  # (attack class, fixture)
     ("fork bomb (guard on)", "fork_bomb"),
     ("memory hog (guard on)", "memory_hog"),
     ("stdout flood (guard on)", "stdout_spam"),
-    ("predictions: 1 MB zip bomb (1 GB inflated)", "jail_preds_bomb"),
+    ("predictions: zip bomb (1 GB inflated)", "jail_preds_bomb"),
     ("predictions stored as strings", "jail_preds_strings"),
     ("held-out labels regenerated (mnist1d)", "jail_heldout_regen"),
     ("checked small, trained large (fused job)", "jail_size_switch"),
@@ -102,12 +102,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--only", nargs="*", help="fixture names to run")
     ap.add_argument("--isolation", choices=("jail", "process"), default="jail")
+    ap.add_argument("--port", type=int, default=PORT, help="host loopback listener (jail_netns_escape targets 47613)")
     args = ap.parse_args()
     task = get_task("digits")
     data = public_data_file(task)
     os.environ["ARCHAGENT_TEST_SECRET"] = secret = "sk-containment-bench-secret"
     limits = SandboxLimits(timeout_s=60, max_disk_mb=64, memory_mb=2048, max_output_kb=16, isolation=args.isolation)
-    with LocalExecutor(workers=1, limits=limits) as ex, socket.create_server(("127.0.0.1", PORT)) as listener:
+    with LocalExecutor(workers=1, limits=limits) as ex, socket.create_server(("127.0.0.1", args.port)) as listener:
         listener.setblocking(False)
         evaluate(ex, task, data, BENIGN.read_text())  # the server's start-up
         baseline, _, benign_s = evaluate(ex, task, data, BENIGN.read_text())
@@ -119,9 +120,9 @@ def main() -> None:
         for label, name in CLASSES:
             if args.only and name not in args.only:
                 continue
-            before, rss = host_state(data), max_rss_mb()
             row_task = get_task(*TASKS[name]) if name in TASKS else task
-            row_data = public_data_file(row_task) if name in TASKS else data
+            row_data = public_data_file(row_task) if name in TASKS else data  # before the host snapshot
+            before, rss = host_state(data), max_rss_mb()
             ev, result, secs = evaluate(ex, row_task, row_data, (HOSTILE / f"{name}.py").read_text(),
                                         STAGES.get(name, "full"))
             try:
@@ -136,10 +137,10 @@ def main() -> None:
             saw = next((ln[7:] for ln in result.stderr_tail.splitlines() if ln.startswith("ATTACK ")),
                        (ev.failure_msg or "").splitlines()[-1] if ev.failure_msg else "")
             if name.startswith(("jail_preds", "jail_heldout", "jail_size")):
-                saw = (f"{saw}; recorded: {ev.failure_msg or f'params {ev.params}, test {ev.test_metric:.2f}'}; "
-                       f"parent RSS +{max_rss_mb() - rss:.0f} MB")
+                saw = (f"parent RSS +{max_rss_mb() - rss:.0f} MB; {saw}; recorded: "
+                       f"{ev.failure_msg or f'params {ev.params}, test {ev.test_metric:.2f}'}")
             print(f"| {label:36} | {outcome:7} | {secs:11.2f} | {secs - benign_s:13.2f} | {host_ok!s:7} | "
-                  f"{(nxt.ok and nxt.metric == baseline.metric)!s:7} | {saw.encode('unicode_escape').decode()[:150]}",
+                  f"{(nxt.ok and nxt.metric == baseline.metric)!s:7} | {saw.encode('unicode_escape').decode()[:220]}",
                   flush=True)
         for label, name in PARENT_ONLY:
             if not args.only or name in args.only:
@@ -163,7 +164,7 @@ def parent_row(label: str, name: str, ex: LocalExecutor, task, data: Path, basel
     secs = time.perf_counter() - t0
     nxt, _, _ = evaluate(ex, task, data, BENIGN.read_text())
     return (f"| {label:36} | {outcome:7} | {secs:11.3f} | {'-':>13} | {'True':7} | "
-            f"{(nxt.ok and nxt.metric == baseline)!s:7} | {saw[:110]}; parent RSS +{max_rss_mb() - rss:.0f} MB")
+            f"{(nxt.ok and nxt.metric == baseline)!s:7} | parent RSS +{max_rss_mb() - rss:.0f} MB; {saw[:110]}")
 
 
 def markup_outcome(code: str) -> tuple[str, str]:
