@@ -135,11 +135,12 @@ def test_the_instance_that_trains_is_the_instance_that_was_checked(jailed):
 
 
 def test_a_model_that_grows_while_training_fails_its_budget(jailed):
-    grower = HONEST.replace("        return self.body(x)\n", '''        self.calls = getattr(self, "calls", 0) + self.training
+    growth = '''        self.calls = getattr(self, "calls", 0) + self.training
         if self.calls == 20:  # well into training, after every check and the probe
             self.extra = nn.Linear(4096, 4096)  # 16M parameters appear
         return self.body(x)
-''')
+'''
+    grower = HONEST.replace("        return self.body(x)\n", growth)
     ev, _, _ = jailed.run(grower)
     assert ev.failure_kind == FailureKind.BUDGET and "changed size" in ev.failure_msg, ev.failure_msg
 
