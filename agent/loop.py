@@ -33,7 +33,7 @@ from archagent.agent.prefilter import Prefilter
 from archagent.agent.prompting import PromptContext, load_directives
 from archagent.agent.proposer import CallRecorder, Proposal, Proposer, record_call
 from archagent.agent.proposers import make_proposers
-from archagent.agent.run_guard import check_before_compute, exclusive_run
+from archagent.agent.run_guard import check_before_compute, check_heldout, exclusive_run
 from archagent.agent.tracking import make_tracker
 from archagent.evals.tasks import Task, get_task
 from archagent.knowledge.records import Candidate, FailureKind, LLMCall, Status
@@ -114,6 +114,7 @@ class Campaign:
         """Seeds first, then proposals overlapping with sandboxed evaluation, until a budget is spent."""
         with exclusive_run(self.store, self.id, self.cfg.name):  # one writer; a fatal error marks it failed
             check_before_compute(self.cfg, self.task, self.store)
+            check_heldout(self.store, self.id, self.task)
             return self._run()
 
     def _run(self) -> Summary:

@@ -178,6 +178,14 @@ class Store:
         rows = self.db["campaigns"].rows_where(order_by="id")
         return [Campaign(**{k: r[k] for k in Campaign.__dataclass_fields__}) for r in rows]
 
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.db.conn:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
+
     def set_campaign_state(self, campaign_id: int, state: str) -> None:
         with self.db.conn:
             self.db["campaigns"].update(campaign_id, {"state": state, "updated": now()})

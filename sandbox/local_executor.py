@@ -159,7 +159,7 @@ def run_on_server(server: ForkServer, code: str, job: Job, limits: SandboxLimits
         return stamp_caps(failed(FailureKind.MEMORY, f"killed by the per-job memory cap ({caps.memory_mb} MB, "
                                  f"cgroup {caps.cgroup}): memory, memfd, shared memory and files count", wall,
                                  reply.output), server, "jail" if server.jailed else "process")
-    result = judge(reply, nonce, wall, limits, threads, "jail" if server.jailed else "process")
+    result = judge(reply, nonce, wall, limits, threads, "jail" if server.jailed else "process", job.preds_shapes)
     return stamp_caps(result, server, None)
 
 
@@ -175,7 +175,7 @@ def stamp_caps(result: RunResult, server: ForkServer, isolation: str | None) -> 
 
 
 def judge(reply: JobReply, nonce: str, wall: float, limits: SandboxLimits, threads: int,
-          isolation: str) -> RunResult:
+          isolation: str, expected: dict | None = None) -> RunResult:
     """The same verdicts as `SubprocessRunner`: wall and CPU timeouts, floods, then `collect`."""
     end, output = reply.end, reply.output
     if end.timed_out:
@@ -186,5 +186,5 @@ def judge(reply: JobReply, nonce: str, wall: float, limits: SandboxLimits, threa
         result = failed(FailureKind.TIMEOUT, f"CPU time limit exceeded ({end.cpu_s:.0f} s > "
                         f"{limits.cpu_seconds(threads)} s)", wall, output)
     else:
-        result = collect(reply.files, end.code, wall, output, nonce, limits)
+        result = collect(reply.files, end.code, wall, output, nonce, limits, expected)
     return stamp_isolation(result, isolation)

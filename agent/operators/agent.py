@@ -26,7 +26,7 @@ from archagent.agent.operators.base import Operator, OperatorCall
 from archagent.agent.population import SEED_BACKEND, cell, distinct, label, tournament
 from archagent.agent.prompting import Exemplar, PromptContext
 from archagent.agent.proposer import CallRecorder, LLMProposer, Proposal
-from archagent.evals.fingerprint import code_key, text_key
+from archagent.evals.fingerprint import CanonicalError, code_key, text_key
 from archagent.knowledge.fitness import Objective, improves, rank
 from archagent.knowledge.records import Candidate, LLMCall, Status
 from archagent.knowledge.store import Store
@@ -135,7 +135,7 @@ class AgentProposer(LLMProposer):
         """The earlier candidate this code repeats (same text or canonical AST), if any."""
         try:
             ck = code_key(code)
-        except SyntaxError:
+        except (SyntaxError, CanonicalError):
             ck = None
         found = store.find_duplicate(self.campaign_id, text_key=text_key(code), code_key=ck)
         return found[0] if found else None
