@@ -309,10 +309,9 @@ class Population:
         if not other_cells or n < 2:
             return self.sampler(pool, n, rng)
         picked = self.sampler(pool, 1, rng)
-        for _ in range(n - 1):
+        for _ in range(n - 1 if picked else 0):
             rest = [c for c in pool if c not in picked]
-            others = [c for c in rest if picked and cell(c) != cell(picked[0])] or rest
-            picked += self.sampler(others, 1, rng)
+            picked += self.sampler([c for c in rest if cell(c) != cell(picked[0])] or rest, 1, rng)
         return picked
 
     def recorded(self, refs: tuple[int | str, ...]) -> list[Candidate]:
