@@ -5,9 +5,9 @@
     ...
     llm.calls                               # [(start, end)] of every request, monotonic seconds
 
-Edit prompts get one SEARCH/REPLACE block (a ReLU becomes a GELU); crossover
-and rewrite prompts get a whole file: the first architecture shown, with its
-first width changed to a fresh number, so most replies are new architectures.
+Edit prompts get one SEARCH/REPLACE block, crossover and rewrite prompts a
+whole file: the (first) architecture shown with one layer width changed to a
+fresh number (40, 48, 56, ...), so replies are new architectures.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import time
 from archagent.agent.llm import Completion, LLMBackend
 
 FENCE = re.compile(r"```python\n(.*?)```", re.DOTALL)
+WIDTH = re.compile(r"(?<![\w.])(\d{2,3})(?![\w.])")  # a two- or three-digit integer literal: a layer width
 
 
 class ScriptedLLM(LLMBackend):
@@ -35,14 +36,13 @@ class ScriptedLLM(LLMBackend):
         time.sleep(self.delay_s)
         prompt = messages[1]["content"]
         code = FENCE.search(prompt).group(1)
-        if "edit blocks" in prompt:
-            line = next((ln for ln in code.splitlines() if "nn.ReLU()" in ln), code.splitlines()[-1])
-            reply = f"<<<<<<< SEARCH\n{line}\n=======\n{line.replace('nn.ReLU()', 'nn.GELU()')}\n>>>>>>> REPLACE"
+        with self._lock:
+            fresh = str(next(self.widths))
+        if "edit blocks" in prompt:  # one line with a layer width: that width becomes a fresh number
+            line = next((ln for ln in code.splitlines() if WIDTH.search(ln) and "nn." in ln), code.splitlines()[-1])
+            reply = f"<<<<<<< SEARCH\n{line}\n=======\n{WIDTH.sub(fresh, line, count=1)}\n>>>>>>> REPLACE"
         else:
-            width = re.search(r"\b(16|32|64|128)\b", code)
-            with self._lock:
-                new = code.replace(width.group(1), str(next(self.widths)), 1) if width else code
-            reply = f"```python\n{new}```"
+            reply = f"```python\n{WIDTH.sub(fresh, code, count=1)}```"
         end = time.monotonic()
         with self._lock:
             self.calls.append((start, end))
