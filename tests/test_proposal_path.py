@@ -149,10 +149,13 @@ def busy_share(busy: list[tuple[float, float]], start: float, end: float, slots:
     return inside / (slots * (end - start))
 
 
+BUDGET = 16
+
+
 def fill_run(tmp: Path, monkeypatch, name: str, fill: int, share: float = 0.75) -> tuple[Campaign, ScriptedLLM,
                                                                                       SlowFakeExecutor]:
-    llm, executor = ScriptedLLM(delay_s=0.5), SlowFakeExecutor(TASK, workers=2, seconds=0.05)
-    data = config(tmp, name, {"islands": 1}, budget={"proposals": 24}, executor={"workers": 2},
+    llm, executor = ScriptedLLM(delay_s=1.5), SlowFakeExecutor(TASK, workers=2, seconds=0.3)
+    data = config(tmp, name, {"islands": 1}, budget={"proposals": BUDGET}, executor={"workers": 2},
                   operators={"use": ["rewrite", "mutation"]}, pipeline={"fill": fill, "fill_share": share})
     return run(data, monkeypatch, llm, executor), llm, executor
 
@@ -162,22 +165,22 @@ def test_free_slots_train_mutations_while_the_llm_thinks_and_the_budget_stays_ex
     filled, llm1, ex1 = fill_run(tmp_path, monkeypatch, "filled", fill=6)
     first0, first1 = llm0.calls[0], llm1.calls[0]  # the first request: nothing else is training when it starts
     assert busy_share(ex0.busy, *first0, slots=2) < 0.1
-    assert busy_share(ex1.busy, *first1, slots=2) > 0.2  # six 0.05 s jobs on two slots: at most 0.15 s of 0.5 s
+    assert busy_share(ex1.busy, *first1, slots=2) > 0.3  # six 0.3 s jobs on two slots: at most 0.9 s of 1.5 s
     for campaign in (waiting, filled):
         made = proposals(campaign)
-        assert sum(c.status != Status.DUPLICATE for c in made) == 24  # the proposal budget, exactly
+        assert sum(c.status != Status.DUPLICATE for c in made) == BUDGET  # the proposal budget, exactly
     made = proposals(filled)
     calls = [(stamp(c.created) - c.latency_s, stamp(c.created)) for c in filled.store.llm_calls(filled.id)]
     during = [[c for c in made if operator_of(c) == "mutation" and s <= stamp(c.created) <= e] for s, e in calls]
     assert all(len(d) <= 6 for d in during) and sum(map(len, during)) >= 6  # bounded per request, and used
-    assert sum(map(len, during)) <= 0.75 * 24
+    assert sum(map(len, during)) <= 0.75 * BUDGET
     assert filled.summary("").elapsed_s < waiting.summary("").elapsed_s
 
 
 def test_a_generous_fill_keeps_both_slots_busy_while_the_llm_thinks(tmp_path, monkeypatch):
     campaign, llm, ex = fill_run(tmp_path, monkeypatch, "generous", fill=100, share=1.0)
     assert busy_share(ex.busy, *llm.calls[0], slots=2) > 0.6
-    assert sum(c.status != Status.DUPLICATE for c in proposals(campaign)) == 24
+    assert sum(c.status != Status.DUPLICATE for c in proposals(campaign)) == BUDGET
 
 
 # -- the no-LLM ablation: a mutation-only agent is seeded evolution, in a real campaign loop --------
