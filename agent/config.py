@@ -109,7 +109,8 @@ class SearchConfig(_Strict):
     directives: bool = True  # one random concrete change per proposal (prompts/directives[-<task>].txt)
     islands: int = Field(2, ge=1, le=1000)  # sub-populations evolving separately; each proposal draws from one
     migration_interval: int = Field(10, ge=1, le=1_000_000)  # proposals between migrations (≤ the budget bound)
-    sampler: Literal["elite", "best", "tournament", "power_law"] = "elite"  # parent sampling (agent/population.py)
+    # parent sampling for every operator (agent/population.py); "weighted": rank^-1 / (1 + children)
+    sampler: Literal["elite", "best", "tournament", "power_law", "weighted"] = "elite"
     transfer: bool = True  # start from earlier campaigns' best architectures and insights on the same task
     insight_every: int | None = Field(None, ge=0, le=1_000_000)  # analyst every N finished proposals; None: 5, 0 local
     n_insights: int = Field(5, ge=0, le=100)  # insights shown per prompt
@@ -158,6 +159,11 @@ class PipelineConfig(_Strict):
 
     proposers: int = Field(1, gt=0, le=256)  # LLM requests in flight at once (each is a thread)
     queue: int = Field(1, ge=0, le=10_000)  # proposals allowed to wait for a busy trainer (more = staler prompts)
+    # While an LLM request is in flight, a free worker slot takes a proposal from the mutation arm (an agent
+    # with "mutation" in operators.use, or an evolution backend): at most `fill` per request (0: off) and
+    # `fill_share` of the proposal budget in all, so the trainers need not wait for the LLM (agent/loop.py)
+    fill: int = Field(4, ge=0, le=10_000)
+    fill_share: float = Field(0.5, ge=0.0, le=1.0)
 
 
 class TrackingConfig(_Strict):

@@ -22,8 +22,9 @@ import time
 from functools import partial
 
 from archagent.agent.config import BackendConfig
+from archagent.agent.draw import Draw
 from archagent.agent.llm.local import LocalBackend
-from archagent.agent.operators.base import LLMAsk, OperatorCall
+from archagent.agent.operators.base import LLMAsk
 from archagent.agent.operators.edit import Edit
 from archagent.agent.operators.rewrite import Rewrite
 from archagent.agent.prompting import Exemplar, PromptContext, Prompts, TaskBrief, load_directives
@@ -63,7 +64,7 @@ def main() -> None:
         for (op_name, k), op in ops.items():
             st = stats[(op_name, k)]
             t0 = time.perf_counter()
-            prop = op.propose(OperatorCall(ctx, (parent,), partial(record, st["tokens"]), lambda code: None))
+            prop = op.propose(Draw(ctx), partial(record, st["tokens"]))
             st["s"] += time.perf_counter() - t0
             st["outcomes"][classify(prop, ctx, evaluator)] += 1
     print("| operator | decoding | calls | s / call | tokens / call | valid novel | failures | LLM s / valid novel |")

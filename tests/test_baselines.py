@@ -109,12 +109,15 @@ def test_evolution_campaign_mutates_a_population_member(tmp_path):
 
 def test_concurrent_random_proposals_draw_different_samples(tmp_path):
     from archagent.agent.baselines.random_search import RandomProposer
+    from archagent.agent.draw import Draw
+    from archagent.agent.prompting import PromptContext, TaskBrief
 
     store = Store(tmp_path / "store.db")
     camp = store.create_campaign("c", "digits", "{}")
     proposer = RandomProposer(get_task("digits"), 0, store, camp.id)
-    # two proposals in flight at once: neither is in the store when the other draws
-    first, second = (proposer.propose(None, lambda *a: 0).code for _ in range(2))
+    empty = Draw(PromptContext(TaskBrief.of(get_task("digits"))))  # the campaign as drawn: no candidates yet
+    # two proposals in flight at once: neither is in the campaign when the other draws
+    first, second = (proposer.propose(empty, lambda *a: 0).code for _ in range(2))
     assert first != second
     fresh = RandomProposer(get_task("digits"), 0, store, camp.id)
-    assert fresh.propose(None, lambda *a: 0).code == first  # same seed, same store state: same stream
+    assert fresh.propose(empty, lambda *a: 0).code == first  # same seed, same campaign state: same stream

@@ -43,7 +43,7 @@ class EvolutionProposer(BaselineProposer):
         return members[-self.population_size:]
 
     def propose(self, ctx: PromptContext, record_call: CallRecorder) -> Proposal:
-        with self.history() as store:
+        with self.history(ctx) as store:
             rng, pop = self.rng(store), self.population(store)
             scored = [c for c in pop if c.status == Status.OK]
             if len(pop) < self.population_size or not scored:

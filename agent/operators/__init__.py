@@ -43,5 +43,4 @@ def make_agent(b: BackendConfig, cfg: CampaignConfig, prompts: Prompts, store: S
     if not arms:
         raise ValueError(f"operators.use = {oc.use}: none applies to task '{task.spec.name}' ({task.spec.kind})")
     objective = Objective(cfg.search.objective, cfg.search.size_penalty)
-    return AgentProposer(ops, arms, Bandit(arms, oc.floor), objective, task.higher_is_better, store, campaign_id,
-                         cfg.seed, llm)
+    return AgentProposer(ops, arms, Bandit(arms, oc.floor), objective, task.higher_is_better, llm)

@@ -8,10 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import partial
 
-from archagent.agent.operators.base import LLMAsk, Operator, OperatorCall
+from archagent.agent.draw import Draw
+from archagent.agent.operators.base import LLMAsk, Operator
 from archagent.agent.patch import apply_reply
 from archagent.agent.prompting import Exemplar, FailureRow, TaskBrief
-from archagent.agent.proposer import Proposal
+from archagent.agent.proposer import CallRecorder, Proposal
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,8 @@ class Crossover(Operator):
     def __init__(self, llm: LLMAsk):
         self.llm = llm
 
-    def propose(self, call: OperatorCall) -> Proposal:
-        a, b = call.parents
-        ctx = CrossoverContext(call.ctx.task, a, b, call.ctx.failures)
-        return self.llm.ask(self.name, self.llm.messages("crossover", ctx), partial(apply_reply, a.code), call)
+    def propose(self, draw: Draw, record_call: CallRecorder) -> Proposal:
+        a, b = draw.exemplars
+        ctx = CrossoverContext(draw.ctx.task, a, b, draw.ctx.failures)
+        return self.llm.ask(self.name, self.llm.messages("crossover", ctx), partial(apply_reply, a.code), draw,
+                            record_call)

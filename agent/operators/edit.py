@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import partial
 
-from archagent.agent.operators.base import LLMAsk, Operator, OperatorCall
+from archagent.agent.draw import Draw
+from archagent.agent.operators.base import LLMAsk, Operator
 from archagent.agent.patch import apply_reply
 from archagent.agent.prompting import Exemplar, FailureRow, ResultRow, TaskBrief
-from archagent.agent.proposer import Proposal
+from archagent.agent.proposer import CallRecorder, Proposal
 
 
 @dataclass(frozen=True)
@@ -36,8 +37,9 @@ class Edit(Operator):
     def __init__(self, llm: LLMAsk, whole_file: bool = False):
         self.llm, self.whole_file = llm, whole_file
 
-    def propose(self, call: OperatorCall) -> Proposal:
-        (parent,) = call.parents
-        ctx = EditContext(call.ctx.task, parent, call.ctx.directive, call.ctx.results[:5], call.ctx.failures,
+    def propose(self, draw: Draw, record_call: CallRecorder) -> Proposal:
+        (parent,) = draw.exemplars
+        ctx = EditContext(draw.ctx.task, parent, draw.ctx.directive, draw.ctx.results[:5], draw.ctx.failures,
                           self.whole_file)
-        return self.llm.ask(self.name, self.llm.messages("edit", ctx), partial(apply_reply, parent.code), call)
+        return self.llm.ask(self.name, self.llm.messages("edit", ctx), partial(apply_reply, parent.code), draw,
+                            record_call)

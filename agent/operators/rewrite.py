@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from archagent.agent.draw import Draw
 from archagent.agent.extract import extract_code
-from archagent.agent.operators.base import LLMAsk, Operator, OperatorCall
-from archagent.agent.proposer import Proposal
+from archagent.agent.operators.base import LLMAsk, Operator
+from archagent.agent.proposer import CallRecorder, Proposal
 
 
 class Rewrite(Operator):
@@ -13,5 +14,5 @@ class Rewrite(Operator):
     def __init__(self, llm: LLMAsk):
         self.llm = llm
 
-    def propose(self, call: OperatorCall) -> Proposal:
-        return self.llm.ask(self.name, self.llm.messages("propose", call.ctx), extract_code, call)
+    def propose(self, draw: Draw, record_call: CallRecorder) -> Proposal:
+        return self.llm.ask(self.name, self.llm.messages("propose", draw.ctx), extract_code, draw, record_call)
