@@ -1,0 +1,160 @@
+"""Grammar-constrained replies (agent/reply_grammar.py), checked without a model.
+
+The grammar text is read by an independent GBNF recognizer (tests/helpers/gbnf.py): replies
+made of runs of the parent's lines are accepted and apply; anything else is rejected. Every
+SEARCH text the grammar allows is enumerated for short parents and checked to be a run of
+parent lines. `parse_edit` (the same structure read directly) agrees with the grammar text.
+With llama-cpp-python installed, the grammars also load in llama.cpp's own parser.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+from archagent.agent.patch import apply_reply
+from archagent.agent.reply_grammar import EditShape, code_grammar, edit_grammar, literal, parse_edit
+from archagent.evals.tasks import get_task
+
+from tests.helpers.gbnf import Grammar
+
+PARENTS = {f"{t}/{name}": code for t in ("digits", "mnist1d") for name, code in get_task(t).seeds().items()}
+
+
+def block(search: list[str], replace: list[str]) -> str:
+    body = "".join(line + "\n" for line in replace)
+    return "<<<<<<< SEARCH\n" + "".join(line + "\n" for line in search) + "=======\n" + body + ">>>>>>> REPLACE"
+
+
+def random_reply(parent: str, rng: random.Random) -> tuple[str, list[tuple[int, int]]]:
+    """A reply the grammar allows: 1-3 ordered runs of usable parent lines, each with a changed replacement."""
+    shape, blocks, spans, after = EditShape.of(parent), [], [], -1
+    for _ in range(rng.randint(1, 3)):
+        starts = shape.starts(after)
+        if not starts:
+            break
+        start = rng.choice(starts[:6])
+        end = start
+        while shape.in_run(end + 1) and rng.random() < 0.5:
+            end += 1
+        search = list(shape.lines[start:end + 1])
+        replace = [ln.replace("32", "48").replace("ReLU", "GELU") + "  # edited" for ln in search if ln.strip()]
+        blocks.append(block(search, replace))
+        spans.append((start, end))
+        after = end
+    return "\n\n".join(blocks), spans
+
+
+@pytest.mark.parametrize("name", sorted(PARENTS))
+def test_sampled_grammar_replies_are_accepted_and_apply(name: str) -> None:
+    parent, rng = PARENTS[name], random.Random(name)
+    grammar = Grammar(edit_grammar(parent))
+    for _ in range(15):
+        reply, spans = random_reply(parent, rng)
+        assert grammar.accepts(reply), reply
+        parsed = parse_edit(parent, reply)
+        lines = EditShape.of(parent).lines
+        assert parsed is not None and [lines[a:b + 1] for a, b, _ in parsed] == [lines[a:b + 1] for a, b in spans]
+        out = apply_reply(parent, reply)
+        assert out != parent and out.count("# edited") == sum(
+            1 for a, b in spans for ln in EditShape.of(parent).lines[a:b + 1] if ln.strip())
+
+
+def test_every_search_text_the_grammar_allows_is_a_run_of_parent_lines() -> None:
+    """Enumerate all one-block replies over a parent's line sequences of length <= 3: accepted iff a run."""
+    parent = PARENTS["mnist1d/gru"]
+    lines = EditShape.of(parent).lines
+    grammar = Grammar(edit_grammar(parent))
+    pool = sorted(set(lines))
+    for k in (1, 2, 3):
+        for search in itertools.product(pool, repeat=k) if k == 1 else _near_runs(lines, k):
+            reply = block(list(search), ["x = 1"])
+            is_run = search[0].strip() != "" and any(
+                lines[i:i + len(search)] == tuple(search) for i in range(len(lines)))
+            assert grammar.accepts(reply) == is_run, search
+            assert (parse_edit(parent, reply) is not None) == is_run, search
+
+
+def _near_runs(lines: tuple[str, ...], k: int):
+    """Runs of k lines and their one-line perturbations (a line swapped, skipped or re-indented)."""
+    for i in range(len(lines) - k + 1):
+        run = list(lines[i:i + k])
+        yield tuple(run)
+        yield tuple(run[::-1])
+        yield tuple([run[0], *lines[i + 2:i + k + 1]])
+        yield tuple([run[0].strip(), *run[1:]])
+        yield tuple([*run[:-1], run[-1] + " "])
+
+
+@pytest.mark.parametrize("reply", [
+    "",  # nothing
+    "Here is the change:\n<<<<<<< SEARCH\n        super().__init__()\n=======\n        pass\n>>>>>>> REPLACE",
+    "<<<<<<< SEARCH\n        super().__init__()\n=======\n        pass\n",  # no closing marker
+    "<<<<<<< SEARCH\n        super().__init__()\n=======\n        pass\n>>>>>>> REPLACE\n```",  # text after the end
+    "<<<<<<< SEARCH\n        super().__init__()\n=======\n```python\n>>>>>>> REPLACE",  # a fence in REPLACE
+    "<<<<<<< SEARCH\n        super().__init__()\n=======\n=======\n>>>>>>> REPLACE",  # a marker line in REPLACE
+    "<<<<<<< SEARCH\n\n=======\nx\n>>>>>>> REPLACE",  # a blank SEARCH
+    "<<<<<<< SEARCH\n    super().__init__()\n=======\nx\n>>>>>>> REPLACE",  # wrong indentation
+])
+def test_replies_outside_the_grammar_are_rejected(reply: str) -> None:
+    parent = PARENTS["mnist1d/cnn"]
+    assert not Grammar(edit_grammar(parent)).accepts(reply)
+    assert parse_edit(parent, reply) is None
+
+
+def test_blocks_must_follow_the_parent_order() -> None:
+    parent = PARENTS["mnist1d/cnn"]
+    first = block(["        super().__init__()"], ["        super().__init__()  # a"])
+    later = block(["        self.head = nn.Linear(64, n_out)"], ["        self.head = nn.Linear(64, n_out)  # b"])
+    grammar = Grammar(edit_grammar(parent))
+    assert grammar.accepts(first + "\n\n" + later) and not grammar.accepts(later + "\n\n" + first)
+    assert not grammar.accepts(first + "\n\n" + first)  # the same line twice: the second run must start later
+
+
+def test_a_repeated_line_searched_twice_edits_both_places_in_order() -> None:
+    parent = PARENTS["mnist1d/cnn"]
+    relu = ["            nn.ReLU(),"]
+    reply = "\n\n".join([block(relu, ["            nn.GELU(),"])] * 3)
+    assert Grammar(edit_grammar(parent)).accepts(reply)
+    out = apply_reply(parent, reply)
+    assert "nn.ReLU()" not in out and out.count("nn.GELU()") == 3
+
+
+def test_lines_that_look_like_markers_are_never_searched() -> None:
+    parent = "class Net:\n    # =======\n    x = 1\n    s = '```'\n    y = 2\n"
+    grammar = Grammar(edit_grammar(parent))
+    assert grammar.accepts(block(["    x = 1"], ["    x = 3"]))
+    assert not grammar.accepts(block(["    x = 1", "    s = '```'"], ["    x = 3"]))
+    assert not grammar.accepts(block(["    # ======="], ["    # -"]))
+    with pytest.raises(ValueError, match="no line"):
+        edit_grammar("\n# =======\n\n")
+
+
+def test_literals_escape_quotes_backslashes_and_tabs() -> None:
+    text = 'a "b" \\n\tc'
+    assert literal(text) == '"a \\"b\\" \\\\n\\tc"'
+    assert Grammar(f"root ::= {literal(text)}").accepts(text)
+
+
+def test_grammar_size_grows_linearly_with_the_parent() -> None:
+    parent = PARENTS["digits/resnet"]
+    small, big = len(edit_grammar(parent)), len(edit_grammar(parent * 4))
+    assert big < 5 * small
+
+
+def test_code_grammar_takes_exactly_one_python_block_defining_net() -> None:
+    g = Grammar(code_grammar())
+    code = PARENTS["mnist1d/mlp"].strip("\n") + "\n"
+    assert g.accepts(f"```python\n{code}```")
+    assert not g.accepts(f"Sure:\n```python\n{code}```")
+    assert not g.accepts(f"```python\n{code}```\nDone.")
+    assert not g.accepts(f"```python\n{code.replace('class Net', 'class Model')}```")
+    assert not g.accepts(f"```python\n{code}```\n```python\n{code}```")
+
+
+@pytest.mark.parametrize("name", sorted(PARENTS))
+def test_grammars_load_in_llama_cpp(name: str) -> None:
+    llama_grammar = pytest.importorskip("llama_cpp.llama_grammar")
+    for text in (edit_grammar(PARENTS[name]), code_grammar()):
+        assert llama_grammar.LlamaGrammar.from_string(text, verbose=False) is not None
