@@ -60,6 +60,7 @@ class BackendConfig(_Strict):
     n_batch: int = Field(512, gt=0, le=65_536)  # local: prompt tokens evaluated per llama.cpp batch
     lookup_tokens: int = Field(0, ge=0, le=64)  # local: prompt-lookup speculative decoding draft length (0: off)
     prompt_cache_mb: int = Field(0, ge=0, le=2**20)  # local: RAM cache of prompt states beyond the last (0: off)
+    constrained: bool = True  # local: grammar-constrained replies (edits search the parent's lines; one code block)
     weight: float = Field(1.0, gt=0, le=1e6)  # share of proposals when several backends are set
 
     @model_validator(mode="after")

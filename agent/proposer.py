@@ -40,11 +40,13 @@ class Proposal:
 CallRecorder = Callable[[str, str, str, list, Completion | None, str | None], int]
 
 
-def sample(backend: LLMBackend, cfg: BackendConfig, messages: list, attempt: int) -> Completion:
-    """One reply for `messages`; each re-ask (`attempt` > 0) samples 0.3 hotter, up to temperature 2."""
+def sample(backend: LLMBackend, cfg: BackendConfig, messages: list, attempt: int,
+           grammar: str | None = None) -> Completion:
+    """One reply for `messages` (following `grammar` where the backend constrains); each re-ask
+    (`attempt` > 0) samples 0.3 hotter, up to temperature 2."""
     return complete_with_retry(backend, messages, max_tokens=cfg.max_tokens,
                                temperature=min(2.0, cfg.temperature + 0.3 * attempt),
-                               attempts=cfg.retries, max_wait_s=cfg.retry_max_wait_s)
+                               attempts=cfg.retries, max_wait_s=cfg.retry_max_wait_s, grammar=grammar)
 
 
 class Proposer(ABC):

@@ -4,7 +4,8 @@ The grammar text is read by an independent GBNF recognizer (tests/helpers/gbnf.p
 made of runs of the parent's lines are accepted and apply; anything else is rejected. Every
 SEARCH text the grammar allows is enumerated for short parents and checked to be a run of
 parent lines. `parse_edit` (the same structure read directly) agrees with the grammar text.
-With llama-cpp-python installed, the grammars also load in llama.cpp's own parser.
+With the `local` extra installed, llama.cpp's own grammar engine (the model's vocabulary only,
+no weights evaluated) parses the grammars and agrees on sample replies.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ import random
 
 import pytest
 from archagent.agent.patch import apply_reply
+from archagent.agent.llm.model_files import DEFAULT_MODEL, PRESETS
 from archagent.agent.reply_grammar import EditShape, code_grammar, edit_grammar, literal, parse_edit
 from archagent.evals.tasks import get_task
 
-from tests.helpers.gbnf import Grammar
+from tests.helpers.gbnf import Grammar, llama_accepts
 
 PARENTS = {f"{t}/{name}": code for t in ("digits", "mnist1d") for name, code in get_task(t).seeds().items()}
 
@@ -153,8 +155,28 @@ def test_code_grammar_takes_exactly_one_python_block_defining_net() -> None:
     assert not g.accepts(f"```python\n{code}```\n```python\n{code}```")
 
 
+@pytest.fixture(scope="module")
+def llama_vocab():
+    """llama.cpp with the default preset's vocabulary only (no weights evaluated): its own grammar engine."""
+    llama_cpp = pytest.importorskip("llama_cpp")
+    for module in PRESETS[DEFAULT_MODEL].part_modules:
+        pytest.importorskip(module)
+    from archagent.agent.llm.local import resolve_model
+
+    llm = llama_cpp.Llama(model_path=str(resolve_model(None)[1]), vocab_only=True, verbose=False)
+    yield llm
+    llm.close()
+
+
+@pytest.mark.local_llm
 @pytest.mark.parametrize("name", sorted(PARENTS))
-def test_grammars_load_in_llama_cpp(name: str) -> None:
-    llama_grammar = pytest.importorskip("llama_cpp.llama_grammar")
-    for text in (edit_grammar(PARENTS[name]), code_grammar()):
-        assert llama_grammar.LlamaGrammar.from_string(text, verbose=False) is not None
+def test_llama_cpp_parses_the_grammars_and_agrees_on_replies(llama_vocab, name: str) -> None:
+    parent, rng = PARENTS[name], random.Random(name)
+    grammar = edit_grammar(parent)
+    for _ in range(3):
+        reply, _ = random_reply(parent, rng)
+        assert llama_accepts(llama_vocab, grammar, reply), reply
+        assert not llama_accepts(llama_vocab, grammar, reply.replace("<<<<<<< SEARCH\n", "<<<<<<< SEARCH\n# x\n"))
+    code = f"```python\n{parent.strip(chr(10))}\n```"
+    assert llama_accepts(llama_vocab, code_grammar(), code)
+    assert not llama_accepts(llama_vocab, code_grammar(), "Here it is:\n" + code)

@@ -60,13 +60,20 @@ class LLMAsk:
         return [{"role": "system", "content": self.prompts.render("system").strip()},
                 {"role": "user", "content": self.prompts.render(template, **vars(ctx)).strip()}]
 
-    def ask(self, operator: str, messages: list, parse: Parse, call: OperatorCall) -> Proposal:
-        """Ask until the reply is new (or the re-asks run out); a reply that does not parse fails the proposal."""
+    @property
+    def constrained(self) -> bool:
+        """Whether replies can be held to a grammar (llama.cpp backends with `constrained` on)."""
+        return self.backend.constrains
+
+    def ask(self, operator: str, messages: list, parse: Parse, call: OperatorCall,
+            grammar: str | None = None) -> Proposal:
+        """Ask until the reply is new (or the re-asks run out); a reply that does not parse fails the proposal.
+        `grammar` (GBNF) constrains every reply where the backend can."""
         parents = tuple(p.id for p in call.parents if p.id is not None)
         fail = Proposal(None, parents, self.name, operator=operator)
         for attempt in range(self.novelty_retries + 1):
             try:
-                reply = sample(self.backend, self.cfg, messages, attempt)
+                reply = sample(self.backend, self.cfg, messages, attempt, grammar)
             except BackendExhausted:
                 raise
             except LLMError as err:

@@ -1,6 +1,7 @@
 """LLM crossover: combine two parents from different families/islands (`prompts/crossover.j2`).
 
-The reply is a whole file, or SEARCH/REPLACE blocks against parent A.
+The reply is a whole file, or SEARCH/REPLACE blocks against parent A; where the
+backend constrains decoding, exactly one python block (the prompt asks for a whole file).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from archagent.agent.operators.base import LLMAsk, Operator, OperatorCall
 from archagent.agent.patch import apply_reply
 from archagent.agent.prompting import Exemplar, FailureRow, TaskBrief
 from archagent.agent.proposer import Proposal
+from archagent.agent.reply_grammar import code_grammar
 
 
 @dataclass(frozen=True)
@@ -31,4 +33,6 @@ class Crossover(Operator):
     def propose(self, call: OperatorCall) -> Proposal:
         a, b = call.parents
         ctx = CrossoverContext(call.ctx.task, a, b, call.ctx.failures)
-        return self.llm.ask(self.name, self.llm.messages("crossover", ctx), partial(apply_reply, a.code), call)
+        grammar = code_grammar() if self.llm.constrained else None
+        return self.llm.ask(self.name, self.llm.messages("crossover", ctx), partial(apply_reply, a.code), call,
+                            grammar)

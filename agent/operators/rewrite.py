@@ -1,10 +1,14 @@
-"""LLM rewrite: the whole file, from the loop's few-shot prompt (`prompts/propose.j2`)."""
+"""LLM rewrite: the whole file, from the loop's few-shot prompt (`prompts/propose.j2`).
+
+Where the backend constrains decoding, the reply is exactly one python block defining `class Net`.
+"""
 
 from __future__ import annotations
 
 from archagent.agent.extract import extract_code
 from archagent.agent.operators.base import LLMAsk, Operator, OperatorCall
 from archagent.agent.proposer import Proposal
+from archagent.agent.reply_grammar import code_grammar
 
 
 class Rewrite(Operator):
@@ -14,4 +18,5 @@ class Rewrite(Operator):
         self.llm = llm
 
     def propose(self, call: OperatorCall) -> Proposal:
-        return self.llm.ask(self.name, self.llm.messages("propose", call.ctx), extract_code, call)
+        grammar = code_grammar() if self.llm.constrained else None
+        return self.llm.ask(self.name, self.llm.messages("propose", call.ctx), extract_code, call, grammar)

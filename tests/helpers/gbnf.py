@@ -4,6 +4,7 @@ Covers the subset `agent.reply_grammar` writes: rules `name ::= alternatives`, s
 with escapes, character classes (negated too), rule references, groups, and `?`, `*`, `+`.
 Matching is by sets of end positions, memoized, so ambiguity costs no backtracking. It is
 written independently of llama.cpp, to check the grammar text itself without a model.
+`llama_accepts` asks llama.cpp's own grammar sampler the same question, token by token.
 """
 
 from __future__ import annotations
@@ -132,3 +133,27 @@ def _check_refs(node: Node, rules: dict, where: str) -> None:
             _check_refs(n, rules, where)
     elif node.kind in ("opt", "star", "plus"):
         _check_refs(node.value, rules, where)
+
+
+def llama_accepts(llm, grammar: str, text: str) -> bool:
+    """Whether llama.cpp's grammar sampler lets `llm` (a vocab-only `llama_cpp.Llama`) emit `text` then stop."""
+    import ctypes
+
+    import llama_cpp
+
+    sampler = llama_cpp.llama_sampler_init_grammar(llm._model.vocab, grammar.encode(), b"root")
+    assert sampler, "llama.cpp could not parse the grammar"
+    eos = llm.token_eos()
+    try:
+        for token in [*llm.tokenize(text.encode(), add_bos=False, special=False), eos]:
+            data = (llama_cpp.llama_token_data * 1)()
+            data[0].id, data[0].logit = token, 0.0
+            one = llama_cpp.llama_token_data_array(data=data, size=1, selected=-1, sorted=False)
+            llama_cpp.llama_sampler_apply(sampler, ctypes.byref(one))
+            if data[0].logit == float("-inf"):
+                return False
+            if token != eos:
+                llama_cpp.llama_sampler_accept(sampler, token)
+        return True
+    finally:
+        llama_cpp.llama_sampler_free(sampler)
