@@ -1,6 +1,6 @@
 """LLM seconds per valid, novel proposal of the local model: free-form vs grammar-constrained replies, lookup off/on.
 
-    nice python benchmarks/local_speed.py --task mnist1d --n 3 [--variants edit-blocks:constrained:plain,...]
+    nice python benchmarks/local_speed.py --task mnist1d --n 2 [--variants edit-blocks:constrained:plain,...]
 
 A variant is operator:reply:decoding. Operators: `edit-blocks` (SEARCH/REPLACE
 blocks), `edit-file` (the whole changed file), `rewrite` (the few-shot prompt,
@@ -9,7 +9,10 @@ or `constrained` (the GBNF of `agent.reply_grammar`, as the local backend
 answers by default). Decoding: `plain`, or `lookup` (prompt-lookup speculative
 decoding, `lookup_tokens`; a second copy of the model, loaded only if asked).
 Every round takes the next seed of the task as the parent and one directive,
-and asks every variant in turn, so all see the same background load. Each reply
+and asks every variant in turn, so all see the same background load; variants
+that share a prompt (free and constrained) run back to back, the second reusing
+the first's evaluated prompt, in an order rotated per round (use an even `--n`
+with two reply modes, so each pays the full prompt equally often). Each reply
 goes through the product's operator code (`agent.operators`) and the sandbox
 probe (build, shape, budget; no training). Reported per variant: seconds,
 prompt-evaluation and generation seconds (llama.cpp's counters) and completion
@@ -43,9 +46,8 @@ from benchmarks.local_validity import classify
 
 OPERATORS = {"edit-blocks": partial(Edit, whole_file=False), "edit-file": partial(Edit, whole_file=True),
              "rewrite": Rewrite}
-DEFAULT = ("edit-blocks:free:plain,edit-blocks:constrained:plain,edit-file:free:plain,"
-           "edit-file:constrained:plain,rewrite:free:plain,rewrite:constrained:plain,"
-           "edit-blocks:constrained:lookup,rewrite:constrained:lookup")
+DEFAULT = ("edit-blocks:free:plain,edit-blocks:constrained:plain,edit-file:constrained:plain,"
+           "rewrite:constrained:plain,edit-blocks:constrained:lookup")
 
 
 @dataclass
@@ -83,6 +85,15 @@ def ask(op: Operator, backend: LocalBackend, constrained: bool, ctx: PromptConte
     st.outcomes[classify(prop, ctx, evaluator)] += 1
 
 
+def groups(variants: list[tuple[str, ...]], r: int) -> list[list[tuple[str, ...]]]:
+    """Variants with the same prompt and model (free/constrained) back to back, their order rotated by round:
+    the second in a group reuses the first's evaluated prompt, so each pays the full prompt equally often."""
+    out: dict[tuple[str, str], list] = {}
+    for v in variants:
+        out.setdefault((v[0], v[2]), []).append(v)
+    return [g[r % len(g):] + g[:r % len(g)] for g in out.values()]
+
+
 def row(name: str, st: Stats) -> str:
     out = dict(st.outcomes)
     good = out.pop("valid", 0)
@@ -96,7 +107,7 @@ def row(name: str, st: Stats) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--task", default="mnist1d")
-    ap.add_argument("--n", type=int, default=3, help="rounds (proposals per variant)")
+    ap.add_argument("--n", type=int, default=2, help="rounds (proposals per variant)")
     ap.add_argument("--variants", default=DEFAULT, help="comma-separated operator:reply:decoding")
     ap.add_argument("--model", default=None)
     ap.add_argument("--lookup", type=int, default=10, help="draft tokens of the lookup decoding")
@@ -123,8 +134,9 @@ def main() -> None:
         name, code = seeds[r % len(seeds)]
         parent = Exemplar(code, f"seed {name}", 1)
         ctx = PromptContext(TaskBrief.of(task), [parent], directive=rng.choice(directives))
-        for v, op in ops.items():
-            ask(op, backends[v[2]], v[1] == "constrained", ctx, parent, stats[v], evaluator)
+        for group in groups(variants, r):
+            for v in group:
+                ask(ops[v], backends[v[2]], v[1] == "constrained", ctx, parent, stats[v], evaluator)
         print(f"round {r + 1}/{args.n} done, load {os.getloadavg()[0]:.1f}", flush=True)
     print(f"load average at end: {os.getloadavg()}\n")
     print("| operator | reply | decoding | calls | s / call | prompt s | gen s | tokens / call | valid novel "

@@ -14,8 +14,14 @@ import itertools
 import random
 
 import pytest
-from archagent.agent.patch import apply_reply
+from archagent.agent.config import BackendConfig, OperatorsConfig
+from archagent.agent.llm.base import Completion, LLMBackend
 from archagent.agent.llm.model_files import DEFAULT_MODEL, PRESETS
+from archagent.agent.operators.base import LLMAsk, OperatorCall
+from archagent.agent.operators.edit import Edit
+from archagent.agent.operators.rewrite import Rewrite
+from archagent.agent.patch import apply_reply
+from archagent.agent.prompting import Exemplar, PromptContext, Prompts, TaskBrief
 from archagent.agent.reply_grammar import EditShape, code_grammar, edit_grammar, literal, parse_edit
 from archagent.evals.tasks import get_task
 
@@ -180,3 +186,41 @@ def test_llama_cpp_parses_the_grammars_and_agrees_on_replies(llama_vocab, name: 
     code = f"```python\n{parent.strip(chr(10))}\n```"
     assert llama_accepts(llama_vocab, code_grammar(), code)
     assert not llama_accepts(llama_vocab, code_grammar(), "Here it is:\n" + code)
+
+
+class GrammarRecorder(LLMBackend):
+    """Answers every call with one fixed reply and records the grammar it was asked to follow."""
+
+    kind, model = "local", "recorder"
+
+    def __init__(self, constrains: bool, reply: str):
+        self.constrains, self.reply, self.grammars = constrains, reply, []
+
+    def complete(self, messages, *, temperature: float, max_tokens: int, grammar: str | None = None) -> Completion:
+        self.grammars.append(grammar)
+        return Completion(self.reply, self.model)
+
+
+@pytest.mark.parametrize("constrains", [True, False])
+def test_operators_pass_their_reply_grammar_only_to_constraining_backends(constrains: bool) -> None:
+    parent_code = PARENTS["mnist1d/cnn"]
+    reply = block(["            nn.ReLU(),"], ["            nn.GELU(),"])
+    backend = GrammarRecorder(constrains, reply)
+    llm = LLMAsk(backend, BackendConfig(kind="local"), Prompts(), "local", 0)
+    parent = Exemplar(parent_code, "seed cnn", 1)
+    call = OperatorCall(PromptContext(TaskBrief.of(get_task("mnist1d")), [parent]), (parent,),
+                        lambda *a: 0, lambda code: None)
+    prop = Edit(llm).propose(call)
+    assert prop.code == apply_reply(parent_code, reply) and prop.failure_kind is None
+    Edit(llm, whole_file=True).propose(call)
+    Rewrite(llm).propose(call)
+    expected = [edit_grammar(parent_code), code_grammar(), code_grammar()] if constrains else [None] * 3
+    assert backend.grammars == expected
+
+
+@pytest.mark.parametrize(("kind", "constrained", "edit_format", "whole_file"), [
+    ("local", True, None, False), ("local", False, None, True), ("litellm", True, None, False),
+    ("local", True, "file", True), ("local", False, "blocks", False),
+])
+def test_constrained_local_models_edit_with_blocks_by_default(kind, constrained, edit_format, whole_file) -> None:
+    assert OperatorsConfig(edit_format=edit_format).edit_whole_file(kind, constrained) is whole_file

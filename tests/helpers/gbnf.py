@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 _TOKEN = re.compile(r'\s*(?:(?P<lit>"(?:\\.|[^"\\])*")|(?P<cls>\[(?:\\.|[^\]\\])*\])|(?P<name>[A-Za-z][\w-]*)'
                     r"|(?P<op>[()|?*+]))")
@@ -95,7 +95,7 @@ class Grammar:
         for name, node in self.rules.items():
             _check_refs(node, self.rules, name)
 
-        @lru_cache(maxsize=None)
+        @cache
         def ends(node: Node, pos: int) -> frozenset[int]:
             k, v = node.kind, node.value
             if k == "lit":
