@@ -77,12 +77,15 @@ def ask(op: Operator, backend: LocalBackend, constrained: bool, ctx: PromptConte
         st.tokens += completion.completion_tokens if completion else 0
         return 0
 
-    p0, t0 = perf(backend), time.perf_counter()
+    p0, t0, tokens = perf(backend), time.perf_counter(), st.tokens
     prop = op.propose(OperatorCall(ctx, (parent,), record, lambda code: None))
-    p1 = perf(backend)
-    st.calls, st.seconds = st.calls + 1, st.seconds + time.perf_counter() - t0
+    p1, seconds = perf(backend), time.perf_counter() - t0
+    st.calls, st.seconds = st.calls + 1, st.seconds + seconds
     st.prompt_s, st.gen_s = st.prompt_s + p1[0] - p0[0], st.gen_s + p1[1] - p0[1]
-    st.outcomes[classify(prop, ctx, evaluator)] += 1
+    outcome = classify(prop, ctx, evaluator)
+    st.outcomes[outcome] += 1
+    print(f"  {parent.label}: {seconds:.1f} s (prompt {p1[0] - p0[0]:.1f}, gen {p1[1] - p0[1]:.1f}), "
+          f"{st.tokens - tokens} tokens, {outcome}, load {os.getloadavg()[0]:.1f}", flush=True)
 
 
 def groups(variants: list[tuple[str, ...]], r: int) -> list[list[tuple[str, ...]]]:
@@ -136,6 +139,7 @@ def main() -> None:
         ctx = PromptContext(TaskBrief.of(task), [parent], directive=rng.choice(directives))
         for group in groups(variants, r):
             for v in group:
+                print(":".join(v), flush=True)
                 ask(ops[v], backends[v[2]], v[1] == "constrained", ctx, parent, stats[v], evaluator)
         print(f"round {r + 1}/{args.n} done, load {os.getloadavg()[0]:.1f}", flush=True)
     print(f"load average at end: {os.getloadavg()}\n")
