@@ -10,13 +10,17 @@ untouched text (`agent.patch.apply_reply` looks after the previous block
 first). The grammar is linear in the parent: per usable line i,
 
     run_i  ::= "<line i>\\n" (run_{i+1} | tail_i)        # extend the run, or end it at line i
-    tail_i ::= "=======\\n" free* ">>>>>>> REPLACE" ("\\n\\n<<<<<<< SEARCH\\n" from_{i+1})?
+    tail_i ::= "=======\\n" rep ">>>>>>> REPLACE" ("\\n\\n<<<<<<< SEARCH\\n" from_{i+1})?
     from_i ::= run_i | from_{next usable line}          # the next block starts at line i or later
 
 A run never starts on a blank line nor holds a line that looks like a block
 marker or a fence (`usable`); a REPLACE line never starts with `<`, `=` or `>`
-and holds no backtick, so the parser cannot end a block early. Only llama.cpp
-backends take grammars; hosted models keep the free-form prompt.
+and holds no backtick, so the parser cannot end a block early. A REPLACE part
+holds at most `MAX_REPLACE_LINES` lines: the 1.5B model, asked for one change,
+once copied a 10-line block as SEARCH and repeated its conv layers in REPLACE
+until the token limit (900 tokens, 20 min at load 17); the cap ends such a loop
+after a few hundred tokens. Only llama.cpp backends take grammars; hosted models
+keep the free-form prompt.
 """
 
 from __future__ import annotations
@@ -27,6 +31,12 @@ from dataclasses import dataclass
 SEARCH, DIVIDER, REPLACE = "<<<<<<< SEARCH", "=======", ">>>>>>> REPLACE"
 _MARKER = re.compile(r"<{5}|={5}|>{5}|```")
 FREE_LINE = r'free ::= ([^`<=>\n] [^`\n]*)? "\n"'
+MAX_REPLACE_LINES = 16
+
+
+def _bounded(rule: str, item: str, most: int) -> list[str]:
+    """`rule` ::= at most `most` `item`s, as nested optional rules (no `{m,n}` needed)."""
+    return [f"{rule}{k} ::= ({item} {rule}{k - 1})?" if k > 1 else f"{rule}1 ::= {item}?" for k in range(most, 0, -1)]
 
 
 def literal(text: str) -> str:
@@ -64,7 +74,7 @@ def edit_grammar(parent: str) -> str:
     starts = shape.starts()
     if not starts:
         raise ValueError("the parent has no line an edit block could search for")
-    rules = [f'root ::= "{SEARCH}\\n" from{starts[0]}', FREE_LINE]
+    rules = [f'root ::= "{SEARCH}\\n" from{starts[0]}', FREE_LINE, *_bounded("rep", "free", MAX_REPLACE_LINES)]
     for k, i in enumerate(starts):
         rules.append(f"from{i} ::= run{i}" + (f" | from{starts[k + 1]}" if k + 1 < len(starts) else ""))
     for i, line in enumerate(shape.lines):
@@ -79,7 +89,7 @@ def _run_rules(shape: EditShape, i: int, line: str) -> list[str]:
     nxt = shape.starts(i)
     again = f' ("\\n\\n{SEARCH}\\n" from{nxt[0]})?' if nxt else ""
     return [f'run{i} ::= {literal(line + chr(10))} {more}',
-            f'tail{i} ::= "{DIVIDER}\\n" free* "{REPLACE}"{again}']
+            f'tail{i} ::= "{DIVIDER}\\n" rep{MAX_REPLACE_LINES} "{REPLACE}"{again}']
 
 
 def code_grammar() -> str:
@@ -116,7 +126,9 @@ def _parse_block(shape: EditShape, chunk: str, after: int) -> tuple[int, int, st
         return None
     search, replace = head[:-1].split("\n"), rest[: -len(REPLACE)]
     free = replace.split("\n")[:-1] if replace else []
-    if replace and not replace.endswith("\n") or any(not re.fullmatch(r"(?:[^`<=>\n][^`\n]*)?", ln) for ln in free):
+    if len(free) > MAX_REPLACE_LINES or (replace and not replace.endswith("\n")):
+        return None
+    if any(not re.fullmatch(r"(?:[^`<=>\n][^`\n]*)?", ln) for ln in free):
         return None
     for start in shape.starts(after):
         end = start + len(search) - 1

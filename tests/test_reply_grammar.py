@@ -22,7 +22,7 @@ from archagent.agent.operators.edit import Edit
 from archagent.agent.operators.rewrite import Rewrite
 from archagent.agent.patch import apply_reply
 from archagent.agent.prompting import Exemplar, PromptContext, Prompts, TaskBrief
-from archagent.agent.reply_grammar import EditShape, code_grammar, edit_grammar, literal, parse_edit
+from archagent.agent.reply_grammar import MAX_REPLACE_LINES, EditShape, code_grammar, edit_grammar, literal, parse_edit
 from archagent.evals.tasks import get_task
 
 from tests.helpers.gbnf import Grammar, llama_accepts
@@ -127,6 +127,14 @@ def test_a_repeated_line_searched_twice_edits_both_places_in_order() -> None:
     assert Grammar(edit_grammar(parent)).accepts(reply)
     out = apply_reply(parent, reply)
     assert "nn.ReLU()" not in out and out.count("nn.GELU()") == 3
+
+
+def test_a_replace_part_holds_at_most_the_line_cap() -> None:
+    parent = PARENTS["mnist1d/cnn"]
+    grammar, relu = Grammar(edit_grammar(parent)), ["            nn.ReLU(),"]
+    for n, ok in ((0, True), (MAX_REPLACE_LINES, True), (MAX_REPLACE_LINES + 1, False)):
+        reply = block(relu, ["            nn.GELU(),"] * n)
+        assert grammar.accepts(reply) is ok and (parse_edit(parent, reply) is not None) is ok
 
 
 def test_lines_that_look_like_markers_are_never_searched() -> None:
