@@ -62,6 +62,7 @@ class BackendConfig(_Strict):
     n_batch: int = Field(512, gt=0, le=65_536)  # local: prompt tokens evaluated per llama.cpp batch
     lookup_tokens: int = Field(0, ge=0, le=64)  # local: prompt-lookup speculative decoding draft length (0: off)
     prompt_cache_mb: int = Field(0, ge=0, le=2**20)  # local: RAM cache of prompt states beyond the last (0: off)
+    constrained: bool = True  # local: grammar-constrained replies (edits search the parent's lines; one code block)
     weight: float = Field(1.0, gt=0, le=1e6)  # share of proposals when several backends are set
 
     @model_validator(mode="after")
@@ -146,12 +147,12 @@ class OperatorsConfig(_Strict):
     use: list[OperatorName] = Field(default_factory=lambda: ["mutation", "edit", "crossover", "rewrite"], min_length=1)
     floor: float = Field(0.1, ge=0.0, le=0.25)  # least share of proposals each operator gets
     novelty_retries: int = Field(2, ge=0, le=20)  # re-asks (hotter) when a reply repeats an earlier candidate
-    # edit replies: SEARCH/REPLACE blocks, or the whole changed file; None: "file" for local models (the
-    # 1.5B copied the block example and dropped markers; benchmarks/README.md), "blocks" for the others
+    # edit replies: SEARCH/REPLACE blocks, or the whole changed file; None: "blocks", except "file" for local
+    # models with `constrained = false` (free-form, the 1.5B dropped block markers; benchmarks/README.md)
     edit_format: Literal["blocks", "file"] | None = None
 
-    def edit_whole_file(self, kind: str) -> bool:
-        return (self.edit_format or ("file" if kind == "local" else "blocks")) == "file"
+    def edit_whole_file(self, kind: str, constrained: bool = False) -> bool:
+        return (self.edit_format or ("file" if kind == "local" and not constrained else "blocks")) == "file"
 
 
 class PipelineConfig(_Strict):

@@ -56,11 +56,13 @@ CallRecorder = Callable[[str, str, str, list, Completion | None, str | None], in
 Parse = Callable[[str], str | None]  # reply -> code (None: no code); raises PatchError
 
 
-def sample(backend: LLMBackend, cfg: BackendConfig, messages: list, attempt: int) -> Completion:
-    """One reply for `messages`; each re-ask (`attempt` > 0) samples 0.3 hotter, up to temperature 2."""
+def sample(backend: LLMBackend, cfg: BackendConfig, messages: list, attempt: int,
+           grammar: str | None = None) -> Completion:
+    """One reply for `messages` (following `grammar` where the backend constrains); each re-ask
+    (`attempt` > 0) samples 0.3 hotter, up to temperature 2."""
     return complete_with_retry(backend, messages, max_tokens=cfg.max_tokens,
                                temperature=min(2.0, cfg.temperature + 0.3 * attempt),
-                               attempts=cfg.retries, max_wait_s=cfg.retry_max_wait_s)
+                               attempts=cfg.retries, max_wait_s=cfg.retry_max_wait_s, grammar=grammar)
 
 
 class LLMAsk:
@@ -73,14 +75,20 @@ class LLMAsk:
         return [{"role": "system", "content": self.prompts.render("system").strip()},
                 {"role": "user", "content": self.prompts.render(template, **vars(ctx)).strip()}]
 
+    @property
+    def constrained(self) -> bool:
+        """Whether replies can be held to a grammar (llama.cpp backends with `constrained` on)."""
+        return self.backend.constrains
+
     def ask(self, operator: str | None, messages: list, parse: Parse, draw: Draw, record_call: CallRecorder,
-            seen: Seen | None = None) -> Proposal:
+            seen: Seen | None = None, grammar: str | None = None) -> Proposal:
         """Ask until the reply is new (or the re-asks run out); a reply that does not parse fails the proposal.
-        New: not `seen` (default: the draw's, any earlier candidate of the campaign)."""
+        New: not `seen` (default: the draw's, any earlier candidate of the campaign). `grammar` (GBNF)
+        constrains every reply where the backend can."""
         fail, spent, seen = Proposal(None, draw.parent_ids(), self.name, operator=operator), 0.0, seen or draw.seen
         for attempt in range(self.retries + 1):
             try:
-                reply = sample(self.backend, self.cfg, messages, attempt)
+                reply = sample(self.backend, self.cfg, messages, attempt, grammar)
             except BackendExhausted:
                 raise
             except LLMError as err:

@@ -1,6 +1,7 @@
 """LLM crossover: combine two parents from different families/islands (`prompts/crossover.j2`).
 
-The reply is a whole file, or SEARCH/REPLACE blocks against parent A.
+The reply is a whole file, or SEARCH/REPLACE blocks against parent A; where the
+backend constrains decoding, exactly one python block (the prompt asks for a whole file).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from archagent.agent.operators.base import LLMAsk, Operator
 from archagent.agent.patch import apply_reply
 from archagent.agent.prompting import Exemplar, FailureRow, TaskBrief
 from archagent.agent.proposer import CallRecorder, Proposal
+from archagent.agent.reply_grammar import code_grammar
 
 
 @dataclass(frozen=True)
@@ -32,5 +34,6 @@ class Crossover(Operator):
     def propose(self, draw: Draw, record_call: CallRecorder) -> Proposal:
         a, b = draw.exemplars
         ctx = CrossoverContext(draw.ctx.task, a, b, draw.ctx.failures)
+        grammar = code_grammar() if self.llm.constrained else None
         return self.llm.ask(self.name, self.llm.messages("crossover", ctx), partial(apply_reply, a.code), draw,
-                            record_call)
+                            record_call, grammar=grammar)

@@ -1,4 +1,7 @@
-"""LLM rewrite: the whole file, from the loop's few-shot prompt (`prompts/propose.j2`)."""
+"""LLM rewrite: the whole file, from the loop's few-shot prompt (`prompts/propose.j2`).
+
+Where the backend constrains decoding, the reply is exactly one python block defining `class Net`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from archagent.agent.draw import Draw
 from archagent.agent.extract import extract_code
 from archagent.agent.operators.base import LLMAsk, Operator
 from archagent.agent.proposer import CallRecorder, Proposal
+from archagent.agent.reply_grammar import code_grammar
 
 
 class Rewrite(Operator):
@@ -15,4 +19,6 @@ class Rewrite(Operator):
         self.llm = llm
 
     def propose(self, draw: Draw, record_call: CallRecorder) -> Proposal:
-        return self.llm.ask(self.name, self.llm.messages("propose", draw.ctx), extract_code, draw, record_call)
+        grammar = code_grammar() if self.llm.constrained else None
+        return self.llm.ask(self.name, self.llm.messages("propose", draw.ctx), extract_code, draw, record_call,
+                            grammar=grammar)
