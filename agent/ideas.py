@@ -14,8 +14,9 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from archagent.knowledge.fitness import Objective
 from archagent.knowledge.ideas.cards import IdeaCard, load_cards
@@ -79,3 +80,9 @@ def lineage_ideas(parent: Candidate, by_id: Mapping[int, Candidate], depth: int 
             out.add(node.idea)
         node = by_id.get(node.parent_ids[0]) if node.parent_ids else None
     return out
+
+
+def retriever(library: IdeaLibrary, budget: Budget) -> Callable[[tuple[Candidate, ...], Any], tuple[IdeaCard, ...]]:
+    """The population's per-proposal hook (`agent.population.IdeaRetriever`): cards for a child of the first
+    parent, weighted by the outcomes of the population's members in memory (no store read)."""
+    return lambda parents, population: library.for_parent(parents[0], tuple(population.members.values()), budget)

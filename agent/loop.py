@@ -31,9 +31,10 @@ from archagent.agent.config import CampaignConfig
 from archagent.agent.draw import Draw
 from archagent.agent.extract import extract_code
 from archagent.agent.hooks import Hooks, LLMTask, knowledge_hooks
+from archagent.agent.ideas import IdeaLibrary, retriever
 from archagent.agent.llm import BackendExhausted, Completion, preflight
 from archagent.agent.pipeline import Pipeline
-from archagent.agent.population import Population
+from archagent.agent.population import IdeaRetriever, Population
 from archagent.agent.prefilter import Prefilter
 from archagent.agent.prompting import load_directives
 from archagent.agent.proposer import CallRecorder, Proposal, Proposer, record_call
@@ -41,6 +42,7 @@ from archagent.agent.proposers import make_proposers
 from archagent.agent.run_guard import check_before_compute, check_heldout, exclusive_run
 from archagent.agent.tracking import make_tracker
 from archagent.evals.tasks import Task, get_task
+from archagent.knowledge.ideas.signals import Budget
 from archagent.knowledge.records import Candidate, FailureKind, LLMCall, Status
 from archagent.knowledge.store import Store
 from archagent.sandbox.executor import Completed, Executor
@@ -122,9 +124,17 @@ class Campaign:
             check_heldout(self.store, self.id, self.task)
             return self._run()
 
+    def _idea_retriever(self) -> IdeaRetriever | None:
+        """The idea library's one call per LLM proposal (`[ideas]`); None when ideas are off."""
+        if not self.cfg.ideas.enabled:
+            return None
+        library = IdeaLibrary.from_config(self.cfg.ideas, self.population.objective, self.cfg.seed)
+        return retriever(library, Budget.of(self.task.spec, self.task.higher_is_better, self.cfg.task.max_params))
+
     def _run(self) -> Summary:
         self.store.set_campaign_state(self.id, "running")
         self.population = Population(self.store, self.id, self.task, self.cfg.search)  # the one read of the campaign
+        self.population.ideas = self._idea_retriever()
         self.usage = Usage(self.store.totals(self.id))
         executor = self._executor or make_executor(self.cfg.executor, self.cfg.sandbox)
         self.events: queue.Queue[Completed | LLMDone] = queue.Queue()

@@ -336,9 +336,10 @@ class Population:
         failed = [c for c in cands if c.status == Status.FAILED][-cfg.n_failures:] if cfg.n_failures else []
         failures = [FailureRow(str(c.failure_kind), trim_error(c.failure_msg or "")) for c in failed]
         insights = relevant_insights(self.insights, self.campaign_id, {c.id for c in parents}, cfg)
+        ideas = self.ideas(tuple(parents), self) if self.ideas and parents and plan.llm else ()
         ctx = PromptContext(TaskBrief.of(self.task), exemplars, results, failures, duplicate_rows(list(cands)),
-                            insights, directive, island=island, parents=tuple(parents))
-        ideas = self.ideas(tuple(parents), self) if self.ideas and parents else ()
+                            insights, directive, island=island, parents=tuple(parents),
+                            idea=ideas[0] if ideas else None)
         return Draw(ctx, plan.operator, ideas, cands, self.seen)
 
     def _island(self, plan: Plan) -> int | None:

@@ -85,7 +85,9 @@ class LLMAsk:
         """Ask until the reply is new (or the re-asks run out); a reply that does not parse fails the proposal.
         New: not `seen` (default: the draw's, any earlier candidate of the campaign). `grammar` (GBNF)
         constrains every reply where the backend can."""
-        fail, spent, seen = Proposal(None, draw.parent_ids(), self.name, operator=operator), 0.0, seen or draw.seen
+        idea = draw.ctx.idea.id if draw.ctx.idea is not None else None
+        fail = Proposal(None, draw.parent_ids(), self.name, operator=operator, idea=idea)
+        spent, seen = 0.0, seen or draw.seen
         for attempt in range(self.retries + 1):
             try:
                 reply = sample(self.backend, self.cfg, messages, attempt, grammar)

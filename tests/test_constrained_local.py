@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import pytest
 from archagent.agent.config import BackendConfig
+from archagent.agent.draw import Draw
 from archagent.agent.llm.model_files import DEFAULT_MODEL, PRESETS
-from archagent.agent.operators.base import LLMAsk, OperatorCall
+from archagent.agent.operators.base import LLMAsk
 from archagent.agent.operators.edit import Edit
 from archagent.agent.patch import apply_reply
 from archagent.agent.prompting import Exemplar, PromptContext, Prompts, TaskBrief, load_directives
@@ -50,7 +51,7 @@ def test_constrained_edits_of_the_seeds_always_apply(backend) -> None:
         for i, (name, code) in enumerate(sorted(task.seeds().items())):
             parent = Exemplar(code, f"seed {name}", 1)
             ctx = PromptContext(TaskBrief.of(task), [parent], directive=directives[i % len(directives)])
-            prop = edit.propose(OperatorCall(ctx, (parent,), record, lambda code: None))
+            prop = edit.propose(Draw(ctx), record)
             reply = replies[-1][1]
             assert prop.failure_kind is None, (name, prop.failure_msg, reply)
             assert parse_edit(code, reply) is not None, reply  # a sentence of the grammar, not just parseable

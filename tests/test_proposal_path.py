@@ -6,6 +6,7 @@ scripted LLM (`tests/helpers/scripted_llm.py`) and a real store.
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from collections import Counter
@@ -193,3 +194,22 @@ def test_a_mutation_only_agent_campaign_equals_an_evolution_campaign(tmp_path, m
     assert outcome(agent) == outcome(evolution)
     assert any(parents for _, parents, _, _ in outcome(evolution)[3:])
     assert not agent.store.llm_calls(agent.id)
+
+
+# -- the idea library rides with the draw ----------------------------------------------------
+def test_llm_proposals_carry_an_idea_card_into_the_prompt_and_the_record(tmp_path, monkeypatch):
+    """With `[ideas]` on (the default), each LLM proposal on parents gets a card from the one draw: the prompt
+    shows it and the candidate records its id; AST mutations get none; `enabled = false` turns it off."""
+    from archagent.knowledge.ideas.cards import load_cards
+
+    cards = {c.id: c for c in load_cards(None)}
+    campaign = run(config(tmp_path, "ideas"), monkeypatch)
+    made = [c for c in proposals(campaign) if c.llm_call_id is not None and c.parent_ids]
+    assert made and all(c.idea in cards for c in made)
+    assert all(c.idea is None for c in proposals(campaign) if operator_of(c) == "mutation")
+    calls = {c.id: c for c in campaign.store.llm_calls(campaign.id)}
+    for cand in made:
+        prompt = json.loads(calls[cand.llm_call_id].prompt)[1]["content"]  # the first ask (re-asks follow)
+        assert f"Idea to apply — {cards[cand.idea].name}" in prompt
+    off = run(config(tmp_path, "no-ideas", ideas={"enabled": False}), monkeypatch)
+    assert all(c.idea is None for c in proposals(off))

@@ -15,9 +15,10 @@ import random
 
 import pytest
 from archagent.agent.config import BackendConfig, OperatorsConfig
+from archagent.agent.draw import Draw
 from archagent.agent.llm.base import Completion, LLMBackend
 from archagent.agent.llm.model_files import DEFAULT_MODEL, PRESETS
-from archagent.agent.operators.base import LLMAsk, OperatorCall
+from archagent.agent.operators.base import LLMAsk
 from archagent.agent.operators.edit import Edit
 from archagent.agent.operators.rewrite import Rewrite
 from archagent.agent.patch import apply_reply
@@ -216,12 +217,11 @@ def test_operators_pass_their_reply_grammar_only_to_constraining_backends(constr
     backend = GrammarRecorder(constrains, reply)
     llm = LLMAsk(backend, BackendConfig(kind="local"), Prompts(), "local", 0)
     parent = Exemplar(parent_code, "seed cnn", 1)
-    call = OperatorCall(PromptContext(TaskBrief.of(get_task("mnist1d")), [parent]), (parent,),
-                        lambda *a: 0, lambda code: None)
-    prop = Edit(llm).propose(call)
+    draw, record = Draw(PromptContext(TaskBrief.of(get_task("mnist1d")), [parent])), lambda *a: 0
+    prop = Edit(llm).propose(draw, record)
     assert prop.code == apply_reply(parent_code, reply) and prop.failure_kind is None
-    Edit(llm, whole_file=True).propose(call)
-    Rewrite(llm).propose(call)
+    Edit(llm, whole_file=True).propose(draw, record)
+    Rewrite(llm).propose(draw, record)
     expected = [edit_grammar(parent_code), code_grammar(), code_grammar()] if constrains else [None] * 3
     assert backend.grammars == expected
 

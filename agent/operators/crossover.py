@@ -15,6 +15,7 @@ from archagent.agent.patch import apply_reply
 from archagent.agent.prompting import Exemplar, FailureRow, TaskBrief
 from archagent.agent.proposer import CallRecorder, Proposal
 from archagent.agent.reply_grammar import code_grammar
+from archagent.knowledge.ideas.cards import IdeaCard
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,7 @@ class CrossoverContext:
     a: Exemplar
     b: Exemplar
     failures: list[FailureRow] = field(default_factory=list)
+    idea: IdeaCard | None = None  # the idea card to apply (prompts/_idea.j2)
 
 
 class Crossover(Operator):
@@ -33,7 +35,7 @@ class Crossover(Operator):
 
     def propose(self, draw: Draw, record_call: CallRecorder) -> Proposal:
         a, b = draw.exemplars
-        ctx = CrossoverContext(draw.ctx.task, a, b, draw.ctx.failures)
+        ctx = CrossoverContext(draw.ctx.task, a, b, draw.ctx.failures, draw.ctx.idea)
         grammar = code_grammar() if self.llm.constrained else None
         return self.llm.ask(self.name, self.llm.messages("crossover", ctx), partial(apply_reply, a.code), draw,
                             record_call, grammar=grammar)

@@ -19,6 +19,7 @@ from archagent.agent.patch import apply_reply
 from archagent.agent.prompting import Exemplar, FailureRow, ResultRow, TaskBrief
 from archagent.agent.proposer import CallRecorder, Proposal
 from archagent.agent.reply_grammar import code_grammar, edit_grammar
+from archagent.knowledge.ideas.cards import IdeaCard
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class EditContext:
     results: list[ResultRow] = field(default_factory=list)
     failures: list[FailureRow] = field(default_factory=list)
     whole_file: bool = False  # answer with the whole changed file instead of edit blocks
+    idea: IdeaCard | None = None  # the idea card to apply (prompts/_idea.j2); it replaces the directive
 
 
 class Edit(Operator):
@@ -42,7 +44,7 @@ class Edit(Operator):
     def propose(self, draw: Draw, record_call: CallRecorder) -> Proposal:
         (parent,) = draw.exemplars
         ctx = EditContext(draw.ctx.task, parent, draw.ctx.directive, draw.ctx.results[:5], draw.ctx.failures,
-                          self.whole_file)
+                          self.whole_file, draw.ctx.idea)
         return self.llm.ask(self.name, self.llm.messages("edit", ctx), partial(apply_reply, parent.code), draw,
                             record_call, grammar=self.grammar(parent.code))
 

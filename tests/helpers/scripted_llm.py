@@ -31,7 +31,7 @@ class ScriptedLLM(LLMBackend):
         self.calls: list[tuple[float, float]] = []
         self._lock = threading.Lock()
 
-    def complete(self, messages, *, temperature: float, max_tokens: int) -> Completion:
+    def complete(self, messages, *, temperature: float, max_tokens: int, grammar: str | None = None) -> Completion:
         start = time.monotonic()
         time.sleep(self.delay_s)
         prompt = messages[1]["content"]
