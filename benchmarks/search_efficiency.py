@@ -14,7 +14,8 @@ Methods (one `[[backends]]` line or `[operators]` setting each):
 
 Every (method, search seed) is a real campaign (real sandbox, real training, the
 task's own recipe) in its own store, pre-filter off (every valid proposal trains).
-Campaigns run one at a time, method by method in the order given; each finished
+Campaigns run one at a time: the methods without an LLM first, then the LLM ones,
+each group seed by seed (so a run cut short is balanced); each finished
 campaign leaves `<method>-seed<N>.json` beside its store, and a re-run skips it
 (an unfinished store is deleted and run again, so its clock is honest).
 
@@ -59,6 +60,7 @@ from archagent.knowledge.records import Candidate, LLMCall, Status
 from archagent.knowledge.store import Store
 
 METHODS = ("random", "evolution", "agent-noLLM", "agent", "llm")
+NO_LLM = ("random", "evolution", "agent-noLLM")
 HELD_OUT_SEEDS = tuple(range(200, 208))  # fixed before any v2 run (issue 22); never used for choosing anything
 DEV_SEEDS = (300, 301, 302)  # the only seeds the [evolution] defaults were chosen on
 PAIRS = (("agent", "evolution"), ("agent", "random"), ("evolution", "random"), ("evolution", "best-seed"),
@@ -388,21 +390,24 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_all(args: argparse.Namespace) -> None:
-    """Method by method (cheap ones first, as ordered), seed by seed; finished campaigns are skipped."""
+    """The methods without an LLM first, then the LLM ones; within each group seed by seed (a run cut short
+    leaves every method of the group on the same seeds); finished campaigns are skipped."""
     floor_path = args.store_dir / "noise_floor.json"
     if args.noise_seeds and not floor_path.exists():
         floor_path.write_text(json.dumps(noise_floor(args.task, task_options(args), args.noise_seeds)))
-    for method in args.methods:
-        for seed in args.search_seeds:
-            if result_path(args, method, seed).exists():
-                continue
-            try:
-                run = run_campaign(method, seed, args)
-            except LLMError as err:  # e.g. the local model is not installed: report and go on
-                print(f"{method}: not run ({err})", file=sys.stderr)
-                break
-            print(f"[{method} s{seed}] done: {len(run.trained())}/{len(run.proposals)} trained, "
-                  f"{run.wall_s:.0f} s, load {run.load}", file=sys.stderr, flush=True)
+    cheap = [m for m in args.methods if m in NO_LLM]
+    order = [(m, s) for group in (cheap, [m for m in args.methods if m not in NO_LLM])
+             for s in args.search_seeds for m in group]
+    for method, seed in order:
+        if result_path(args, method, seed).exists():
+            continue
+        try:
+            run = run_campaign(method, seed, args)
+        except LLMError as err:  # e.g. the local model is not installed: report and go on
+            print(f"{method} s{seed}: not run ({err})", file=sys.stderr)
+            continue
+        print(f"[{method} s{seed}] done: {len(run.trained())}/{len(run.proposals)} trained, "
+              f"{run.wall_s:.0f} s, load {run.load}", file=sys.stderr, flush=True)
 
 
 def load_runs(args: argparse.Namespace) -> list[Run]:
