@@ -66,7 +66,7 @@ DEV_SEEDS = (300, 301, 302)  # the only seeds the [evolution] defaults were chos
 PAIRS = (("agent", "evolution"), ("agent", "random"), ("evolution", "random"), ("evolution", "best-seed"),
          ("agent", "best-seed"))
 K_POINTS = (1, 2, 4, 6, 8, 12, 16, 20, 24, 32, 48)
-T_POINTS = (60, 120, 180, 300, 600, 900, 1200, 1800, 2700, 3600)
+T_POINTS = (60, 120, 180, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200)
 
 
 @dataclass(frozen=True)
