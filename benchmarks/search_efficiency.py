@@ -96,7 +96,7 @@ def campaign_config(method: str, seed: int, args: argparse.Namespace, store: Pat
     return {"name": f"{method}-seed{seed}", "store": str(store), "seed": seed,
             "task": {"name": args.task, "options": task_options(args)},
             "budget": budget, "backends": [backend], "operators": operators, "evolution": args.evolution,
-            "prefilter": {"enabled": False}, "sandbox": {"timeout_s": 300}}
+            "prefilter": {"enabled": False}, "sandbox": {"timeout_s": args.timeout}}
 
 
 def task_options(args: argparse.Namespace) -> dict:
@@ -364,6 +364,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help=f"comma-separated, run in this order: {', '.join(METHODS)} (best-seed is always reported)")
     ap.add_argument("--population", type=int, default=None, help="[evolution] population_size (default: config's)")
     ap.add_argument("--tournament", type=int, default=None, help="[evolution] tournament_size (default: config's)")
+    ap.add_argument("--timeout", type=float, default=1800.0,
+                    help="sandbox seconds per evaluation: far above any training here, so that load never turns "
+                         "a candidate into a timeout (which would make results depend on the machine's load)")
     ap.add_argument("--llm-calls", type=int, default=None, help="cap on LLM requests per campaign")
     ap.add_argument("--noise-seeds", type=int, default=3, help="training seeds for the noise floor (0: skip)")
     ap.add_argument("--model", default=None, help="local model preset or .gguf path (default: the embedded one)")
