@@ -157,7 +157,7 @@ class EvolutionConfig(_Strict):
     Defaults chosen on development search seeds 300-302 only (benchmarks/README.md, "Seeded evolution").
     """
 
-    population_size: int = Field(8, ge=1, le=100_000)  # the last N trained or training members; the oldest die first
+    population_size: int = Field(16, ge=1, le=100_000)  # the last N trained or training members; the oldest die first
     tournament_size: int = Field(2, ge=1, le=100_000)  # members drawn per tournament; the best is the parent
 
 

@@ -27,7 +27,7 @@ def evolution_campaign(tmp_path, proposals: int, **evolution) -> tuple[list, lis
 
 
 def test_evolution_starts_from_the_seeds_with_no_random_fill(tmp_path):
-    seeds, proposed = evolution_campaign(tmp_path, proposals=6)  # population 8 > 3 seeds: never "full" early
+    seeds, proposed = evolution_campaign(tmp_path, proposals=6)  # population 16 > 3 seeds: never "full" early
     assert len(seeds) == 3 and all(s.status == Status.OK for s in seeds)
     assert [c.backend for c in proposed] == ["evolution"] * 6
     assert all(c.parent_ids for c in proposed)  # every proposal is a mutation, the first one of a seed

@@ -3,7 +3,7 @@
     [[backends]]
     kind = "evolution"
     [evolution]              # also the agent's mutation arm (agent/operators/mutation.py)
-    population_size = 8
+    population_size = 16
     tournament_size = 2
 
 The population is the campaign's last `population_size` candidates that are
