@@ -42,11 +42,16 @@ class EvolutionProposer(BaselineProposer):
         self.population_size, self.tournament_size = config.population_size, config.tournament_size
 
     def population(self, store: Store) -> list[Candidate]:
-        """The last `population_size` members: trained ones and ones still in training (no fitness yet)."""
+        """The last `population_size` members: trained ones and ones still in training (no fitness yet).
+        When every one of them is still training (a tiny population), the newest trained members stand in:
+        no random fill while a trained member exists."""
         alive = (Status.OK, Status.PENDING, Status.RUNNING)
         members = store.candidates(self.campaign_id, *alive)
         members = [c for c in members if c.status != Status.OK or c.metric is not None]
-        return members[-self.population_size:]
+        window = members[-self.population_size:]
+        if any(c.status == Status.OK for c in window):
+            return window
+        return [c for c in members if c.status == Status.OK][-self.population_size:]
 
     def propose(self, ctx: PromptContext, record_call: CallRecorder) -> Proposal:
         with self.history() as store:
