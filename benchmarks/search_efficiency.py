@@ -16,8 +16,11 @@ Every (method, search seed) is a real campaign (real sandbox, real training, the
 task's own recipe) in its own store, pre-filter off (every valid proposal trains).
 Campaigns run one at a time: the methods without an LLM first, then the LLM ones,
 each group seed by seed (so a run cut short is balanced); each finished
-campaign leaves `<method>-seed<N>.json` beside its store, and a re-run skips it
-(an unfinished store is deleted and run again, so its clock is honest).
+campaign leaves `<method>-seed<N>.json` beside its store, and a re-run skips it.
+An unfinished campaign without an LLM is deleted and run again (cheap, exactly
+reproducible); an unfinished LLM campaign is resumed, and its clock leaves out
+the pause between its runs. Give several processes different `--methods` to
+run campaigns side by side (each file is one campaign's).
 
 Budgets: every campaign runs `--budget` proposals (trained or failed; repeats are
 not counted) and the tables report each of `--at` budgets read off the same
@@ -43,7 +46,6 @@ import os
 import sqlite3
 import statistics
 import sys
-import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
@@ -105,14 +107,19 @@ def task_options(args: argparse.Namespace) -> dict:
 
 
 def run_campaign(method: str, seed: int, args: argparse.Namespace) -> Run:
-    """One campaign from scratch (an unfinished store of it is removed first); its result is saved as JSON."""
+    """One campaign; its result is saved as JSON. An unfinished store of a method without an LLM is removed
+    and run again (cheap, and exactly reproducible); an LLM method's unfinished campaign is resumed, and the
+    time between its runs is left out of its clock (`active_clock`)."""
     store_path = args.store_dir / f"{method}-seed{seed}.db"
-    for stale in args.store_dir.glob(f"{store_path.name}*"):
-        stale.unlink()
+    if method in NO_LLM:
+        for stale in args.store_dir.glob(f"{store_path.name}*"):
+            stale.unlink()
+    elif store_path.exists():
+        print(f"[{method} s{seed}] resuming its unfinished campaign", file=sys.stderr, flush=True)
     cfg = parse_config(campaign_config(method, seed, args, store_path))
-    load0, t0 = os.getloadavg()[0], time.monotonic()
+    load0 = os.getloadavg()[0]
     Campaign(cfg, on_event=lambda e, c: progress(method, seed, e, c)).run()
-    run = read_run(method, seed, args, store_path, time.monotonic() - t0, [load0, os.getloadavg()[0]])
+    run = read_run(method, seed, args, store_path, [load0, os.getloadavg()[0]])
     result_path(args, method, seed).write_text(json.dumps(asdict(run), indent=1))
     return run
 
@@ -121,17 +128,18 @@ def result_path(args: argparse.Namespace, method: str, seed: int) -> Path:
     return args.store_dir / f"{method}-seed{seed}.json"
 
 
-def read_run(method: str, seed: int, args: argparse.Namespace, store_path: Path, wall: float,
-             load: list[float]) -> Run:
+def read_run(method: str, seed: int, args: argparse.Namespace, store_path: Path, load: list[float]) -> Run:
     store = Store(store_path)
     camp = store.campaign(f"{method}-seed{seed}")
     cands, calls = store.candidates(camp.id), store.llm_calls(camp.id)
     store.close()
-    times = result_times(store_path, camp.id)
-    start = stamp(camp.created)
+    times, starts = result_times(store_path, camp.id)
+    activity = sorted([*times.values(), *(stamp(c.created) for c in calls)])
+    clock = active_clock(starts, activity)
+    wall = clock(activity[-1])  # the last result or LLM call
     counted = [c for c in cands if c.backend != "seed" and c.status != Status.DUPLICATE]
     rows = [{"status": str(c.status), "metric": c.metric if c.status == Status.OK else None,
-             "test": c.test_metric if c.status == Status.OK else None, "t_s": times[c.id] - start,
+             "test": c.test_metric if c.status == Status.OK else None, "t_s": clock(times[c.id]),
              "text_key": c.text_key} for c in counted]
     seeds = [c for c in cands if c.backend == "seed" and c.metric is not None]
     best_seed = max(seeds, key=lambda c: c.metric if args.higher else -c.metric) if seeds else None
@@ -140,14 +148,28 @@ def read_run(method: str, seed: int, args: argparse.Namespace, store_path: Path,
                sum(c.latency_s for c in calls), load, operator_rows(method, cands, calls, args.higher))
 
 
-def result_times(store_path: Path, campaign_id: int) -> dict[int, float]:
-    """Each candidate's last update (its result), in seconds since the epoch; read-only."""
+def result_times(store_path: Path, campaign_id: int) -> tuple[dict[int, float], list[float]]:
+    """Each candidate's last update (its result), and the start of each run of the campaign, in seconds
+    since the epoch; read-only."""
     con = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)
     try:
         rows = con.execute("SELECT id, updated FROM candidates WHERE campaign_id = ?", (campaign_id,)).fetchall()
+        runs = con.execute("SELECT started FROM campaign_runs WHERE campaign_id = ? ORDER BY id",
+                           (campaign_id,)).fetchall()
     finally:
         con.close()
-    return {i: stamp(u) for i, u in rows}
+    return {i: stamp(u) for i, u in rows}, [stamp(r[0]) for r in runs]
+
+
+def active_clock(starts: list[float], activity: list[float]):
+    """Seconds since the campaign's first run started, leaving out the pause before each resumed run
+    (from the last activity before it, a result or an LLM call, to its start)."""
+    gaps = [(start, max([t for t in activity if t < start], default=start)) for start in starts[1:]]
+
+    def clock(t: float) -> float:
+        paused = sum(start - last for start, last in gaps if start <= t)
+        return t - starts[0] - paused
+    return clock
 
 
 def stamp(iso: str) -> float:

@@ -31,3 +31,11 @@ def test_paired_table_counts_ties_within_the_noise_floor():
     lines = paired_table(runs, 1, True, tie=0.014).splitlines()
     line = next(ln for ln in lines if ln.startswith("| agent − evolution"))
     assert "| 4 |" in line and line.endswith("0 / 4 / 0 |")
+
+
+def test_a_resumed_campaign_s_clock_leaves_out_the_pause():
+    from benchmarks.search_efficiency import active_clock
+
+    clock = active_clock([0.0, 100.0], [5.0, 40.0, 120.0])  # killed after 40 s, resumed at 100 s
+    assert clock(40.0) == 40.0 and clock(120.0) == 60.0
+    assert active_clock([0.0], [5.0])(5.0) == 5.0
