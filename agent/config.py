@@ -155,6 +155,16 @@ class OperatorsConfig(_Strict):
         return (self.edit_format or ("file" if kind == "local" and not constrained else "blocks")) == "file"
 
 
+class EvolutionConfig(_Strict):
+    """Regularized evolution (agent/baselines/evolution.py): `kind = "evolution"` and the agent's mutation arm.
+
+    Defaults chosen on development search seeds 300-302 only (benchmarks/README.md, "Seeded evolution").
+    """
+
+    population_size: int = Field(16, ge=1, le=100_000)  # the last N trained or training members; the oldest die first
+    tournament_size: int = Field(2, ge=1, le=100_000)  # members drawn per tournament; the best is the parent
+
+
 class PipelineConfig(_Strict):
     """Overlap of proposing and training: neither the LLM nor the trainers should sit idle."""
 
@@ -190,6 +200,7 @@ class CampaignConfig(_Strict):
     tracking: TrackingConfig = TrackingConfig()
     operators: OperatorsConfig = OperatorsConfig()
     ideas: IdeasConfig = IdeasConfig()  # idea cards per proposal (agent/ideas.py)
+    evolution: EvolutionConfig = EvolutionConfig()
 
     @model_validator(mode="after")
     def _analyst_is_llm(self) -> CampaignConfig:

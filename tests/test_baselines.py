@@ -97,12 +97,12 @@ def test_random_campaign_trains_grammar_samples(tmp_path):
 
 
 def test_evolution_campaign_mutates_a_population_member(tmp_path):
-    proposed = run_baseline(tmp_path, "evolution", proposals=2)  # 3 seeds + 1 random fill the population of 4
-    warmup, child = proposed
-    assert warmup.parent_ids == () and child.parent_ids and child.backend == "evolution"
-    assert child.status == Status.OK and child.metric is not None
+    proposed = run_baseline(tmp_path, "evolution", proposals=2)  # the population starts from the 3 trained seeds
     store = Store(tmp_path / "store.db")
-    assert child.code_key != store.candidate(child.parent_ids[0]).code_key
+    for child in proposed:
+        assert child.parent_ids and child.backend == "evolution"
+        assert child.status == Status.OK and child.metric is not None
+        assert child.code_key != store.candidate(child.parent_ids[0]).code_key
     assert baseline_curves(store, "digits") == {} and list(baseline_curves(store, "digits", "evolution")) == [
         "evolution-test"]
 

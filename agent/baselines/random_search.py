@@ -17,6 +17,6 @@ from archagent.agent.proposer import CallRecorder, Proposal
 class RandomProposer(BaselineProposer):
     name = kind = "random"
 
-    def propose(self, ctx: Draw, record_call: CallRecorder) -> Proposal:
-        with self.history(ctx) as store:
+    def propose(self, draw: Draw, record_call: CallRecorder) -> Proposal:
+        with self.history(draw) as store:
             return Proposal(self.sample_code(store, self.rng(store)), (), self.name)

@@ -38,7 +38,7 @@ def make_agent(b: BackendConfig, cfg: CampaignConfig, prompts: Prompts, store: S
         ops.update(edit=Edit(llm, whole_file=oc.edit_whole_file(b.kind, b.constrained)), crossover=Crossover(llm),
                    rewrite=Rewrite(llm))
     if "mutation" in oc.use and task.spec.kind == "classification":  # the grammar's mutations classify only
-        ops["mutation"] = Mutation(EvolutionProposer(task, cfg.seed, store, campaign_id))
+        ops["mutation"] = Mutation(EvolutionProposer(task, cfg.seed, store, campaign_id, cfg.evolution))
     arms = [o for o in oc.use if o in ops]
     if not arms:
         raise ValueError(f"operators.use = {oc.use}: none applies to task '{task.spec.name}' ({task.spec.kind})")
