@@ -113,13 +113,15 @@ def combined_scores(probes: list[Evaluation]) -> list[float | None]:
 def fingerprint(code: str, task: str | Task | None = None, *, options: dict[str, Any] | None = None,
                 timeout_s: float = 120.0) -> Fingerprint:
     """Dedup fingerprints of one source; with a task, also the executed-graph key (built in the sandbox)."""
-    from archagent.evals.fingerprint import code_key, text_key
+    from archagent.evals.fingerprint import CanonicalError, code_key, text_key
 
     ck, error = None, None
     try:
         ck = code_key(code)
     except SyntaxError as err:
         error = f"syntax error: line {err.lineno}: {err.msg}"
+    except CanonicalError as err:
+        error = f"not canonicalised: {err}"
     if task is None:
         return Fingerprint(text_key(code), ck, None, error)
     probe = evaluator(task, options, timeout_s).evaluate(code, "probe", proxies=False)

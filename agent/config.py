@@ -15,6 +15,8 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+from archagent.agent.ideas import IdeasConfig
+from archagent.knowledge.ideas.cards import IdeaCardError, load_folder
 from archagent.sandbox.config import ExecutorConfig
 from archagent.sandbox.limits import SandboxLimits
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -60,6 +62,7 @@ class BackendConfig(_Strict):
     n_batch: int = Field(512, gt=0, le=65_536)  # local: prompt tokens evaluated per llama.cpp batch
     lookup_tokens: int = Field(0, ge=0, le=64)  # local: prompt-lookup speculative decoding draft length (0: off)
     prompt_cache_mb: int = Field(0, ge=0, le=2**20)  # local: RAM cache of prompt states beyond the last (0: off)
+    constrained: bool = True  # local: grammar-constrained replies (edits search the parent's lines; one code block)
     weight: float = Field(1.0, gt=0, le=1e6)  # share of proposals when several backends are set
 
     @model_validator(mode="after")
@@ -107,7 +110,8 @@ class SearchConfig(_Strict):
     directives: bool = True  # one random concrete change per proposal (prompts/directives[-<task>].txt)
     islands: int = Field(2, ge=1, le=1000)  # sub-populations evolving separately; each proposal draws from one
     migration_interval: int = Field(10, ge=1, le=1_000_000)  # proposals between migrations (≤ the budget bound)
-    sampler: Literal["elite", "best", "tournament", "power_law"] = "elite"  # parent sampling (agent/population.py)
+    # parent sampling for every operator (agent/population.py); "weighted": rank^-1 / (1 + children)
+    sampler: Literal["elite", "best", "tournament", "power_law", "weighted"] = "elite"
     transfer: bool = True  # start from earlier campaigns' best architectures and insights on the same task
     insight_every: int | None = Field(None, ge=0, le=1_000_000)  # analyst every N finished proposals; None: 5, 0 local
     n_insights: int = Field(5, ge=0, le=100)  # insights shown per prompt
@@ -143,12 +147,22 @@ class OperatorsConfig(_Strict):
     use: list[OperatorName] = Field(default_factory=lambda: ["mutation", "edit", "crossover", "rewrite"], min_length=1)
     floor: float = Field(0.1, ge=0.0, le=0.25)  # least share of proposals each operator gets
     novelty_retries: int = Field(2, ge=0, le=20)  # re-asks (hotter) when a reply repeats an earlier candidate
-    # edit replies: SEARCH/REPLACE blocks, or the whole changed file; None: "file" for local models (the
-    # 1.5B copied the block example and dropped markers; benchmarks/README.md), "blocks" for the others
+    # edit replies: SEARCH/REPLACE blocks, or the whole changed file; None: "blocks", except "file" for local
+    # models with `constrained = false` (free-form, the 1.5B dropped block markers; benchmarks/README.md)
     edit_format: Literal["blocks", "file"] | None = None
 
-    def edit_whole_file(self, kind: str) -> bool:
-        return (self.edit_format or ("file" if kind == "local" else "blocks")) == "file"
+    def edit_whole_file(self, kind: str, constrained: bool = False) -> bool:
+        return (self.edit_format or ("file" if kind == "local" and not constrained else "blocks")) == "file"
+
+
+class EvolutionConfig(_Strict):
+    """Regularized evolution (agent/baselines/evolution.py): `kind = "evolution"` and the agent's mutation arm.
+
+    Defaults chosen on development search seeds 300-302 only (benchmarks/README.md, "Seeded evolution").
+    """
+
+    population_size: int = Field(16, ge=1, le=100_000)  # the last N trained or training members; the oldest die first
+    tournament_size: int = Field(2, ge=1, le=100_000)  # members drawn per tournament; the best is the parent
 
 
 class PipelineConfig(_Strict):
@@ -156,6 +170,11 @@ class PipelineConfig(_Strict):
 
     proposers: int = Field(1, gt=0, le=256)  # LLM requests in flight at once (each is a thread)
     queue: int = Field(1, ge=0, le=10_000)  # proposals allowed to wait for a busy trainer (more = staler prompts)
+    # While an LLM request is in flight, a free worker slot takes a proposal from the mutation arm (an agent
+    # with "mutation" in operators.use, or an evolution backend): at most `fill` per request (0: off) and
+    # `fill_share` of the proposal budget in all, so the trainers need not wait for the LLM (agent/loop.py)
+    fill: int = Field(4, ge=0, le=10_000)
+    fill_share: float = Field(0.5, ge=0.0, le=1.0)
 
 
 class TrackingConfig(_Strict):
@@ -180,6 +199,8 @@ class CampaignConfig(_Strict):
     prompts_dir: Path | None = Field(None, strict=False)  # user templates; default: the packaged prompts/
     tracking: TrackingConfig = TrackingConfig()
     operators: OperatorsConfig = OperatorsConfig()
+    ideas: IdeasConfig = IdeasConfig()  # idea cards per proposal (agent/ideas.py)
+    evolution: EvolutionConfig = EvolutionConfig()
 
     @model_validator(mode="after")
     def _analyst_is_llm(self) -> CampaignConfig:
@@ -215,7 +236,18 @@ def load_config(path: str | Path) -> CampaignConfig:
         raise ConfigError(f"{path}: not valid TOML ({err})") from None
     cfg = parse_config(data, origin=str(path))
     check_workers(cfg.executor)
-    return _resolve_paths(cfg, path.parent)
+    cfg = _resolve_paths(cfg, path.parent)
+    check_ideas(cfg.ideas)
+    return cfg
+
+
+def check_ideas(ideas: IdeasConfig) -> None:
+    """Parse the user's idea folder now: a missing folder or a bad card is one line naming the file."""
+    if ideas.folder is not None:
+        try:
+            load_folder(ideas.folder)
+        except IdeaCardError as err:
+            raise ConfigError(f"ideas.folder: {err}") from None
 
 
 # Each local worker is a warm fork server with torch imported plus one training at a time: at least
@@ -246,6 +278,7 @@ def _resolve_paths(cfg: CampaignConfig, base: Path) -> CampaignConfig:
     backends = [b.model_copy(update={"path": rel(b.path)}) for b in cfg.backends]
     return cfg.model_copy(
         update={"store": rel(cfg.store), "backends": backends, "prompts_dir": rel(cfg.prompts_dir),
+                "ideas": cfg.ideas.model_copy(update={"folder": rel(cfg.ideas.folder)}),
                 "tracking": cfg.tracking.model_copy(update={"mlflow": file_uri(cfg.tracking.mlflow, base)})}
     )
 

@@ -25,11 +25,12 @@ from archagent.agent.repair import Repairer
 from archagent.agent.sources import purpose_source
 from archagent.evals.tasks.base import Task
 from archagent.knowledge.records import Candidate
-from archagent.knowledge.store import Store
+from archagent.knowledge.store import Insight, Store
 
 Hook = Callable[[str, Candidate], None]
 LLMTask = Callable[[Store, CallRecorder], Any]
 Ask = Callable[[LLMTask, bool], None]  # (task, its result is a Proposal for the campaign to admit)
+Learn = Callable[[list[Insight]], None]  # new insights, as stored (the population keeps them for later prompts)
 
 
 class Hooks:
@@ -58,19 +59,19 @@ def repair_hook(repairer: Repairer, depth: Callable[[Candidate], int], budget_op
 
 
 def analyst_hook(analyst: Analyst, snapshot: Callable[[], list[Candidate]], llm_open: Callable[[], bool],
-                 ask: Ask) -> Hook:
+                 ask: Ask, learn: Learn) -> Hook:
     """Every `every` finished proposals, while the LLM budget lasts: an analysis of the candidates as they are now
-    (also after the last proposal: its insights are for later campaigns)."""
+    (also after the last proposal: its insights are for later campaigns); what it learns goes to `learn`."""
     def hook(event: str, cand: Candidate) -> None:
         if analyst.due(cand) and llm_open():
             cands = snapshot()
-            ask(lambda store, record: analyst.analyze(store, cands, record), False)
+            ask(lambda store, record: learn(analyst.analyze(store, cands, record)), False)
     return hook
 
 
 def knowledge_hooks(cfg: CampaignConfig, proposers: list[Proposer], store: Store, campaign_id: int, task: Task,
                     depth: Callable[[Candidate], int], budget_open: Callable[[], bool], llm_open: Callable[[], bool],
-                    snapshot: Callable[[], list[Candidate]], ask: Ask) -> Hooks:
+                    snapshot: Callable[[], list[Candidate]], ask: Ask, learn: Learn) -> Hooks:
     """Repair and analyst hooks for the campaign's LLM backends, as configured in `[search]`."""
     hooks, prompts = Hooks(), Prompts(cfg.prompts_dir)
     llm = [(b, p) for b, p in zip(cfg.backends, proposers, strict=True) if isinstance(p, LLMProposer)]
@@ -86,5 +87,5 @@ def knowledge_hooks(cfg: CampaignConfig, proposers: list[Proposer], store: Store
         finished = sum(1 for c in snapshot() if c.status in FINISHED and c.backend != "seed")
         analyst = Analyst(task, cfg.task.name, campaign_id, every, purpose_source(b, p, "analyze", store, campaign_id),
                           prompts, finished)
-        hooks.on(("ok", "failed"), analyst_hook(analyst, snapshot, llm_open, ask))
+        hooks.on(("ok", "failed"), analyst_hook(analyst, snapshot, llm_open, ask, learn))
     return hooks

@@ -22,7 +22,7 @@ from archagent.agent.proposer import CallRecorder
 from archagent.agent.sources import Source
 from archagent.evals.tasks.base import Task
 from archagent.knowledge.records import Candidate, Status
-from archagent.knowledge.store import Store
+from archagent.knowledge.store import Insight, Store, now
 
 _LESSON = re.compile(  # "- lesson [ids: 3, 7]", also "1. lesson (id 3)", "* lesson [ids=#3,#7]."
     r"^\s*(?:[-*•]|\d+[.)])?\s*(?P<text>.+?)\s*[\[(]\s*ids?\s*[:=]?\s*(?P<ids>[#\d,\s]+)[\])]\s*\.?\s*$", re.IGNORECASE)
@@ -71,12 +71,12 @@ def analysis_rows(cands: list[Candidate], task: Task, n_best: int = 5, n_recent:
             for c in chosen]
 
 
-def relevant_insights(store: Store, task_name: str, campaign_id: int, exemplar_ids: set[int],
+def relevant_insights(pool: list[Insight], campaign_id: int, exemplar_ids: set[int],
                       search: SearchConfig) -> list[str]:
-    """Up to `n_insights` lessons on the task: those citing the current exemplars first, then the newest."""
+    """Up to `n_insights` of the task's lessons (`pool`, newest first, kept in memory by the population):
+    those citing the current exemplars first, then the newest."""
     if not search.n_insights:
         return []
-    pool = store.insights(task_name, limit=200)
     if not search.transfer:
         pool = [i for i in pool if i.campaign_id == campaign_id]
     citing = [i for i in pool if set(i.candidate_ids) & exemplar_ids]
@@ -107,8 +107,8 @@ class Analyst:
         self.rounds = self.finished // self.every
         return True
 
-    def analyze(self, store: Store, cands: list[Candidate], record: CallRecorder) -> list[int]:
-        """One analysis request; returns the ids of the insights it added (often none)."""
+    def analyze(self, store: Store, cands: list[Candidate], record: CallRecorder) -> list[Insight]:
+        """One analysis request; returns the insights it added (often none), as stored."""
         known = [i.text for i in store.insights(self.task_name, limit=20)]
         ctx = AnalyzeContext(TaskBrief.of(self.task), analysis_rows(cands, self.task), known)
         reply, call_id = self.source.ask(self.prompts.messages("analyze", ctx), record)
@@ -117,5 +117,6 @@ class Analyst:
             return []
         lessons = [le for le in parse_lessons(reply.text, {c.id for c in cands}, example=ctx.example)
                    if le.text not in known]
-        return [store.add_insight(self.campaign_id, self.task_name, le.text, le.candidate_ids, call_id)
+        return [Insight(store.add_insight(self.campaign_id, self.task_name, le.text, le.candidate_ids, call_id),
+                        self.campaign_id, self.task_name, le.text, le.candidate_ids, call_id, now())
                 for le in lessons[: ctx.max_lessons]]

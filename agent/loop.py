@@ -1,4 +1,4 @@
-"""The discovery loop: sample parents → propose → pipeline (dedupe, probe, filter, train) → hooks, until done.
+"""The discovery loop: plan → draw parents → propose → pipeline (dedupe, probe, filter, train) → hooks, until done.
 
     archagent run examples/digits.toml
 
@@ -6,9 +6,14 @@
 left pending or running by a crash are evaluated again, finished ones never.
 The main thread waits on one completion queue fed by the LLM threads (proposals,
 repairs, analyses: `pipeline.proposers` of them) and by the executor's workers
-(finished sandbox jobs), so neither the LLM nor the trainers wait for the other,
-and nothing polls. Counters live in memory (`Population`, `Usage`); the store is
-written once per event and read at start only.
+(finished sandbox jobs), so nothing polls. Each proposal is planned and drawn on
+the main thread (`Proposer.plan`, `Population.draw`: one sampler call); an LLM
+proposal then runs on an LLM thread, one that needs no LLM (AST mutation, the
+baselines) inline. While an LLM request is in flight, free worker slots take
+proposals from the mutation arm (`pipeline.fill` per request, at most
+`pipeline.fill_share` of the budget), so the trainers do not wait for the LLM.
+Counters live in memory (`Population`, `Usage`); the store is written once per
+event and read at start only.
 """
 
 from __future__ import annotations
@@ -23,19 +28,21 @@ from dataclasses import dataclass, replace
 from functools import partial
 
 from archagent.agent.config import CampaignConfig
+from archagent.agent.draw import Draw
 from archagent.agent.extract import extract_code
 from archagent.agent.hooks import Hooks, LLMTask, knowledge_hooks
-from archagent.agent.insights import relevant_insights
+from archagent.agent.ideas import IdeaLibrary, retriever
 from archagent.agent.llm import BackendExhausted, Completion, preflight
 from archagent.agent.pipeline import Pipeline
-from archagent.agent.population import Population
+from archagent.agent.population import IdeaRetriever, Population
 from archagent.agent.prefilter import Prefilter
-from archagent.agent.prompting import PromptContext, load_directives
+from archagent.agent.prompting import load_directives
 from archagent.agent.proposer import CallRecorder, Proposal, Proposer, record_call
 from archagent.agent.proposers import make_proposers
-from archagent.agent.run_guard import check_before_compute, exclusive_run
+from archagent.agent.run_guard import check_before_compute, check_heldout, exclusive_run
 from archagent.agent.tracking import make_tracker
 from archagent.evals.tasks import Task, get_task
+from archagent.knowledge.ideas.signals import Budget
 from archagent.knowledge.records import Candidate, FailureKind, LLMCall, Status
 from archagent.knowledge.store import Store
 from archagent.sandbox.executor import Completed, Executor
@@ -114,11 +121,20 @@ class Campaign:
         """Seeds first, then proposals overlapping with sandboxed evaluation, until a budget is spent."""
         with exclusive_run(self.store, self.id, self.cfg.name):  # one writer; a fatal error marks it failed
             check_before_compute(self.cfg, self.task, self.store)
+            check_heldout(self.store, self.id, self.task)
             return self._run()
+
+    def _idea_retriever(self) -> IdeaRetriever | None:
+        """The idea library's one call per LLM proposal (`[ideas]`); None when ideas are off."""
+        if not self.cfg.ideas.enabled:
+            return None
+        library = IdeaLibrary.from_config(self.cfg.ideas, self.population.objective, self.cfg.seed)
+        return retriever(library, Budget.of(self.task.spec, self.task.higher_is_better, self.cfg.task.max_params))
 
     def _run(self) -> Summary:
         self.store.set_campaign_state(self.id, "running")
         self.population = Population(self.store, self.id, self.task, self.cfg.search)  # the one read of the campaign
+        self.population.ideas = self._idea_retriever()
         self.usage = Usage(self.store.totals(self.id))
         executor = self._executor or make_executor(self.cfg.executor, self.cfg.sandbox)
         self.events: queue.Queue[Completed | LLMDone] = queue.Queue()
@@ -131,13 +147,17 @@ class Campaign:
         self._offline = [(p, w) for p, w in offline if p is not None]  # what goes on once the LLM budget is spent
         self._llm_tasks = 0  # submitted to the LLM threads, not yet handled
         self._proposing = 0  # of those, the ones that yield a proposal (count against the proposal budget)
+        self._fill_left, self._fills = 0, 0  # mutation proposals still allowed while the LLM works; made so far
+        # a replay re-run makes no fills of its own: its file holds the original's, in candidate order
+        self._fills_allowed = bool(self._offline) and not any(b.kind == "replay" for b in self.cfg.backends)
+        self._record = self.usage.recorder(self.store, self.id)  # inline proposals (they make no LLM call)
         self._local = threading.local()
         try:
             with ThreadPoolExecutor(self.cfg.pipeline.proposers, thread_name_prefix="llm") as self._pool:
                 self.hooks = knowledge_hooks(self.cfg, proposers, self.store, self.id, self.task,
                                              self.population.repair_depth, self._llm_work_open,
                                              lambda: self.llm_budget_spent() is None,
-                                             self.population.candidates, self._ask)
+                                             self.population.candidates, self._ask, self.population.learn)
                 self._requeue()
                 self._seed()
                 self._drain()  # proposals start from trained seeds
@@ -157,6 +177,7 @@ class Campaign:
     def _drive(self, proposers: list[Proposer]) -> str:
         """Keep `pipeline.proposers` LLM requests and the trainers busy; handle whatever finishes first."""
         rng = random.Random(self.cfg.seed * 7919 + self.n_proposals())
+        fill_rng = random.Random(f"fill:{self.cfg.seed}:{self.n_proposals()}")
         online = list(zip(proposers, [b.weight for b in self.cfg.backends], strict=True))
         limit, reason = self.cfg.pipeline.proposers, None
         backlog = self.cfg.executor.workers + self.cfg.pipeline.queue
@@ -164,10 +185,13 @@ class Campaign:
             reason = reason or self.budget_exhausted(in_flight=self._proposing)
             while reason is None and self._llm_tasks < limit and self.pipeline.in_flight < backlog:
                 choices = self._offline if self.llm_budget_spent() else online
-                proposer = rng.choices([p for p, _ in choices], [w for _, w in choices])[0]
-                ctx = self._context(rng, proposer.kind)
-                self._ask(partial(self._propose, proposer, ctx), True)
-                reason = self.budget_exhausted(in_flight=self._proposing)
+                reason = self._next(rng.choices([p for p, _ in choices], [w for _, w in choices])[0], rng)
+                reason = reason or self.budget_exhausted(in_flight=self._proposing)
+            while reason is None and self._may_fill():
+                self._fill_left, self._fills = self._fill_left - 1, self._fills + 1
+                choices = self._offline
+                reason = self._next(fill_rng.choices([p for p, _ in choices], [w for _, w in choices])[0], fill_rng)
+                reason = reason or self.budget_exhausted(in_flight=self._proposing)
             if not self._llm_tasks and not self.pipeline.in_flight:
                 return reason or "done"
             try:
@@ -175,19 +199,45 @@ class Campaign:
             except queue.Empty:
                 continue
 
+    def _next(self, proposer: Proposer, rng: random.Random) -> str | None:
+        """One proposal: planned and drawn here; asked on an LLM thread, or made inline when it needs no LLM."""
+        directive = rng.choice(self.directives) if self.directives else ""
+        try:
+            plan = proposer.plan(self.population)
+            draw = self.population.draw(rng, plan, proposer.kind, directive)
+            if plan.llm:
+                self._ask(partial(self._propose, proposer, draw), True)
+                return None
+            self._admit(self._stamp(proposer.propose(draw, self._record), draw))
+        except BackendExhausted:
+            return "backend exhausted"
+        return None
+
+    def _may_fill(self) -> bool:
+        """An LLM request is in flight, a worker slot is free, and the fill allowances (per request, share) last."""
+        cap = int(self.cfg.pipeline.fill_share * self.cfg.budget.proposals)
+        return bool(self._llm_tasks and self._fill_left > 0 and self._fills < cap
+                    and self.pipeline.in_flight < self.cfg.executor.workers)
+
     def _handle(self, event: Completed | LLMDone) -> str | None:
         if isinstance(event, Completed):
             self.pipeline.on_result(event)
             return None
         self._llm_tasks -= 1
         self._proposing -= event.admit
+        if not self._llm_tasks:
+            self._fill_left = 0  # the allowance is for the time requests are in flight
         try:
             result = event.future.result()
         except BackendExhausted:
             return "backend exhausted"
         if event.admit and result is not None:
-            self.pipeline.admit(result)
+            self._admit(result)
         return None
+
+    def _admit(self, proposal: Proposal) -> None:
+        cand = self.pipeline.admit(proposal)
+        self.population.spent(cand.llm_call_id, proposal.llm_s)
 
     def _drain(self) -> None:
         while self.pipeline.in_flight or self._llm_tasks:
@@ -203,6 +253,8 @@ class Campaign:
         """Run `task(store, record)` on an LLM thread; its end arrives on the completion queue."""
         self._llm_tasks += 1
         self._proposing += admit
+        if self._fills_allowed:
+            self._fill_left += self.cfg.pipeline.fill
         future = self._pool.submit(lambda: task(*self._thread_store()))
         future.add_done_callback(lambda f: self.events.put(LLMDone(f, admit)))
 
@@ -212,17 +264,18 @@ class Campaign:
             self._local.record = self.usage.recorder(self.store.for_thread(), self.id)
         return self.store.for_thread(), self._local.record
 
-    def _context(self, rng: random.Random, kind: str) -> PromptContext:
-        ctx = self.population.sample(rng, kind)
-        return replace(ctx, directive=rng.choice(self.directives)) if self.directives else ctx
+    def _propose(self, proposer: Proposer, draw: Draw, store: Store, record: CallRecorder) -> Proposal:
+        """LLM thread: one proposal from its draw (nothing read from the store)."""
+        return replace(proposer.propose(draw, record), island=draw.island)
 
-    def _propose(self, proposer: Proposer, ctx: PromptContext, store: Store, record: CallRecorder) -> Proposal:
-        """LLM thread: insights as of now (an analysis may have just added some), then one proposal."""
-        exemplar_ids = {p.id for p in ctx.parents}
-        ctx = replace(ctx, insights=relevant_insights(store, self.cfg.task.name, self.id, exemplar_ids,
-                                                      self.cfg.search))
-        proposal = proposer.propose(ctx, record)
-        return replace(proposal, island=ctx.island) if proposal.llm_call_id is not None else proposal
+    def _stamp(self, proposal: Proposal, draw: Draw) -> Proposal:
+        """An inline proposal's island: the draw's, else its first parent's (an AST mutation's child lands on
+        its parent's island; a seed's child is shared, like the seed)."""
+        if draw.island is not None:
+            return replace(proposal, island=draw.island)
+        parent = next((self.population.members[p] for p in proposal.parent_ids if p in self.population.members),
+                      None)
+        return replace(proposal, island=parent.island if parent else None)
 
     def _emit(self, event: str, cand: Candidate) -> None:
         self.on_event(event, cand)

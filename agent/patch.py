@@ -14,7 +14,8 @@ Each SEARCH text must match whole lines of the parent: exactly, else with
 leading/trailing whitespace ignored (the replacement is then re-indented by
 the indentation difference of the first line); a one-line SEARCH may also be a
 fragment of a line; a block whose closing marker is missing ends at the next
-block, a closing ``` fence or the end of the reply. The first match is replaced; blocks apply in order. A reply with
+block, a closing ``` fence or the end of the reply. Blocks apply in order; each replaces the first match at
+or after the end of the previous block's replacement, else the first match above it. A reply with
 no blocks but a whole ```python file holding `class Net` is taken as that file
 (small models often answer so). Runs in the parent process on untrusted text:
 it only matches and splices strings.
@@ -48,34 +49,40 @@ def parse_blocks(reply: str) -> list[Block]:
 
 
 def apply_reply(parent: str, reply: str) -> str:
-    """The parent's source with the reply's blocks applied (or the reply's whole file); raises PatchError."""
+    """The parent's source with the reply's blocks applied (or the reply's whole file); raises PatchError.
+
+    Blocks that change nothing give the parent back: a copy, which the operator's novelty check re-asks.
+    """
     blocks = parse_blocks(reply)
     if not blocks:
         code = extract_code(reply)
         if code is not None and "class Net" in code:
             return code
         raise PatchError("the reply held no SEARCH/REPLACE block and no whole file")
-    code = parent
+    code, after = parent, 0
     for i, block in enumerate(blocks, 1):
-        code = apply_block(code, block, i)
-    if code == parent:
-        raise PatchError("the edit blocks changed nothing")
+        code, after = apply_block(code, block, i, after)
     return code
 
 
-def apply_block(code: str, block: Block, index: int = 1) -> str:
-    """Whole lines first (exact, then ignoring surrounding whitespace), then a fragment within one line."""
+def apply_block(code: str, block: Block, index: int = 1, after: int = 0) -> tuple[str, int]:
+    """(the code with the block applied, the line after its replacement).
+
+    Whole lines first (exact, then ignoring surrounding whitespace), looking from line `after`
+    (the end of the previous block) before the lines above it; then a fragment within one line.
+    """
     search = block.search.strip("\n")
     if not search.strip():
         raise PatchError(f"edit block {index} has an empty SEARCH part")
     lines, want = code.split("\n"), search.split("\n")
     for same in (lambda a, b: a == b, lambda a, b: a.strip() == b.strip()):
-        for start in range(len(lines) - len(want) + 1):
+        last = len(lines) - len(want) + 1
+        for start in [*range(min(after, last), last), *range(min(after, last))]:
             if all(same(a, b) for a, b in zip(lines[start:start + len(want)], want, strict=True)):
                 new = _reindent(block.replace.strip("\n").split("\n"), want[0], lines[start])
-                return "\n".join(lines[:start] + new + lines[start + len(want):])
+                return "\n".join(lines[:start] + new + lines[start + len(want):]), start + len(new)
     if len(want) == 1 and search.strip() in code:
-        return _replace_fragment(code, search.strip(), block.replace.strip("\n"))
+        return _replace_fragment(code, search.strip(), block.replace.strip("\n")), after
     raise PatchError(f"edit block {index}: SEARCH text not found in the parent (first line: {want[0].strip()[:60]!r})")
 
 

@@ -6,6 +6,7 @@
 
     proposal ─┬─ same text/code as an earlier one ────── DUPLICATE
               ├─ nothing to evaluate (LLM error, no code) FAILED
+              ├─ refused by the canonicaliser (too deep) ─ FAILED
               └─ probe ─┬─ failed ─────────────────────── FAILED
                         ├─ same executed graph ─────────── DUPLICATE
                         ├─ ranked out by the pre-filter ── FILTERED
@@ -33,7 +34,7 @@ from archagent.agent.config import PrefilterConfig
 from archagent.agent.population import SEED_BACKEND, Population
 from archagent.agent.prefilter import Prefilter
 from archagent.agent.proposer import Proposal
-from archagent.evals.fingerprint import code_key, text_key
+from archagent.evals.fingerprint import CanonicalError, code_key, text_key
 from archagent.evals.tasks.base import Task
 from archagent.knowledge.records import Candidate, FailureKind, Status
 from archagent.knowledge.store import Store
@@ -68,11 +69,16 @@ class Pipeline:
         """Record a proposal; a new architecture starts its probe, a repeat is a DUPLICATE at once."""
         base = Candidate(0, self.population.campaign_id, proposal.code or "", Status.RUNNING,
                          parent_ids=proposal.parent_ids, backend=proposal.backend, llm_call_id=proposal.llm_call_id,
-                         island=proposal.island, operator=proposal.operator, repair_of=proposal.repair_of, **fields)
+                         island=proposal.island, operator=proposal.operator, repair_of=proposal.repair_of,
+                         idea=proposal.idea, **fields)
         if proposal.code is None:
             return self._add(replace(base, status=Status.FAILED, failure_kind=proposal.failure_kind,
                                      failure_msg=proposal.failure_msg), "failed")
-        base = replace(base, **fingerprint(proposal.code))
+        keys, refusal = fingerprint(proposal.code)
+        base = replace(base, **keys)
+        if refusal:
+            return self._add(replace(base, status=Status.FAILED, failure_kind=FailureKind.SYNTAX,
+                                     failure_msg=refusal), "failed")
         dup = None if force_train else self.population.find_duplicate(text_key=base.text_key, code_key=base.code_key)
         if dup:
             return self._add(replace(base, status=Status.DUPLICATE, duplicate_of=dup[0], matched_on=dup[1]),
@@ -207,20 +213,24 @@ def outcome_fields(ev: Evaluation, cand: Candidate) -> dict[str, Any]:
     """A finished evaluation: status, metrics, timings and training curve."""
     fields = dict(status=Status.OK if ev.ok else Status.FAILED, metric=ev.metric, test_metric=ev.test_metric,
                   timings={**cand.timings, **ev.timings}, history=ev.history)
-    if ev.params is not None:
-        fields["params"] = ev.params
+    for name in ("params", "flops"):  # the size and FLOPs of the instance that trained (the job's last claim)
+        if getattr(ev, name) is not None:
+            fields[name] = getattr(ev, name)
     if not ev.ok:
         fields.update(failure_kind=ev.failure_kind or FailureKind.CRASH, failure_msg=ev.failure_msg)
     return fields
 
 
-def fingerprint(code: str) -> dict[str, str | None]:
-    """text_key always; code_key when the source parses (a syntax error is found later, in the sandbox)."""
+def fingerprint(code: str) -> tuple[dict[str, str | None], str | None]:
+    """({text_key, code_key}, why the canonicaliser refused the source or None). text_key always; code_key
+    when the source parses (a syntax error is found later, in the sandbox) and canonicalises."""
     try:
-        ck = code_key(code)
+        ck, refusal = code_key(code), None
     except SyntaxError:
-        ck = None
-    return {"text_key": text_key(code), "code_key": ck}
+        ck, refusal = None, None
+    except CanonicalError as err:
+        ck, refusal = None, str(err)
+    return {"text_key": text_key(code), "code_key": ck}, refusal
 
 
 def evaluate_once(code: str, task: Task, limits: SandboxLimits, threads: int = 2) -> Candidate:

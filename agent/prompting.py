@@ -12,6 +12,7 @@ from pathlib import Path
 
 import jinja2
 from archagent.evals.tasks.base import Task
+from archagent.knowledge.ideas.cards import IdeaCard
 from archagent.knowledge.records import Candidate
 from archagent.prompts import TEMPLATE_DIR
 
@@ -83,6 +84,7 @@ class PromptContext:
     directive: str = ""  # one concrete architectural change to try (prompts/directives.txt)
     island: int | None = None  # the sub-population the exemplars came from (agent/population.py)
     parents: tuple[Candidate, ...] = ()  # the records behind `exemplars`, as the population sampled them
+    idea: IdeaCard | None = None  # the idea card to apply (knowledge.ideas.cards.IdeaCard; prompts/_idea.j2), or None
 
 
 @dataclass(frozen=True)

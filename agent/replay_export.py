@@ -9,8 +9,9 @@ they were made; each row carries its `purpose`, so a replay backend serves
 each purpose from its own stream. Calls that ended in an error have no reply
 to replay and are left out (counted in the summary).
 
-Agent proposals (agent/operators) also name their `operator` and `parents`
-(text keys), so the re-run applies an edit to the same parent; an AST
+Agent proposals (agent/operators) also name their `operator`, `parents`
+(text keys) and `island`, so the re-run applies an edit to the same parent
+and records the same island; an AST
 mutation has no LLM call and is written as a row with its `code`.
 """
 
@@ -46,7 +47,7 @@ def operator_fields(cand: Candidate, by_id: dict[int, Candidate]) -> dict:
     if not operator_of(cand):
         return {}
     parents = [by_id[p].text_key for p in cand.parent_ids if p in by_id]
-    return {"operator": operator_of(cand), "parents": parents}
+    return {"operator": operator_of(cand), "parents": parents, "island": cand.island}
 
 
 def mutation_row(cand: Candidate, by_id: dict[int, Candidate]) -> dict:

@@ -2,6 +2,7 @@
 
     with exclusive_run(store, campaign_id, name):   # Campaign.run(): one writer, and a clean end either way
         check_before_compute(cfg, task, store)      # templates, store, workers: before any training
+        check_heldout(store, campaign_id, task)     # the same secret held-out split as the campaign's start
         ...
 
 `exclusive_run` holds the campaign's lock (`knowledge.lock`), logs the run in the store and, when
@@ -71,6 +72,21 @@ def one_line(err: BaseException, store: Path | None = None) -> str:
         return f"{err.strerror}: {err.filename}" if err.filename else err.strerror
     text = " ".join(str(err).split()) or type(err).__name__
     return text if isinstance(err, (ValueError, RuntimeError)) else f"{type(err).__name__}: {text}"
+
+
+def check_heldout(store: Store, campaign_id: int, task: Task) -> None:
+    """A generated task's held-out split is named by `task.heldout_id` (evals/tasks/heldout.py): recorded at the
+    campaign's first run, and a resume under another secret is refused (its metrics would not compare)."""
+    if task.heldout_id is None:
+        return
+    key = f"heldout_id:{campaign_id}"
+    recorded = store.meta(key)
+    if recorded is None:
+        store.set_meta(key, task.heldout_id)
+    elif recorded != task.heldout_id:
+        raise StoreError(f"this campaign was scored on held-out split {recorded}, but this install's secret gives "
+                         f"{task.heldout_id}: restore the key (evals/tasks/heldout.py says where it lives) or set "
+                         "[task] options.heldout_seed as at the start, or start a new campaign")
 
 
 def check_before_compute(cfg: CampaignConfig, task: Task, store: Store) -> None:

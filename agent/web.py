@@ -30,6 +30,7 @@ from archagent.evals.report.lineage import code_diff
 from archagent.evals.report.lineage_plot import lineage_svg
 from archagent.evals.report.plots import training_curve
 from archagent.evals.report.render import environment
+from archagent.knowledge.ideas.usage import idea_label
 from archagent.knowledge.records import Status
 from archagent.knowledge.store import Store, StoreError
 from markupsafe import Markup
@@ -132,6 +133,7 @@ class App:
         return Page(HTTPStatus.OK, render(
             "web_candidate.html.j2", data=info, camp=camp, c=cand, other=other,
             diff=code_diff(other, cand) if other else "", curve=training_curve(cand), call=call,
+            idea=idea_label(camp, cand.idea) if cand.idea else None,
             chain=[by_id[a] for a in chain_ids if a in by_id], more_children=len(kid_ids) > MAX_CHILDREN,
             children=[by_id[k] for k in kid_ids[:MAX_CHILDREN] if k in by_id]))
 

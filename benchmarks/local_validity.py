@@ -21,6 +21,7 @@ import random
 import time
 
 from archagent.agent.config import BackendConfig, SearchConfig
+from archagent.agent.draw import Draw
 from archagent.agent.llm.local import LocalBackend
 from archagent.agent.prompting import Exemplar, PromptContext, Prompts, TaskBrief, load_directives
 from archagent.agent.proposer import LLMProposer
@@ -78,7 +79,7 @@ def run_variant(name: str, task, evaluator: Evaluator, backend: LocalBackend, n:
     for _ in range(n):
         ctx = seed_context(task, search, rng.choice(directives))
         t0 = time.perf_counter()
-        prop = proposer.propose(ctx, recorder(name, dump))
+        prop = proposer.propose(Draw(ctx), recorder(name, dump))
         llm_s += time.perf_counter() - t0
         outcomes[classify(prop, ctx, evaluator)] += 1
     return {"variant": name, "n": n, "outcomes": dict(outcomes), "llm_s_per_proposal": llm_s / n}

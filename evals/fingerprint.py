@@ -7,7 +7,10 @@
   functions/classes are renamed in first-use order; simple literal constants are
   inlined; common `torch.nn` layer calls are normalized (positional == keyword,
   defaults dropped, `(3, 3)` == `3`); `super(C, self)` == `super()`.
-  Raises `SyntaxError` on unparsable source.
+  Raises `SyntaxError` on unparsable source and `CanonicalError` (one line) on
+  source it will not canonicalise: an AST nested deeper than `MAX_DEPTH` (measured
+  iteratively before any recursive pass, so a hostile file cannot exhaust the
+  parent's stack) or any other failure of the canonicaliser.
 - `graph_key(model, example)`: the executed-graph key, computed inside the sandbox
   (child side, `evals/graph_key.py`).
 
@@ -25,7 +28,12 @@ from typing import Any
 
 DIGEST_BYTES = 16
 ENTRY_CLASS = "Net"
+MAX_DEPTH = 150  # AST levels; real model files stay under 30, the recursive passes take ~3 frames per level
 _WS = re.compile(r"\s+")
+
+
+class CanonicalError(ValueError):
+    """Source the canonicaliser will not handle (too deep, or it failed on it); one line."""
 
 
 def digest(data: str | bytes) -> str:
@@ -39,15 +47,32 @@ def text_key(source: str) -> str:
 
 
 def code_key(source: str) -> str:
-    """Hash of the canonical AST of `source`; raises `SyntaxError` if it does not parse."""
+    """Hash of the canonical AST of `source`; raises `SyntaxError` if it does not parse, `CanonicalError`
+    if it nests deeper than `MAX_DEPTH` or the canonicaliser fails on it."""
     try:
         tree = ast.parse(source)
-    except (ValueError, RecursionError) as exc:  # null bytes, absurd nesting
+    except (ValueError, RecursionError, MemoryError) as exc:  # null bytes, absurd nesting
         raise SyntaxError(f"unparsable source: {exc}") from exc
-    canonicalize(tree)
-    tokens: list[str] = []
-    _serialize(tree, tokens)
+    depth = ast_depth(tree)
+    if depth > MAX_DEPTH:
+        raise CanonicalError(f"the source nests {depth} levels deep (the canonicaliser's limit is {MAX_DEPTH})")
+    try:
+        canonicalize(tree)
+        tokens: list[str] = []
+        _serialize(tree, tokens)
+    except (RecursionError, MemoryError, TypeError, ValueError, AttributeError, KeyError, IndexError) as exc:
+        raise CanonicalError(f"the canonicaliser failed: {type(exc).__name__}: {str(exc)[:200]}") from None
     return digest("\0".join(tokens))
+
+
+def ast_depth(tree: ast.AST) -> int:
+    """The deepest nesting of `tree`, measured with an explicit stack (no recursion)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def _serialize(node: ast.AST, out: list[str]) -> None:
@@ -81,6 +106,8 @@ _IGNORED_FIELDS = frozenset({"kind", "type_comment", "type_ignores"})
 def canonical_source(source: str) -> str:
     """The canonical form `code_key` hashes, as (not always valid) Python; for debugging."""
     tree = ast.parse(source)
+    if ast_depth(tree) > MAX_DEPTH:
+        raise CanonicalError(f"the source nests deeper than {MAX_DEPTH} levels")
     canonicalize(tree)
     return ast.unparse(tree)
 

@@ -75,6 +75,7 @@ class Candidate:
     predicted_metric: float | None = None  # the pre-filter's learned prediction
     epsilon: bool | None = None  # trained by the pre-filter's ε draw, not its rank
     prefilter_reason: str | None = None  # the pre-filter's decision in words
+    idea: str | None = None  # the idea card it was asked to apply (knowledge/ideas/), by id
 
 
 @dataclass(frozen=True)

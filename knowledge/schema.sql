@@ -1,4 +1,4 @@
--- archagent knowledge store, schema version 2 (knowledge/store.py upgrades a version-1 store in place). One store holds many campaigns.
+-- archagent knowledge store, schema version 3 (knowledge/store.py upgrades version-1 and -2 stores in place). One store holds many campaigns.
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 CREATE TABLE IF NOT EXISTS campaigns (
@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS candidates (
     predicted_metric REAL,  -- the pre-filter's learned prediction
     epsilon INTEGER,  -- 1: trained by the pre-filter's ε draw, not its rank
     prefilter_reason TEXT,  -- the pre-filter's decision, in words
+    idea TEXT,  -- schema v3: the idea card (prompts/ideas/<id>.toml, or the user's) the proposal was asked to apply
     heartbeat REAL,
     created TEXT NOT NULL,
     updated TEXT NOT NULL
@@ -73,6 +74,7 @@ CREATE INDEX IF NOT EXISTS idx_cand_code_key ON candidates(campaign_id, code_key
 CREATE INDEX IF NOT EXISTS idx_cand_graph_key ON candidates(campaign_id, graph_key);
 CREATE INDEX IF NOT EXISTS idx_cand_island ON candidates(campaign_id, island);
 CREATE INDEX IF NOT EXISTS idx_calls_campaign ON llm_calls(campaign_id);
+CREATE INDEX IF NOT EXISTS idx_cand_idea ON candidates(campaign_id, idea);
 
 -- Lessons an analyst LLM distilled from finished candidates; shared by every campaign on the task.
 CREATE TABLE IF NOT EXISTS insights (

@@ -25,7 +25,7 @@ from typing import Any
 import sqlite_utils
 from archagent.knowledge.records import Campaign, Candidate, FailureKind, FinalRun, LLMCall, Status
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SCHEMA = (Path(__file__).parent / "schema.sql").read_text()
 _JSON_FIELDS = {"parent_ids": "[]", "proxies": "{}", "timings": "{}", "extra": "{}", "features": "{}", "history": "[]"}
 # schema v2: typed columns for what v1 kept in `extra` (column -> (SQL type, v1 extra key))
@@ -37,6 +37,7 @@ V2_COLUMNS = {
     "predicted_metric": ("REAL", "predicted_metric"), "epsilon": ("INTEGER", "epsilon"),
     "prefilter_reason": ("TEXT", "prefilter"),
 }
+V3_COLUMNS = {"idea": "TEXT"}  # schema v3: the idea card a proposal was asked to apply (knowledge/ideas/)
 # Fills the trigger-maintained tables (schema.sql) of a store written before they existed; runs once per store.
 _BACKFILL = """
 DELETE FROM candidate_parents; DELETE FROM status_counts; DELETE FROM campaign_llm_totals;
@@ -128,6 +129,8 @@ class Store:
             raise StoreError(f"{self.path}: schema version {version} is newer than this archagent")
         if version == 1:
             self.db.conn.executescript(f"BEGIN; {upgrade_v1_sql()} COMMIT;")
+        if version in (1, 2):
+            self.db.conn.executescript(f"BEGIN; {upgrade_v2_sql()} COMMIT;")
         self.db.conn.executescript(_SCHEMA)
         if version != SCHEMA_VERSION:  # an up-to-date store is not written to merely by opening it
             with self.db.conn:
@@ -206,6 +209,14 @@ class Store:
     def campaigns(self) -> list[Campaign]:
         rows = self.db["campaigns"].rows_where(order_by="id")
         return [Campaign(**{k: r[k] for k in Campaign.__dataclass_fields__}) for r in rows]
+
+    def meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", [key]).fetchone()
+        return None if row is None else row[0]
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.db.conn:
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
 
     def set_campaign_state(self, campaign_id: int, state: str) -> None:
         with self.db.conn:
@@ -742,6 +753,11 @@ def upgrade_v1_sql() -> str:
     removes = ", ".join(f"'$.{key}'" for key in moved.values())
     moves = f"UPDATE candidates SET {sets}; UPDATE candidates SET extra = json_remove(extra, {removes});"
     return " ".join([*adds, moves])
+
+
+def upgrade_v2_sql() -> str:
+    """Schema 2 -> 3: the `idea` column (NULL for every earlier candidate)."""
+    return " ".join(f"ALTER TABLE candidates ADD COLUMN {col} {typ};" for col, typ in V3_COLUMNS.items())
 
 
 def _final_run(row: dict[str, Any]) -> FinalRun:

@@ -3,7 +3,7 @@
     echo NONCE | python -P -m sandbox.child JOB_DIR
 
 Reads JOB_DIR/job.json and JOB_DIR/candidate.py; writes JOB_DIR/result.json and,
-after training, JOB_DIR/preds.npz through descriptors opened *before* any
+after training, JOB_DIR/preds.bin (`sandbox.predsfile`) through descriptors opened *before* any
 candidate code runs (the guard refuses the candidate those names). Order:
 isolation (rlimits, netns, env) → trusted imports (torch) → audit guard →
 candidate. A pre-forked worker calls `run_job(job_dir, nonce)` after fork.
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import os
 import sys
 import time
@@ -47,13 +46,9 @@ def write_fd(fd: int, data: bytes) -> None:
 
 
 def encode_preds(preds: dict) -> bytes:
-    if not preds:
-        return b""
-    import numpy as np
+    from archagent.sandbox.predsfile import encode
 
-    buf = io.BytesIO()
-    np.savez(buf, **preds)
-    return buf.getvalue()
+    return encode(preds) if preds else b""
 
 
 def cap_preds(report: ChildReport, blob: bytes, max_file_mb: int) -> tuple[ChildReport, bytes]:

@@ -4,14 +4,14 @@ Trusts nothing: files are read with `read_untrusted` (no symlinks, no FIFOs, reg
 files under a size cap, under a timeout: the parent never blocks on what the child
 made), the exit status is only a hint; the report must be a small,
 schema-valid `ChildReport` carrying this run's nonce, and predictions count
-only if their bytes hash to what that report vouches for and they load
-without pickle.
+only if their bytes hash to what that report vouches for and every array's
+header (dtype, shape) passes `sandbox.predsfile.decode` before its data is mapped
+(no compression, no pickle, no strings: a job's output is hostile bytes).
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import signal
 import stat
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 from archagent.knowledge.records import FailureKind
-from archagent.sandbox.artifacts import ARTIFACT_KEYS
 from archagent.sandbox.limits import SandboxLimits
+from archagent.sandbox.predsfile import PredsError, PredsShapeError, Shape, decode
 from archagent.sandbox.protocol import (
     MAX_PREDS_BYTES,
     MAX_REPORT_BYTES,
@@ -133,11 +133,12 @@ def parse_report(files: JobFiles, nonce: str | None) -> ChildReport | str:
 
 
 def collect(source: Path | JobFiles, returncode: int, wall: float, output: str, nonce: str | None = None,
-            limits: SandboxLimits | None = None) -> RunResult:
+            limits: SandboxLimits | None = None, expected: Mapping[str, Shape] | None = None) -> RunResult:
     """Validate the child's result file and predictions; anything off is a failure.
 
     Pass the nonce handed to the child: without it (legacy callers) a forged report
     is not detected, only its predictions are still checked against their hash.
+    `expected` ({split: shape}, `Job.preds_shapes`) is checked on each header before its data is mapped.
     """
     limits = limits or SandboxLimits()
     files = read_job_files(source) if isinstance(source, Path) else source
@@ -154,9 +155,9 @@ def collect(source: Path | JobFiles, returncode: int, wall: float, output: str, 
         return failed(kind, msg, wall, output)
     if not report.ok:
         return RunResult(report, {}, wall, output)
-    preds = load_preds(files, report.preds_sha256)
-    if isinstance(preds, str):
-        return failed(FailureKind.FORBIDDEN, preds, wall, output)
+    preds = load_preds(files, report.preds_sha256, expected)
+    if isinstance(preds, tuple):
+        return failed(*preds, wall, output)
     return RunResult(report, preds, wall, output)
 
 
@@ -165,18 +166,21 @@ def logged_violations(files: JobFiles) -> list[str]:
     return [line for line in data.decode("utf-8", "replace").splitlines() if line.strip()]
 
 
-def load_preds(files: JobFiles, sha256: str | None) -> dict[str, np.ndarray] | str:
-    """Arrays the report vouches for, or why they are unusable."""
+def load_preds(files: JobFiles, sha256: str | None,
+               expected: Mapping[str, Shape] | None = None) -> dict[str, np.ndarray] | tuple[FailureKind, str]:
+    """Arrays the report vouches for (read-only views of the bytes, headers checked first), or
+    (failure kind, why not): a wrong shape is `shape`, a file `encode` would never write is `forbidden`."""
     if sha256 is None:
         return {}
     data = files.get(PREDS_FILE)
     if data is None or hashlib.sha256(data).hexdigest() != sha256:
-        return "predictions file does not match the report (replaced or oversized)"
+        return FailureKind.FORBIDDEN, "predictions file does not match the report (replaced or oversized)"
     try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            return {k: np.asarray(npz[k]) for k in ("val", "test", *ARTIFACT_KEYS) if k in npz.files}
-    except (ValueError, OSError) as err:
-        return f"unreadable predictions file: {err}"
+        return decode(data, expected)
+    except PredsShapeError as err:
+        return FailureKind.SHAPE, str(err)
+    except PredsError as err:
+        return FailureKind.FORBIDDEN, f"unusable predictions file: {err}"
 
 
 def stamp_isolation(result: RunResult, isolation: str) -> RunResult:

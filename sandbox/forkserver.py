@@ -99,13 +99,21 @@ def kill_child(pid: int) -> None:
 class LineReader:
     """JSON lines from a descriptor, buffered, readable without blocking once select says so."""
 
-    def __init__(self, fd: int):
+    def __init__(self, fd: int, lifeline: int | None = None):
         self.fd, self.buf, self.eof = fd, b"", False
+        self.lifeline = lifeline  # readable (EOF) once the jail's bwrap is gone: then this is EOF too
+        self.fds = [fd, *([lifeline] if lifeline is not None else [])]
 
     def fill(self) -> None:
-        chunk = os.read(self.fd, 1 << 20)
-        self.eof = not chunk
-        self.buf += chunk
+        ready = select.select(self.fds, [], [])[0] if self.lifeline is not None else [self.fd]
+        if self.lifeline in ready and not os.read(self.lifeline, 4096):
+            # bwrap is gone. Its death signal cannot reach a server of another uid (root's jail), so the
+            # server dies here as if it had got it; as PID 1 it takes every job process with it.
+            os._exit(1)
+        if self.fd in ready:
+            chunk = os.read(self.fd, 1 << 20)
+            self.eof = not chunk
+            self.buf += chunk
 
     def pop(self) -> dict | None:
         if b"\n" not in self.buf:
@@ -122,9 +130,10 @@ class LineReader:
         return item
 
 
-def child_main(req: dict, job_dir: Path, out_w: int, kill_w: int, lock) -> None:
-    """The forked child: into its own namespaces (jail), then `run_job`; never returns."""
+def child_main(req: dict, job_dir: Path, out_w: int, kill_w: int, lock, cgroup_fds: tuple[int, ...] = ()) -> None:
+    """The forked child: into the job's cgroups and its own namespaces (jail), then `run_job`; never returns."""
     try:
+        join_cgroups(cgroup_fds)  # before anything else: every process and page of the job is counted
         devnull = os.open(os.devnull, os.O_RDONLY)
         for fd, target in ((0, devnull), (1, out_w), (2, out_w)):
             os.dup2(target, fd)
@@ -173,7 +182,7 @@ class Supervisor:
                 timed_out = True
                 self.kill()
                 break
-            watched = [self.pidfd, self.out_r, self.requests.fd, *([self.kill_r] if self.kill_r else [])]
+            watched = [self.pidfd, self.out_r, *self.requests.fds, *([self.kill_r] if self.kill_r else [])]
             ready = select.select(watched, [], [], left)[0]
             self.on_ready(ready)
             if self.total > FLOOD_BYTES:
@@ -194,7 +203,7 @@ class Supervisor:
             self.job_pid = int(data) if data.strip().isdigit() else self.job_pid
             os.close(self.kill_r)
             self.kill_r = None
-        if self.requests.fd in ready:
+        if self.requests.fd in ready or self.requests.lifeline in ready:
             self.requests.fill()
             while (item := self.requests.pop()) is not None:
                 if item.get("cancel") == self.nonce:  # a late cancel of an earlier job is ignored
@@ -218,18 +227,23 @@ class Supervisor:
         kill_child(self.pid)
 
 
-def wipe(path: Path) -> None:
-    """Remove a job dir even if the candidate made parts of it unreadable (same uid: chmod back first)."""
-    if path.is_symlink() or not path.is_dir():
-        path.unlink(missing_ok=True)
-        return
-    for root, dirs, _ in os.walk(path, followlinks=False):
-        for name in dirs:
-            with contextlib.suppress(OSError):
-                os.chmod(os.path.join(root, name), 0o700, follow_symlinks=False)
-    with contextlib.suppress(OSError):
-        os.chmod(path, 0o700)
-    shutil.rmtree(path, ignore_errors=True)
+def join_cgroups(fds: tuple[int, ...]) -> None:
+    from archagent.sandbox.cgroups import join
+
+    join(fds)
+
+
+def discard_work(work: Path, jailed: bool) -> bool:
+    """After a job: drop everything it left in the work area; True if the area is empty again. Jailed, the
+    job's tmpfs is unmounted whole; otherwise each entry is removed by descriptor (`scratch.remove_tree`)."""
+    from archagent.sandbox.scratch import discard_scratch, remove_tree
+
+    if jailed:
+        return discard_scratch(str(work))
+    try:
+        return all([remove_tree(str(work / entry)) for entry in os.listdir(work)]) and not os.listdir(work)
+    except OSError:
+        return False
 
 
 def write_job(job_dir: Path, req: dict) -> None:
@@ -240,16 +254,19 @@ def write_job(job_dir: Path, req: dict) -> None:
     (job_dir / "job.json").write_text(req["job_json"])
 
 
-def run_one(req: dict, job_dir: Path, requests: LineReader, lock) -> tuple[dict, bytes]:
-    """One job from request to (header, payload)."""
+def run_one(req: dict, job_dir: Path, requests: LineReader, lock, server: ServerConfig) -> tuple[dict, bytes]:
+    """One job from request to (header, payload); the header says whether the work area is clean after it."""
     from archagent.sandbox.collect import read_job_files
+    from archagent.sandbox.scratch import mount_scratch
 
+    if server.jailed:
+        mount_scratch(str(job_dir.parent), server.disk_mb)  # a fresh, empty, full-sized tmpfs per job
     write_job(job_dir, req)
     out_r, out_w = os.pipe()
     kill_r, kill_w = os.pipe()
     pid = os.fork()
     if pid == 0:
-        child_main(req, job_dir, out_w, kill_w, lock)
+        child_main(req, job_dir, out_w, kill_w, lock, server.cgroup_fds)
     os.close(out_w)
     os.close(kill_w)
     sup = Supervisor(pid, out_r, kill_r, requests, int(req["output_cap"]), req["nonce"])
@@ -258,11 +275,10 @@ def run_one(req: dict, job_dir: Path, requests: LineReader, lock) -> tuple[dict,
     if sup.kill_r:
         os.close(sup.kill_r)
     files = read_job_files(job_dir)
-    for entry in os.listdir(job_dir.parent):  # the job dir and anything else the job left in the work area
-        wipe(job_dir.parent / entry)
+    clean = discard_work(job_dir.parent, server.jailed)  # the job dir and anything else the job left
     blobs = [*(files[name] or b"" for name in sorted(files)), bytes(sup.tail)]
     sizes = {name: (None if files[name] is None else len(files[name])) for name in sorted(files)}
-    header = {"end": asdict(end), "sizes": sizes, "output": len(sup.tail)}
+    header = {"end": asdict(end), "sizes": sizes, "output": len(sup.tail), "clean": clean}
     return header, b"".join(blobs)
 
 
@@ -296,9 +312,24 @@ def die_with_parent(parent_pid: int) -> None:
         sys.exit("the parent died before the fork server was ready")
 
 
-def serve(work: Path, parent_pid: int, jailed: bool, warm: bool) -> None:
-    from archagent.sandbox.jail import lock_down, make_undumpable, syscall_filter
+@dataclass(frozen=True)
+class ServerConfig:
+    """What the server is told on its command line."""
 
+    work: Path
+    jailed: bool
+    disk_mb: int = 512  # jailed: the size of each job's own tmpfs at `work`
+    cgroup_fds: tuple[int, ...] = ()  # `cgroup.procs` of the job's group(s), opened by the parent
+    lifeline: int | None = None  # read end of bwrap's --json-status-fd pipe: EOF once bwrap is gone
+
+
+def serve(server: ServerConfig, parent_pid: int, warm: bool) -> None:
+    from archagent.sandbox.jail import lock_down, make_undumpable, syscall_filter
+    from archagent.sandbox.scratch import enter_server_namespace
+
+    jailed, work = server.jailed, server.work
+    if jailed:
+        enter_server_namespace()  # single-threaded still: a user namespace needs that
     die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     for name in PRELOAD if warm else ("archagent.sandbox.child", "archagent.sandbox.collect"):
@@ -315,19 +346,44 @@ def serve(work: Path, parent_pid: int, jailed: bool, warm: bool) -> None:
     out = os.fdopen(os.dup(1), "wb")
     out.write(json.dumps({"ready": os.getpid()}).encode() + b"\n")
     out.flush()
-    requests = LineReader(sys.stdin.fileno())
+    requests = LineReader(sys.stdin.fileno(), server.lifeline)
     for n in range(1 << 62):
         req = requests.next()
         if req is None:
             return
         if "cancel" in req:
             continue  # a cancel that arrived after its job ended
-        header, payload = run_one(req, work / f"job-{n}-{secrets.token_hex(4)}", requests, lock)
+        header, payload = run_one(req, work / f"job-{n}-{secrets.token_hex(4)}", requests, lock, server)
         out.write(json.dumps(header).encode() + b"\n" + payload)
         out.flush()
+        if not header["clean"]:
+            return  # a work area that is not empty again: this server is done (the parent starts a fresh one)
 
 
 # -- the parent side ---------------------------------------------------------------------
+_cgroup_warned = False
+
+
+def job_cgroup(limits):
+    """The per-job cgroup for one server's jobs (memory: the job's memory, disk and scratch allowances
+    together; pids: its process cap plus the namespace's helper and init), or a record of why there is none
+    (warned once per process)."""
+    global _cgroup_warned
+    from archagent.sandbox.cgroups import CgroupUnavailable, JobCgroup
+
+    memory_mb = limits.memory_mb + limits.max_disk_mb + 2 * 64  # + the job's own /tmp and /dev/shm
+    try:
+        return JobCgroup.create(f"archagent-{os.getpid()}-{secrets.token_hex(4)}", memory_mb, limits.max_procs + 4)
+    except CgroupUnavailable as err:
+        if not _cgroup_warned:
+            _cgroup_warned = True
+            import warnings
+
+            warnings.warn(f"{err}: jobs run with rlimits only (memfd/shared memory and a root job's processes are "
+                          "not capped); docs/security.md", RuntimeWarning, stacklevel=3)
+        return JobCgroup.unavailable(str(err))
+
+
 class ForkServer:
     """Parent-side handle: start the (jailed) server, run one job at a time on it, close it."""
 
@@ -342,25 +398,41 @@ class ForkServer:
         self.gpus = tuple(gpus)
         self._work = None if self.jailed else tempfile.mkdtemp(prefix="archagent-work-")
         self._data = tempfile.mkdtemp(prefix="archagent-jaildata-") if self.jailed else None
+        if self._data:
+            os.chmod(self._data, 0o755)  # the jailed server is an unprivileged uid on the host
+        self.cgroup = job_cgroup(limits)
+        self.caps, self.retired = self.cgroup.caps, False  # retired: its work area was not clean after a job
         work = JOBS_DIR if self.jailed else self._work
         env = child_env(Path(work), threads)
         env.update(OPENBLAS_NUM_THREADS="1", USER="sandbox")  # one BLAS thread: no second thread at fork time
         argv = [sys.executable, "-P", "-m", "archagent.sandbox.forkserver", "--work", work,
                 "--parent", "0" if self.jailed else str(os.getpid()), *(["--jailed"] if self.jailed else []),
-                *([] if warm else ["--cold"])]
+                *([] if warm else ["--cold"]), "--disk-mb", str(limits.max_disk_mb),
+                "--cgroup-fds", ",".join(map(str, self.cgroup.procs_fds))]
+        lifeline = os.pipe() if self.jailed else ()  # only bwrap keeps the write end: its death is the server's EOF
+        if lifeline:
+            argv += ["--lifeline", str(lifeline[0])]
         if self.jailed:
-            spec = JailSpec(self._data, self.gpus, limits.max_disk_mb, env=env)
+            spec = JailSpec(self._data, self.gpus, limits.max_disk_mb, env=env, status_fd=lifeline[1])
             argv, env = bwrap_argv(spec, argv), {"PATH": env.get("PATH", "/usr/bin:/bin")}
         self._log = tempfile.NamedTemporaryFile(prefix="archagent-forkserver-", suffix=".log")  # noqa: SIM115 - closed in close()
         self._stdin_lock = threading.Lock()
         self.proc = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self._log, start_new_session=True)
+                                     stderr=self._log, start_new_session=True,
+                                     pass_fds=(*self.cgroup.procs_fds, *lifeline))
+        for fd in lifeline:
+            os.close(fd)
         self._buf, self._current = b"", None
         try:
             self._read_line(start_timeout_s)  # {"ready": pid} once the imports and warm-up are done
         except (ServerDied, TimeoutError) as err:
             self.close()
             raise ServerDied(f"the fork server did not start: {err or 'timed out'}") from None
+
+    @property
+    def usable(self) -> bool:
+        """Alive and not retired (a server whose work area was not clean after a job serves no other)."""
+        return not self.retired and self.proc.poll() is None
 
     def serves(self, gpu: str | None) -> bool:
         """Whether this server's jail has the job's GPU device node (a process server sees all)."""
@@ -375,6 +447,7 @@ class ForkServer:
     def run(self, req: JobRequest, on_start=None) -> JobReply:
         """Run one job to its end (the server enforces the timeout). Raises ServerDied if the server goes away."""
         self._current = req.nonce
+        self.cgroup.reset_peak()
         self._send(asdict(req))
         if on_start:
             on_start(self)
@@ -390,6 +463,7 @@ class ForkServer:
             files[name] = None if size is None else payload[at:at + size]
             at += size or 0
         self._current = None
+        self.retired = not header.get("clean", False) or bool(self.cgroup.leftover_pids())
         return JobReply(ChildExit(**header["end"]), files, payload[at:].decode("utf-8", "replace"))
 
     def cancel(self) -> None:
@@ -447,6 +521,7 @@ class ForkServer:
             self.kill()
             self.proc.wait()
         self.kill()  # the whole session: bwrap, the server, anything left
+        self.cgroup.remove()
         self.proc.stdout.close()
         self._log.close()
         for folder in (self._work, self._data):
@@ -466,8 +541,12 @@ def main(argv: list[str]) -> None:
     ap.add_argument("--parent", type=int, default=0)
     ap.add_argument("--jailed", action="store_true")
     ap.add_argument("--cold", action="store_true", help="no preload/warm-up (a one-shot server)")
+    ap.add_argument("--disk-mb", type=int, default=512, help="jailed: each job's tmpfs size")
+    ap.add_argument("--cgroup-fds", default="", help="comma-separated cgroup.procs descriptors")
+    ap.add_argument("--lifeline", type=int, default=None, help="read end of bwrap's json-status pipe")
     args = ap.parse_args(argv)
-    serve(Path(args.work), args.parent, args.jailed, not args.cold)
+    fds = tuple(int(fd) for fd in args.cgroup_fds.split(",") if fd)
+    serve(ServerConfig(Path(args.work), args.jailed, args.disk_mb, fds, args.lifeline), args.parent, not args.cold)
 
 
 if __name__ == "__main__":

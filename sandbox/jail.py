@@ -6,25 +6,32 @@
 Two layers, both from outside the candidate's Python process (nothing here depends
 on the in-process audit guard, which the candidate can switch off):
 
-1. **The worker's jail** (`bwrap_argv`): a fork server runs in its own user, PID,
-   network, IPC, UTS and mount namespaces, as an unprivileged uid with no
-   capabilities and an empty environment. It is PID 1 there itself (`--as-pid-1`:
-   no dumpable bwrap helper a job could read or write through /proc/1/mem). Its file system is a read-only view of
+1. **The worker's jail** (`bwrap_argv`): a fork server runs in its own PID, network,
+   IPC, UTS and mount namespaces, as an unprivileged uid *on the host* with no
+   capabilities and an empty environment. Started by an ordinary user, bwrap maps the
+   jail's uid 65534 to that user (`--unshare-user`); started by root, bwrap makes no user
+   namespace (inside one, uid 65534 would map to host root) and `setpriv` drops the server
+   to host uid/gid 65534 (nobody) before Python starts. Either way `/proc/sys` is bound
+   read-only, root-only procfs files are unreadable, and `/dev` is read-only.
+   The server is PID 1 there itself (`--as-pid-1`: no dumpable bwrap helper a job could
+   read or write through /proc/1/mem). Its file system is a read-only view of
    /usr, the interpreter (at the same path), the project's own packages and the
    public data files it is handed (`expose_data`, at /data); every dataset file shipped by a library is
-   hidden under an empty tmpfs (`HIDDEN_DATA`); /tmp, /dev/shm and the job area
-   /jobs are fresh, size-capped tmpfs mounts (the per-job disk quota). Nothing of
-   the host is writable and no network exists but a private loopback.
+   hidden under an empty tmpfs (`HIDDEN_DATA`). It then makes a user + mount namespace of its
+   own (`sandbox.scratch`) so that each job gets a fresh, size-capped tmpfs at /jobs, unmounted
+   whole afterwards. Nothing of the host is writable and no network exists but a private loopback.
 2. **Each job's own namespaces** (`enter_job_namespace`, in the forked child): a
    nested user + PID + mount + IPC namespace, so the job is PID 1 of a namespace
    that dies with it (no process outlives it), cannot see or signal the fork
    server, and gets a private, size-capped /tmp and /dev/shm. Then all
    capabilities are dropped and a seccomp filter (`syscall_filter`, via
-   libseccomp) refuses ptrace, process_vm_*, mount, namespace changes and
-   kernel-facing calls for the rest of the job's life.
+   libseccomp) refuses ptrace, process_vm_*, mount, namespace changes (`clone` with any
+   `CLONE_NEW*` flag; `clone3`, whose flags seccomp cannot see, answers ENOSYS so libc falls
+   back to `clone`) and kernel-facing calls for the rest of the job's life.
 
-Where bwrap or user namespaces are missing, `jail_problem` says so in one line;
-the caller refuses to run untrusted code unless `[sandbox] isolation = "process"`.
+Where bwrap or user namespaces are missing, or the running system fails one of the checks above
+(`jailcheck`), `jail_problem` says so in one line; the caller refuses to run untrusted code unless
+`[sandbox] isolation = "process"`.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import ctypes
 import functools
 import hashlib
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -64,6 +72,8 @@ FIX = ("the jail needs bubblewrap and user namespaces: install it (`apt-get inst
 CLONE_NEWNS, CLONE_NEWIPC, CLONE_NEWUSER, CLONE_NEWPID = 0x20000, 0x08000000, 0x10000000, 0x20000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 1 << 18
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
+CLONE_NEW_FLAGS = (0x20000, 0x02000000, 0x04000000, 0x08000000, 0x10000000, 0x20000000, 0x40000000)  # NS..NET
+ENOSYS = 38
 DENIED_SYSCALLS = (  # refused with EPERM once a job is locked down
     "ptrace", "process_vm_readv", "process_vm_writev", "mount", "umount2", "pivot_root", "chroot", "unshare",
     "setns", "move_mount", "open_tree", "fsopen", "fsmount", "fsconfig", "fspick", "mount_setattr", "bpf",
@@ -83,6 +93,7 @@ class JailSpec:
     disk_mb: int = 512  # the /jobs tmpfs: all files one job may write, together
     scratch_mb: int = 64  # /tmp and /dev/shm
     env: dict[str, str] = field(default_factory=dict)
+    status_fd: int | None = None  # bwrap's --json-status-fd: it alone keeps this open while it lives
 
 
 def expose_data(data_dir: Path, host_path: str) -> str:
@@ -117,12 +128,25 @@ def jail_problem() -> str | None:
     if private:
         return (f"{private[0]} lies under /tmp or /dev/shm, which every job gets as a private, empty mount, so "
                 "Python or archagent would vanish inside the jail: use a Python environment and checkout elsewhere")
-    probe = subprocess.run(bwrap_argv(JailSpec(), ["/bin/true"]), capture_output=True, text=True, timeout=30,
+    if drops_root() and shutil.which("setpriv") is None:
+        return f"running as root needs `setpriv` (util-linux) to drop the jail to an unprivileged uid: {FIX}"
+    return check_running_jail()
+
+
+def check_running_jail() -> str | None:
+    """Build a real jail and try, from inside it, what a job would (`sandbox.jailcheck`); None if it held."""
+    env = {"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin"}
+    argv = bwrap_argv(JailSpec(env=env), [sys.executable, "-P", "-m", "archagent.sandbox.jailcheck"])
+    probe = subprocess.run(argv, capture_output=True, text=True, timeout=60,
                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
     if probe.returncode != 0:
         why = (probe.stderr.strip().splitlines() or [f"exit status {probe.returncode}"])[-1]
         return f"bubblewrap cannot build a jail here ({why}): {FIX}"
-    return None
+    try:
+        problems = json.loads(probe.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return f"the jail's self-check printed no verdict ({probe.stdout[-200:]!r}): {FIX}"
+    return f"the jail does not hold here: {'; '.join(problems)}" if problems else None
 
 
 # -- layer 1: the worker's jail -------------------------------------------------------------
@@ -173,28 +197,59 @@ def gpu_binds(gpus: tuple[str, ...]) -> list[str]:
     return args
 
 
+def drops_root() -> bool:
+    """Whether archagent runs as root: then the jail gets no user namespace of its own (inside one, its
+    uid would map to host root) and the server is dropped to host uid `JAIL_UID` by `setpriv`."""
+    return os.geteuid() == 0
+
+
+def identity_args() -> tuple[list[str], list[str]]:
+    """(bwrap options, command prefix) that make the jailed server an unprivileged uid on the host."""
+    if not drops_root():  # bwrap's user namespace maps JAIL_UID to the (unprivileged) caller
+        return ["--unshare-all", "--unshare-user", "--cap-drop", "ALL", "--uid", str(JAIL_UID),
+                "--gid", str(JAIL_UID)], []
+    caps = [arg for cap in ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP") for arg in ("--cap-add", cap)]
+    drop = ["setpriv", "--reuid", str(JAIL_UID), "--regid", str(JAIL_UID), "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--"]  # every capability gone before Python starts
+    return ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+            "--cap-drop", "ALL", *caps], drop
+
+
+def bind_parents(spec: JailSpec) -> list[str]:
+    """Make the folders above every bind world-searchable first: bwrap would make them 0700, and the
+    jailed server is not root."""
+    binds = ["/etc/ld.so.cache", *interpreter_roots(), *map(str, package_dirs())]
+    binds += [DATA_DIR] if spec.data_dir else []
+    args = []
+    for folder in sorted({str(a) for b in binds for a in Path(b).parents if str(a) != "/"}, key=len):
+        args += ["--perms", "0755", "--dir", folder]
+    return args
+
+
 def bwrap_argv(spec: JailSpec, command: list[str]) -> list[str]:
     """The full `bwrap ... -- command` line for one worker's jail."""
     mb = 1024 * 1024
-    args = ["bwrap", "--unshare-all", "--unshare-user", "--die-with-parent", "--as-pid-1", "--new-session",
-            "--cap-drop", "ALL",
-            "--clearenv", "--uid", str(JAIL_UID), "--gid", str(JAIL_UID), "--hostname", "sandbox",
-            *system_binds(), "--proc", "/proc", "--dev", "/dev"]
+    identity, prefix = identity_args()
+    args = ["bwrap", *identity, "--die-with-parent", "--as-pid-1", "--new-session", "--clearenv",
+            "--hostname", "sandbox", *bind_parents(spec), *system_binds(), "--proc", "/proc",
+            "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev"]
     for root in interpreter_roots():
         args += ["--ro-bind", root, root]
     for hidden in hidden_data_dirs():
         args += ["--tmpfs", hidden, "--remount-ro", hidden]
     for folder in package_dirs():
         args += ["--ro-bind", str(folder), str(folder)]
-    args += ["--size", str(spec.scratch_mb * mb), "--tmpfs", "/tmp",
-             "--size", str(spec.scratch_mb * mb), "--tmpfs", "/dev/shm",
-             "--size", str(spec.disk_mb * mb), "--perms", "0700", "--tmpfs", JOBS_DIR]
+    args += ["--size", str(spec.scratch_mb * mb), "--perms", "01777", "--tmpfs", "/tmp",
+             "--size", str(spec.scratch_mb * mb), "--perms", "01777", "--tmpfs", "/dev/shm",
+             "--perms", "0755", "--dir", JOBS_DIR]  # the server mounts each job's own tmpfs here
     if spec.data_dir:  # not under /tmp: a job's private /tmp would hide it
         args += ["--ro-bind", spec.data_dir, DATA_DIR]
     args += gpu_binds(spec.gpus)
     for key, value in spec.env.items():
         args += ["--setenv", key, value]
-    return [*args, "--chdir", JOBS_DIR, "--remount-ro", "/", "--", *command]
+    if spec.status_fd is not None:
+        args += ["--json-status-fd", str(spec.status_fd)]
+    return [*args, "--remount-ro", "/dev", "--chdir", "/", "--remount-ro", "/", "--", *prefix, *command]
 
 
 # -- layer 2: each job's own namespaces, inside the jail ------------------------------------------
@@ -225,9 +280,11 @@ def enter_job_namespace(kill_fd: int) -> None:
     """
     libc, uid, gid = _libc(), os.getuid(), os.getgid()
     _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC), "unshare")
+    _check(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "prctl(PR_SET_DUMPABLE)")  # else /proc/self is root's
     for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
         with open(f"/proc/self/{name}", "w") as fh:
             fh.write(text)
+    make_undumpable()
     init = os.fork()
     if init:
         os.write(kill_fd, f"{init}\n".encode())
@@ -279,7 +336,8 @@ def drop_capabilities() -> None:
 
 
 def syscall_filter():
-    """A libseccomp filter: allow by default, EPERM for `DENIED_SYSCALLS` and for resetting the death signal."""
+    """A libseccomp filter: allow by default; EPERM for `DENIED_SYSCALLS`, for `clone` with any namespace
+    flag and for resetting the death signal or the dumpable flag; ENOSYS for `clone3`."""
     import pyseccomp as sc
 
     filt = sc.SyscallFilter(sc.ALLOW)
@@ -288,6 +346,9 @@ def syscall_filter():
             filt.add_rule(sc.ERRNO(1), name)
         except (OSError, ValueError, RuntimeError):
             continue  # a syscall this kernel/arch does not have
+    for flag in CLONE_NEW_FLAGS:  # x86-64 and arm64 alike: clone's flags are its first argument
+        filt.add_rule(sc.ERRNO(1), "clone", sc.Arg(0, sc.MASKED_EQ, flag, flag))
+    filt.add_rule(sc.ERRNO(ENOSYS), "clone3")  # its flags sit in a struct seccomp cannot read: libc falls back
     filt.add_rule(sc.ERRNO(1), "prctl", sc.Arg(0, sc.EQ, PR_SET_PDEATHSIG))
     filt.add_rule(sc.ERRNO(1), "prctl", sc.Arg(0, sc.EQ, PR_SET_DUMPABLE))
     return filt

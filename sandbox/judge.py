@@ -60,22 +60,32 @@ def public_data_file(task: Task, cache_dir: Path | None = None) -> Path:
     return path
 
 
+def expected_preds(task: Task, spec: TaskSpec | None = None) -> dict[str, tuple[int, ...]]:
+    """{split: shape} of the predictions the parent accepts: (N, n_out), or (N, T, n_out) for sequences."""
+    splits, spec = task.splits(), spec or task.spec
+    tail = (spec.in_shape[0], spec.n_out) if spec.kind == "sequence" else (spec.n_out,)
+    return {"val": (len(splits.x_val), *tail), "test": (len(splits.x_test), *tail)}
+
+
 def make_job(task: Task | TaskSpec, data_path: Path, stage: Stage = "full", epochs: int | None = None,
-             device: str = "cpu", proxies: bool = True) -> Job:
-    spec = task if isinstance(task, TaskSpec) else task.spec
+             device: str = "cpu", proxies: bool = True, spec: TaskSpec | None = None) -> Job:
+    """A job for `task` (a Task also tells the parent which prediction shapes to accept); `spec` overrides
+    its spec (budgets from the config)."""
+    spec = spec or (task if isinstance(task, TaskSpec) else task.spec)
+    shapes = {} if isinstance(task, TaskSpec) else expected_preds(task, spec)
     return Job(spec=spec.to_dict(), data_path=str(data_path), stage=stage, epochs=epochs, device=device,
-               proxies=proxies)
+               proxies=proxies, preds_shapes=shapes)
 
 
 def check_preds(task: Task, preds: dict[str, np.ndarray]) -> str | None:
-    """Why the returned predictions are unusable, or None if they are fine."""
-    splits, spec = task.splits(), task.spec
-    for name, x in (("val", splits.x_val), ("test", splits.x_test)):
+    """Why the returned predictions are unusable, or None if they are fine (shape and dtype before values)."""
+    for name, want in expected_preds(task).items():
         p = preds.get(name)
-        tail = (spec.in_shape[0], spec.n_out) if spec.kind == "sequence" else (spec.n_out,)
-        if p is None or p.shape != (len(x), *tail):
-            got = None if p is None else p.shape
-            return f"{name} predictions have shape {got}, expected {(len(x), *tail)}"
+        if not isinstance(p, np.ndarray) or p.shape != want:
+            got = getattr(p, "shape", None)
+            return f"{name} predictions have shape {got}, expected {want}"
+        if p.dtype.kind != "f":
+            return f"{name} predictions have dtype {p.dtype}, expected float32"
         if not np.isfinite(p).all():
             return f"{name} predictions contain NaN or infinity"
         if np.abs(p).max(initial=0.0) > 1e6:
@@ -83,8 +93,24 @@ def check_preds(task: Task, preds: dict[str, np.ndarray]) -> str | None:
     return None
 
 
+JUDGE_ERRORS = (ArithmeticError, LookupError, TypeError, ValueError, RecursionError, MemoryError)
+
+
 def judge(task: Task, result: RunResult, stage: Stage = "full") -> Evaluation:
-    """The trusted evaluation of one sandbox run: the child's report checked, the metric computed here."""
+    """The trusted evaluation of one sandbox run: the child's report checked, the metric computed here.
+
+    Whatever the job returned, this never raises on its account: an error while checking or scoring it
+    (a type, value, recursion or memory error) is that candidate's failure, not the caller's."""
+    try:
+        return _judge(task, result, stage)
+    except JUDGE_ERRORS as err:
+        kind = FailureKind.MEMORY if isinstance(err, MemoryError) else FailureKind.SHAPE
+        msg = f"the parent could not score this job's output: {type(err).__name__}: {str(err)[:300]}"
+        return Evaluation(ok=False, failure_kind=kind, failure_msg=msg,
+                          timings={"wall_s": result.wall_s})
+
+
+def _judge(task: Task, result: RunResult, stage: Stage) -> Evaluation:
     rep = result.report
     base = dict(params=rep.params, flops=rep.flops, graph_key=rep.graph_key, proxies=rep.proxies,
                 features=rep.features, timings={**rep.timings, "wall_s": result.wall_s}, history=rep.history)
@@ -115,7 +141,7 @@ class Evaluator:
         self.spec = replace(task.spec, **budget)
 
     def job(self, stage: Stage = "full", epochs: int | None = None, proxies: bool = True) -> Job:
-        return make_job(self.spec, self.data_path, stage, epochs, self.device, proxies)
+        return make_job(self.task, self.data_path, stage, epochs, self.device, proxies, spec=self.spec)
 
     def evaluate(self, code: str, stage: Stage = "full", epochs: int | None = None, proxies: bool = True) -> Evaluation:
         return judge(self.task, self.runner.run(code, self.job(stage, epochs, proxies)), stage)

@@ -22,6 +22,7 @@ import secrets
 import signal
 import threading
 import time
+from dataclasses import replace
 
 from archagent.knowledge.records import FailureKind
 from archagent.sandbox.collect import RunResult, collect, failed, stamp_isolation
@@ -86,6 +87,11 @@ class LocalExecutor(Executor):
         gpu = str(self.gpu_ids[slot % len(self.gpu_ids)]) if self.gpu_ids else None
         with self._lock:
             server = self._servers.get(slot)
+            if server is not None and not server.usable:  # dead, or retired after an unclean job
+                del self._servers[slot]
+        if server is not None and not server.usable:
+            server.close()
+            server = None
         if server is None:
             server = ForkServer(self.threads, self.limits, gpus=(gpu,) if gpu else ())
             with self._lock:
@@ -145,13 +151,31 @@ def run_on_server(server: ForkServer, code: str, job: Job, limits: SandboxLimits
     req = JobRequest(code, job.model_copy(update=update).model_dump_json(), nonce, limits.timeout_s,
                      limits.max_output_kb * 1024, gpu)
     t0 = time.perf_counter()
+    oom_before = server.cgroup.oom_kills()
     reply = server.run(req, on_start)
     wall = time.perf_counter() - t0
-    return judge(reply, nonce, wall, limits, threads, "jail" if server.jailed else "process")
+    if server.cgroup.oom_kills() > oom_before and reply.end.code < 0:
+        caps = server.caps
+        return stamp_caps(failed(FailureKind.MEMORY, f"killed by the per-job memory cap ({caps.memory_mb} MB, "
+                                 f"cgroup {caps.cgroup}): memory, memfd, shared memory and files count", wall,
+                                 reply.output), server, "jail" if server.jailed else "process")
+    result = judge(reply, nonce, wall, limits, threads, "jail" if server.jailed else "process", job.preds_shapes)
+    return stamp_caps(result, server, None)
+
+
+def stamp_caps(result: RunResult, server: ForkServer, isolation: str | None) -> RunResult:
+    """Record, from the parent's side, the per-job cgroup caps that were in force (`JobCaps`) and the job's
+    peak charged memory as the kernel counted it (`cgroup_peak_mb`, not a claim of the job's)."""
+    if isolation is not None:
+        result = stamp_isolation(result, isolation)
+    rep, peak = result.report, server.cgroup.peak_mb()
+    timings = {**rep.timings, **server.caps.as_timings(), **({"cgroup_peak_mb": peak} if peak is not None else {})}
+    report = rep.model_copy(update={"isolation": {**rep.isolation, **server.caps.as_flags()}, "timings": timings})
+    return replace(result, report=report)
 
 
 def judge(reply: JobReply, nonce: str, wall: float, limits: SandboxLimits, threads: int,
-          isolation: str) -> RunResult:
+          isolation: str, expected: dict | None = None) -> RunResult:
     """The same verdicts as `SubprocessRunner`: wall and CPU timeouts, floods, then `collect`."""
     end, output = reply.end, reply.output
     if end.timed_out:
@@ -162,5 +186,5 @@ def judge(reply: JobReply, nonce: str, wall: float, limits: SandboxLimits, threa
         result = failed(FailureKind.TIMEOUT, f"CPU time limit exceeded ({end.cpu_s:.0f} s > "
                         f"{limits.cpu_seconds(threads)} s)", wall, output)
     else:
-        result = collect(reply.files, end.code, wall, output, nonce, limits)
+        result = collect(reply.files, end.code, wall, output, nonce, limits, expected)
     return stamp_isolation(result, isolation)

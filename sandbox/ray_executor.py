@@ -61,8 +61,8 @@ def run_warm(code: str, job: Job, limits: SandboxLimits, threads: int, gpu: str 
     from archagent.sandbox.forkserver import ForkServer, ServerDied
     from archagent.sandbox.local_executor import run_on_server
 
-    if _server is not None and (_server.proc.poll() is not None or not _server.serves(gpu)):
-        _server.close()  # dead, or its jail lacks this task's GPU
+    if _server is not None and (not _server.usable or not _server.serves(gpu)):
+        _server.close()  # dead, retired after an unclean job, or its jail lacks this task's GPU
         _server = None
     if _server is None:
         _server = ForkServer(threads, limits, gpus=(gpu,) if gpu else ())

@@ -90,7 +90,7 @@ class SubprocessRunner:
             (job_dir / CANDIDATE_FILE).write_text(code)
             job = job.model_copy(update={"threads": self.threads, "limits": self.limits})
             (job_dir / "job.json").write_text(job.model_dump_json())
-            return self._spawn_and_collect(job_dir)
+            return self._spawn_and_collect(job_dir, job.preds_shapes)
         finally:
             if not self.keep_dirs:
                 shutil.rmtree(job_dir, ignore_errors=True)
@@ -105,7 +105,7 @@ class SubprocessRunner:
             result = run_on_server(server, code, job, self.limits, self.threads)
         return replace(result, wall_s=time.perf_counter() - t0)
 
-    def _spawn_and_collect(self, job_dir: Path) -> RunResult:
+    def _spawn_and_collect(self, job_dir: Path, expected: dict | None = None) -> RunResult:
         nonce, t0 = secrets.token_hex(16), time.perf_counter()
         proc = subprocess.Popen(
             [sys.executable, "-P", "-m", "archagent.sandbox.child", str(job_dir)],
@@ -125,7 +125,8 @@ class SubprocessRunner:
         if end.returncode in (-signal.SIGKILL, -signal.SIGXCPU) and end.cpu_s >= cpu_limit - 1:
             return failed(FailureKind.TIMEOUT, f"CPU time limit exceeded ({end.cpu_s:.0f} s > {cpu_limit} s)",
                           wall, text)
-        return stamp_isolation(collect(job_dir, end.returncode, wall, text, nonce, self.limits), "process")
+        result = collect(job_dir, end.returncode, wall, text, nonce, self.limits, expected)
+        return stamp_isolation(result, "process")
 
 
 @dataclass(frozen=True)

@@ -1,18 +1,27 @@
 """The steps of one evaluation inside the child, in order.
 
 build → shape check → static gates (params/FLOPs budget) → [probe extras] →
-train → predict. Each step maps its errors to a `FailureKind`.
+train → size re-check → predict. Each step maps its errors to a `FailureKind`.
+
+One build per job: the instance whose size and FLOPs are gated is the instance that
+trains (the fused `probe_full` job restores its initial weights and RNG state after
+the probe instead of building a second, unchecked one), and its parameter count is
+taken again after training. These numbers are still the job's *claims* to the
+parent (docs/security.md): they bind an honest-but-sneaky candidate (one that builds
+a small model when checked and a large one when trained), not one that forges its report.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from archagent.evals.causality import check_causality
+from archagent.evals.features import count_flops
 from archagent.evals.tasks.base import TaskSpec
 from archagent.evals.training import make_optimizer, predict, train
 from archagent.knowledge.records import FailureKind
@@ -52,11 +61,56 @@ def shape_check(model: nn.Module, spec: TaskSpec, x: np.ndarray, device: str) ->
         raise CandidateFailure(FailureKind.SHAPE, f"output dtype {out.dtype}, expected a float tensor")
 
 
+def count_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
 def budget_check(model: nn.Module, spec: TaskSpec) -> int:
-    params = sum(p.numel() for p in model.parameters())
+    params = count_params(model)
     if params > spec.max_params:
         raise CandidateFailure(FailureKind.BUDGET, f"{params:,} parameters > budget {spec.max_params:,}")
     return params
+
+
+def flops_check(model: nn.Module, spec: TaskSpec, arrays: dict[str, np.ndarray], device: str) -> int:
+    """FLOPs per example of the instance that will train, against the budget (the probe does it too)."""
+    flops = count_flops(model, torch.from_numpy(arrays["x_train"][:1]).to(device))
+    if flops > spec.max_flops:
+        raise CandidateFailure(FailureKind.BUDGET, f"{flops:,} FLOPs per example > budget {spec.max_flops:,}")
+    return flops
+
+
+def same_size_after(model: nn.Module, params: int, when: str) -> None:
+    """The instance that trained is the instance that was checked: its size may not change."""
+    now = count_params(model)
+    if now != params:
+        raise CandidateFailure(FailureKind.BUDGET, f"the model changed size {when}: {params:,} parameters when "
+                                                   f"checked, {now:,} now")
+
+
+@dataclass(frozen=True)
+class Initial:
+    """A built model's initial tensors and the RNG state right after its build."""
+
+    tensors: dict[str, torch.Tensor]
+    rng: torch.Tensor
+
+    @classmethod
+    def take(cls, model: nn.Module) -> Initial:
+        named = [*model.named_parameters(remove_duplicate=False), *model.named_buffers(remove_duplicate=False)]
+        return cls({name: t.detach().clone() for name, t in named}, torch.get_rng_state())
+
+    def restore(self, model: nn.Module) -> None:
+        """Back to the state a fresh same-seed build would have (weights, buffers, no gradients, RNG)."""
+        named = [*model.named_parameters(remove_duplicate=False), *model.named_buffers(remove_duplicate=False)]
+        if {name for name, _ in named} != set(self.tensors):
+            raise CandidateFailure(FailureKind.BUDGET, "the model changed its parameters or buffers during the probe")
+        with torch.no_grad():
+            for name, t in named:
+                t.copy_(self.tensors[name])
+        for p in model.parameters():
+            p.grad = None
+        torch.set_rng_state(self.rng)
 
 
 def warm_up(spec: TaskSpec) -> None:
@@ -98,12 +152,17 @@ def evaluate_in_child(job: Job, job_dir: Path, checkpoint: Callable[[], None] = 
     timings["build_s"] = time.perf_counter() - t
     report = ChildReport(ok=True, params=params, timings=timings)
     if job.stage in ("probe", "probe_full"):
+        initial = stage(FailureKind.BUILD, Initial.take, model)
         extras = stage(FailureKind.RUNTIME, probe, model, spec, arrays, job.device, job.proxies)
         timings.update(extras.pop("timings"))
         report = report.model_copy(update=extras)
         if job.stage == "probe":
             return report.model_copy(update={"timings": timings}), {}
-        model = stage(FailureKind.BUILD, build, module, spec, job.device)  # as fresh as a separate full job's
+        stage(FailureKind.BUILD, same_size_after, model, params, "during the probe")
+        stage(FailureKind.BUILD, initial.restore, model)  # the checked instance, as fresh as a separate full job's
+    else:
+        flops = stage(FailureKind.BUILD, flops_check, model, spec, arrays, job.device)
+        report = report.model_copy(update={"flops": flops})
     t = time.perf_counter()
     if job.weights is not None:  # export: the weights of an earlier run instead of training
         history = stage(FailureKind.BUILD, load_weights, model, job.weights, job.device) or []
@@ -111,6 +170,7 @@ def evaluate_in_child(job: Job, job_dir: Path, checkpoint: Callable[[], None] = 
         history = stage(FailureKind.RUNTIME, train, model, arrays["x_train"], arrays["y_train"], spec,
                         job.device, job.epochs)
     timings["train_s"] = time.perf_counter() - t
+    stage(FailureKind.BUILD, same_size_after, model, params, "while training")
     causality_check(model, spec, arrays, job.device)  # again: a model may learn to leak
     preds = {k: stage(FailureKind.RUNTIME, predict, model, arrays[f"x_{k}"], job.device)
              for k in ("val", "test")}  # (N, n_out) or (N, T, n_out)

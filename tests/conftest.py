@@ -7,10 +7,16 @@ campaign tests read it. Loop logic is tested on `tests/helpers/fake_executor.py`
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from archagent.agent.config import parse_config
 
 from tests.helpers.campaigns import replay_config
+
+# Generated tasks (mnist1d) draw their held-out split from a secret (evals/tasks/heldout.py); the suite pins one,
+# so its numbers are deterministic and no test writes a key into the real ~/.config.
+os.environ.setdefault("ARCHAGENT_HELDOUT_SECRET", "archagent-test-suite")
 
 
 @pytest.fixture(scope="session")

@@ -97,24 +97,27 @@ def test_random_campaign_trains_grammar_samples(tmp_path):
 
 
 def test_evolution_campaign_mutates_a_population_member(tmp_path):
-    proposed = run_baseline(tmp_path, "evolution", proposals=2)  # 3 seeds + 1 random fill the population of 4
-    warmup, child = proposed
-    assert warmup.parent_ids == () and child.parent_ids and child.backend == "evolution"
-    assert child.status == Status.OK and child.metric is not None
+    proposed = run_baseline(tmp_path, "evolution", proposals=2)  # the population starts from the 3 trained seeds
     store = Store(tmp_path / "store.db")
-    assert child.code_key != store.candidate(child.parent_ids[0]).code_key
+    for child in proposed:
+        assert child.parent_ids and child.backend == "evolution"
+        assert child.status == Status.OK and child.metric is not None
+        assert child.code_key != store.candidate(child.parent_ids[0]).code_key
     assert baseline_curves(store, "digits") == {} and list(baseline_curves(store, "digits", "evolution")) == [
         "evolution-test"]
 
 
 def test_concurrent_random_proposals_draw_different_samples(tmp_path):
     from archagent.agent.baselines.random_search import RandomProposer
+    from archagent.agent.draw import Draw
+    from archagent.agent.prompting import PromptContext, TaskBrief
 
     store = Store(tmp_path / "store.db")
     camp = store.create_campaign("c", "digits", "{}")
     proposer = RandomProposer(get_task("digits"), 0, store, camp.id)
-    # two proposals in flight at once: neither is in the store when the other draws
-    first, second = (proposer.propose(None, lambda *a: 0).code for _ in range(2))
+    empty = Draw(PromptContext(TaskBrief.of(get_task("digits"))))  # the campaign as drawn: no candidates yet
+    # two proposals in flight at once: neither is in the campaign when the other draws
+    first, second = (proposer.propose(empty, lambda *a: 0).code for _ in range(2))
     assert first != second
     fresh = RandomProposer(get_task("digits"), 0, store, camp.id)
-    assert fresh.propose(None, lambda *a: 0).code == first  # same seed, same store state: same stream
+    assert fresh.propose(empty, lambda *a: 0).code == first  # same seed, same campaign state: same stream

@@ -86,7 +86,8 @@ class Jailed:
 
         self.task = get_task("digits")
         self.data = public_data_file(self.task, data_dir)
-        self.ex = LocalExecutor(workers=1, limits=SandboxLimits(timeout_s=60, max_disk_mb=64, max_output_kb=16))
+        self.limits = SandboxLimits(timeout_s=60, max_disk_mb=64, memory_mb=2048, max_output_kb=16)
+        self.ex = LocalExecutor(workers=1, limits=self.limits)
         self.listener = socket.create_server(("127.0.0.1", LISTEN_PORT))
         self.listener.setblocking(False)
         self.baseline = self.run(BENIGN.read_text())[0].metric
@@ -121,7 +122,7 @@ ATTACKS = {  # fixture -> (must appear in its output: what it tried and how it w
     "jail_signal_frames": ["read /etc/shadow: refused"],
     "jail_dir_fd": ["read /etc/shadow via dir_fd: refused"],
     "jail_torch_alias": ["read /etc/shadow: refused"],
-    "jail_nonce_forgery": ["via /proc/self/mem"],
+    "jail_nonce_forgery": ["via /proc/self/mem: ", "nonce from frames: True"],
     "jail_dataset_lookup": ["digits.csv.gz found: False"],
     "jail_fifo_result": ["fifos in place"],
     "jail_rethread": ["start a thread: SUCCEEDED"],
@@ -133,6 +134,15 @@ ATTACKS = {  # fixture -> (must appear in its output: what it tried and how it w
                           "connect host loopback: refused", "connect the internet: refused"],
     "jail_markup": [],
     "jail_disk_fill": ["No space left on device"],
+    "jail_host_root": ["write /proc/sys/kernel/core_pattern: refused", "write /proc/sys/vm/overcommit_memory: refused",
+                       "read /proc/kpageflags: refused", "read /proc/slabinfo: refused",
+                       "read /proc/vmallocinfo: refused", "clone(CLONE_NEWUSER): refused",
+                       "clone(CLONE_NEWUSER|CLONE_NEWNET): refused", "clone3(CLONE_NEWUSER): refused",
+                       "raw packet socket: refused"],
+    "jail_scratch_poison": ["note in /dev: refused", "fill /dev: refused", "No space left on device",
+                            "deep mode-000 tree in /jobs: SUCCEEDED"],
+    "jail_cap_memfd": ["memfd holds 512 MB"],
+    "jail_cap_procs": ["start 1000 processes: SUCCEEDED"],
 }
 
 
@@ -154,6 +164,75 @@ def test_attack_is_contained(jailed, name):
     assert seconds < 45
     again, _, _ = jailed.run(BENIGN.read_text())
     assert again.ok and again.metric == jailed.baseline  # the next benign evaluation is unaffected
+
+
+def sysctls() -> dict[str, str]:
+    return {name: Path(f"/proc/sys/{name}").read_text() for name in ("kernel/core_pattern", "vm/overcommit_memory")}
+
+
+def test_host_root_is_out_of_reach(jailed):
+    """Issue 24, host root: as root here, the job is still an unprivileged uid on the host: host-wide
+    sysctls and root-only procfs files are out of reach, and no clone() makes it a new user namespace."""
+    before = sysctls()
+    ev, result, _ = jailed.run((HOSTILE / "jail_host_root.py").read_text())
+    assert not ev.ok and "SUCCEEDED" not in result.stderr_tail.split("uid map")[0], result.stderr_tail[-2000:]
+    assert sysctls() == before
+
+
+def test_nothing_carries_over_between_jobs(jailed):
+    """Issue 24, channels: notes in /jobs, /tmp, /dev/shm and the job dir, a mode-000 tree nested past
+    PATH_MAX and past Python's recursion limit, a full /jobs: the next job finds none of it (same server,
+    not lost), and an honest job right after scores as before."""
+    pid = jailed.server_pid()
+    for _ in range(2):
+        ev, result, _ = jailed.run((HOSTILE / "jail_scratch_poison.py").read_text())
+        assert "notes from an earlier job: SUCCEEDED 'no note from an earlier job'" in result.stderr_tail, \
+            result.stderr_tail[-2000:]
+        assert ev.failure_kind is not None and ev.failure_kind.value != "lost"
+    assert jailed.server_pid() == pid  # the deep tree no longer kills the fork server
+    again, _, _ = jailed.run(BENIGN.read_text())
+    assert again.ok and again.metric == jailed.baseline
+
+
+def caps_in_force(jailed) -> bool:
+    (server,) = jailed.ex._servers.values()
+    return server.caps.cgroup != "none"
+
+
+def test_memfd_counts_against_the_memory_cap(jailed):
+    """Issue 24, caps: 3.3 GB of memfd pages (outside RLIMIT_AS) under memory_mb = 2048: the job's cgroup
+    (memory + disk + scratch allowances = 2240 MB) kills it, and the parent records why."""
+    if not caps_in_force(jailed):
+        pytest.skip("no per-job cgroup on this host")
+    ev, result, _ = jailed.run((HOSTILE / "jail_cap_memfd.py").read_text())
+    assert not ev.ok and ev.failure_kind.value == "memory" and "per-job memory cap (2240 MB" in ev.failure_msg
+    assert "3264 MB held" not in result.stderr_tail and ev.timings["cgroup_peak_mb"] <= 2240 + 1
+
+
+def test_process_count_is_capped(jailed):
+    """Issue 24, caps: 1,000 forks; at most max_procs (64) tasks for the whole job, whoever runs archagent."""
+    _, result, _ = jailed.run((HOSTILE / "jail_cap_procs.py").read_text())
+    started = int(result.stderr_tail.split("start 1000 processes: SUCCEEDED '")[1].split(" started")[0])
+    assert started <= jailed.limits.max_procs + 1, result.stderr_tail[-500:]  # pids.max: + helper, init, job
+
+
+def test_the_caps_in_force_are_recorded_per_candidate(jailed):
+    if not caps_in_force(jailed):
+        pytest.skip("no per-job cgroup on this host")
+    ev, result, _ = jailed.run(BENIGN.read_text())
+    assert ev.timings["cap_cgroup"] in (1.0, 2.0) and ev.timings["cap_memory_mb"] == 2048 + 64 + 128
+    assert ev.timings["cap_pids"] == jailed.limits.max_procs + 4 and 0 < ev.timings["cgroup_peak_mb"] < 2240
+    assert result.report.isolation["cgroup_memory"] is True and result.report.isolation["cgroup_pids"] is True
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root: the check is that root's jail maps to no host root")
+def test_jail_problem_refuses_a_jail_that_maps_to_host_root(monkeypatch):
+    """The self-check runs in a real jail: bwrap's own user namespace, as root, maps the job to host root."""
+    from archagent.sandbox import jail
+
+    monkeypatch.setattr(jail, "drops_root", lambda: False)
+    problem = jail.check_running_jail()
+    assert problem and "the jail's uid maps to host root" in problem and "\n" not in problem
 
 
 def test_forged_report_gets_only_what_its_predictions_earn(jailed):

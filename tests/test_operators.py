@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from functools import partial
 from pathlib import Path
 
-from archagent.agent.config import parse_config
+from archagent.agent.config import CampaignConfig, parse_config
+from archagent.agent.draw import Draw
 from archagent.agent.loop import record_call
 from archagent.agent.operators.agent import AgentProposer, operator_of
-from archagent.agent.operators.base import OperatorCall
-from archagent.agent.population import cell
-from archagent.agent.prompting import PromptContext, TaskBrief
+from archagent.agent.population import Population, cell
 from archagent.agent.proposer import Proposal, Proposer
 from archagent.agent.proposers import make_proposers
 from archagent.evals.fingerprint import code_key, text_key
@@ -43,9 +43,15 @@ def campaign(tmp: Path, name: str, **cfg) -> tuple:
     return config, store, cid
 
 
-def step(proposer: Proposer, store: Store, cid: int, ctx: PromptContext | None = None) -> Proposal:
+def draw(proposer: Proposer, store: Store, cid: int, cfg: CampaignConfig) -> Draw:
+    """What the loop does on its main thread: the campaign in memory, the proposer's plan, one sampler call."""
+    population = Population(store, cid, TASK, cfg.search)
+    return population.draw(random.Random(len(population.members)), proposer.plan(population), proposer.kind)
+
+
+def step(proposer: Proposer, store: Store, cid: int, cfg: CampaignConfig) -> Proposal:
     """One proposal, stored and 'evaluated' the way the loop would (duplicates marked)."""
-    p = proposer.propose(ctx or PromptContext(TaskBrief.of(TASK)), partial(record_call, store, cid))
+    p = proposer.propose(draw(proposer, store, cid, cfg), partial(record_call, store, cid))
     if p.code is None:
         store.add_candidate(cid, "", Status.FAILED, parent_ids=p.parent_ids, backend=p.backend,
                             failure_kind=p.failure_kind, failure_msg=p.failure_msg, llm_call_id=p.llm_call_id,
@@ -67,8 +73,8 @@ def test_mutation_only_agent_proposes_exactly_what_evolution_proposes(tmp_path: 
     (agent,) = make_proposers(agent_cfg, agent_store, agent_id)
     assert isinstance(agent, AgentProposer) and agent.backend is None  # no model loaded for AST mutations
     for _ in range(14):
-        step(evolution, evo_store, evo_id)
-        step(agent, agent_store, agent_id)
+        step(evolution, evo_store, evo_id, evo_cfg)
+        step(agent, agent_store, agent_id, agent_cfg)
     evo = [(c.code, c.parent_ids, c.metric, c.status) for c in evo_store.candidates(evo_id)]
     ours = [(c.code, c.parent_ids, c.metric, c.status) for c in agent_store.candidates(agent_id)]
     assert ours == evo
@@ -92,7 +98,7 @@ def test_edit_applies_blocks_to_its_parent_and_a_bad_patch_fails_as_patch(tmp_pa
     cfg, store, cid = campaign(tmp_path, "edit", backends=[{"kind": "replay",
                                                            "path": str(replay_file(tmp_path / "r.jsonl", rows))}])
     (agent,) = make_proposers(cfg, store, cid)
-    first, second = step(agent, store, cid), step(agent, store, cid)
+    first, second = step(agent, store, cid, cfg), step(agent, store, cid, cfg)
     parent = store.candidate(1)
     assert first.operator == "edit" and first.parent_ids == (1,) and first.code != parent.code
     assert first.code == parent.code.replace("ReLU(),\n            nn.Conv2d(32", "GELU(),\n            nn.Conv2d(32")
@@ -107,7 +113,7 @@ def test_a_repeat_is_re_asked_with_its_number_and_counts_once(tmp_path: Path):
     cfg, store, cid = campaign(tmp_path, "repeat", backends=[{"kind": "replay",
                                                              "path": str(replay_file(tmp_path / "r.jsonl", rows))}])
     (agent,) = make_proposers(cfg, store, cid)
-    p = step(agent, store, cid)
+    p = step(agent, store, cid, cfg)
     assert p.code == new and p.operator == "rewrite"
     calls = store.llm_calls(cid)
     assert [c.purpose for c in calls] == ["propose-copy", "propose"]
@@ -121,16 +127,10 @@ def test_crossover_gets_two_parents_from_different_archive_cells(tmp_path: Path)
     cfg, store, cid = campaign(tmp_path, "cross", operators={"use": ["crossover"]}, backends=[
         {"kind": "replay", "path": str(replay_file(tmp_path / "r.jsonl", rows))}])
     (agent,) = make_proposers(cfg, store, cid)
-    op = agent.ops["crossover"]
-    a, b = agent.parents(op, PromptContext(TaskBrief.of(TASK)), store.candidates(cid))
-    by_id = {c.id: c for c in store.candidates(cid)}
-    assert a.id != b.id and cell(by_id[a.id]) != cell(by_id[b.id])
-    p = op.propose(agent_call(agent, store, cid, (a, b)))
+    d = draw(agent, store, cid, cfg)
+    a, b = d.parents
+    assert d.operator == "crossover" and a.id != b.id and cell(a) != cell(b)
+    p = agent.propose(d, partial(record_call, store, cid))
     assert p.operator == "crossover" and p.parent_ids == (a.id, b.id) and "40" in p.code
     prompt = json.loads(store.llm_calls(cid)[0].prompt)[-1]["content"]
     assert "Architecture A" in prompt and "Architecture B" in prompt
-
-
-def agent_call(agent: AgentProposer, store: Store, cid: int, parents: tuple) -> OperatorCall:
-    return OperatorCall(PromptContext(TaskBrief.of(TASK)), parents, partial(record_call, store, cid),
-                        partial(agent.seen, store))

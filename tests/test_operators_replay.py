@@ -25,7 +25,7 @@ class ScriptedLLM(LLMBackend):
     def __init__(self):
         self.widths = itertools.count(40, 8)
 
-    def complete(self, messages, *, temperature: float, max_tokens: int) -> Completion:
+    def complete(self, messages, *, temperature: float, max_tokens: int, grammar: str | None = None) -> Completion:
         prompt = messages[1]["content"]
         code = FENCE.search(prompt).group(1)
         if "edit blocks" in prompt:

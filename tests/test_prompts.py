@@ -32,6 +32,14 @@ def full_context() -> PromptContext:
     )
 
 
+def idea_context() -> PromptContext:
+    """With an idea card, the card replaces the directive (one instruction, not two competing ones)."""
+    from archagent.knowledge.ideas.cards import load_cards
+
+    (card,) = [c for c in load_cards(None) if c.id == "squeeze_excitation"]
+    return dataclasses.replace(full_context(), idea=card)
+
+
 def repair_context() -> RepairContext:
     return RepairContext(TaskBrief.of(get_task("digits")), "class Net:\n    bad = 1\n", "shape",
                          "RuntimeError: mat1 and mat2 shapes cannot be multiplied (4x512 and 256x10)", attempt=2)
@@ -66,19 +74,20 @@ def test_analyze_renders_every_field():
         assert needle in text, needle
 
 
-@pytest.mark.parametrize("purpose,make", [("propose", full_context), ("repair", repair_context),
-                                          ("analyze", analyze_context)])
+@pytest.mark.parametrize("purpose,make", [("propose", full_context), ("propose", idea_context),
+                                          ("repair", repair_context), ("analyze", analyze_context)])
 def test_every_field_reaches_the_prompt(purpose, make):
     """Blanking any one field changes the rendered prompt: no context field is silently unused."""
     ctx = make()
     full = Prompts().messages(purpose, ctx)[1]["content"]
     # island: recorded on the candidate; parents: the records behind `exemplars` (rendered through them)
     unused = {"propose": {"island", "parents"}}.get(purpose, set())
+    unused |= {"directive"} if getattr(ctx, "idea", None) else {"idea"} if purpose == "propose" else set()
     for f in dataclasses.fields(ctx):
         if f.name in unused or f.name == "task":
             continue
         value = getattr(ctx, f.name)
-        blank = type(value)() if not isinstance(value, int) else value + 1
+        blank = None if f.name == "idea" else type(value)() if not isinstance(value, int) else value + 1
         assert Prompts().messages(purpose, dataclasses.replace(ctx, **{f.name: blank}))[1]["content"] != full, f.name
 
 

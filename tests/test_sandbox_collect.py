@@ -11,12 +11,17 @@ import hashlib
 import io
 import json
 import signal
+import struct
+import time
+import tracemalloc
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from archagent.knowledge.records import FailureKind
 from archagent.sandbox.collect import collect
+from archagent.sandbox.predsfile import MAGIC, encode
 from archagent.sandbox.protocol import MAX_REPORT_BYTES, PREDS_FILE, RESULT_FILE, VIOLATIONS_FILE, ChildReport
 
 NONCE = "0123456789abcdef0123456789abcdef"
@@ -28,6 +33,16 @@ def npz_bytes(**arrays) -> bytes:
     return buf.getvalue()
 
 
+def record(name: str, header_and_data: bytes) -> bytes:
+    return struct.pack("<H", len(name)) + name.encode() + header_and_data
+
+
+def npy(arr: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, arr, allow_pickle=True)
+    return buf.getvalue()
+
+
 def write_job(job_dir: Path, preds: bytes = b"", nonce: str | None = NONCE, **fields) -> None:
     sha = hashlib.sha256(preds).hexdigest() if preds else None
     report = ChildReport(ok=True, params=10, nonce=nonce, preds_sha256=sha, **fields)
@@ -36,9 +51,10 @@ def write_job(job_dir: Path, preds: bytes = b"", nonce: str | None = NONCE, **fi
 
 
 def test_a_genuine_report_and_its_predictions_come_back(tmp_path):
-    write_job(tmp_path, npz_bytes(val=np.ones((3, 10), np.float32), test=np.zeros((2, 10), np.float32)))
-    result = collect(tmp_path, 0, 1.0, "", NONCE)
-    assert result.report.ok and result.preds["val"].shape == (3, 10)
+    write_job(tmp_path, encode({"val": np.ones((3, 10), np.float32), "test": np.zeros((2, 10), np.float32)}))
+    result = collect(tmp_path, 0, 1.0, "", NONCE, expected={"val": (3, 10), "test": (2, 10)})
+    assert result.report.ok and result.preds["val"].shape == (3, 10) and result.preds["val"].dtype == np.float32
+    assert not result.preds["val"].flags.writeable  # a view of the bytes received, not a copy
 
 
 @pytest.mark.parametrize("nonce", [None, "f" * 32])
@@ -49,16 +65,57 @@ def test_a_report_without_this_runs_nonce_is_forged(tmp_path, nonce):
 
 
 def test_predictions_replaced_after_the_report_are_rejected(tmp_path):
-    write_job(tmp_path, npz_bytes(val=np.ones((3, 10), np.float32)))
-    (tmp_path / PREDS_FILE).write_bytes(npz_bytes(val=np.eye(3, 10, dtype=np.float32)))
+    write_job(tmp_path, encode({"val": np.ones((3, 10), np.float32)}))
+    (tmp_path / PREDS_FILE).write_bytes(encode({"val": np.eye(3, 10, dtype=np.float32)}))
     result = collect(tmp_path, 0, 1.0, "", NONCE)
     assert result.report.failure_kind == FailureKind.FORBIDDEN and not result.preds
 
 
 def test_pickled_predictions_are_never_unpickled(tmp_path):
-    write_job(tmp_path, npz_bytes(val=np.array([object(), {"a": 1}], dtype=object)))
+    write_job(tmp_path, MAGIC + record("val", npy(np.array([object(), {"a": 1}], dtype=object))))
     result = collect(tmp_path, 0, 1.0, "", NONCE)
-    assert result.report.failure_kind == FailureKind.FORBIDDEN and "unreadable" in result.report.failure_msg
+    assert result.report.failure_kind == FailureKind.FORBIDDEN and "dtype object" in result.report.failure_msg
+
+
+def zip_bomb(tmp_path: Path) -> bytes:
+    """A ~1 MB compressed .npz that inflates to 1 GB (what np.load would have decompressed)."""
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf, zf.open("val.npy", "w",
+                                                                                        force_zip64=True) as fh:
+        header = io.BytesIO()
+        np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
+                                                      "shape": (2**28,)})
+        fh.write(header.getvalue())
+        zeros = bytes(2**24)
+        for _ in range(2**30 // len(zeros)):
+            fh.write(zeros)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("make, kind, needle", [
+    (lambda tmp: zip_bomb(tmp), FailureKind.FORBIDDEN, "wrong magic"),
+    (lambda tmp: npz_bytes(val=np.zeros((3, 10), np.float32)), FailureKind.FORBIDDEN, "wrong magic"),
+    (lambda tmp: MAGIC + record("val", npy(np.array(["1.0"] * 30).reshape(3, 10))), FailureKind.FORBIDDEN, "<U3"),
+    (lambda tmp: MAGIC + record("val", npy(np.zeros((3, 10), ">f4"))), FailureKind.FORBIDDEN, ">f4"),
+    (lambda tmp: MAGIC + record("val", npy(np.zeros((3, 10), np.float64))), FailureKind.FORBIDDEN, "float64"),
+    (lambda tmp: MAGIC + record("val", npy(np.zeros((3, 10), np.float32))[:-8]), FailureKind.FORBIDDEN, "left"),
+    (lambda tmp: encode({"val": np.zeros((3, 10))}) + record("test", npy(np.zeros((2, 10), np.float32))[:-20]),
+     FailureKind.FORBIDDEN, "left"),
+    (lambda tmp: MAGIC + record("evil", npy(np.zeros(3, np.float32))), FailureKind.FORBIDDEN, "unexpected"),
+    (lambda tmp: encode({"val": np.zeros((3, 10)), "test": np.zeros((2, 9))}), FailureKind.SHAPE, "(2, 9)"),
+    (lambda tmp: encode({"val": np.zeros((3, 10))}), FailureKind.SHAPE, "no test predictions"),
+])
+def test_hostile_prediction_files_are_refused_from_their_headers(tmp_path, make, kind, needle):
+    """Compressed, string, big-endian, wrong-width, truncated or mis-shaped arrays: refused before any data is
+    read, in bounded memory (the zip below inflates ~1000x)."""
+    write_job(tmp_path, make(tmp_path))
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    result = collect(tmp_path, 0, 1.0, "", NONCE, expected={"val": (3, 10), "test": (2, 10)})
+    seconds, (_, peak) = time.perf_counter() - t0, tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert result.report.failure_kind == kind and needle in result.report.failure_msg, result.report.failure_msg
+    assert peak < 64 * 2**20 and seconds < 5
 
 
 def test_oversized_or_unknown_fields_in_the_report_are_rejected(tmp_path):

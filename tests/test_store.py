@@ -94,8 +94,9 @@ def v1_store(path: Path) -> None:
 def test_v1_store_is_upgraded_in_place(tmp_path: Path):
     v1_store(tmp_path / "v1.db")
     store = Store(tmp_path / "v1.db")
-    assert store.schema_version() == SCHEMA_VERSION == 2
+    assert store.schema_version() == SCHEMA_VERSION == 3
     seed, failed, repaired, dup = store.candidates(1)
+    assert seed.idea is None and dup.idea is None  # v3's column, empty for what came before it
     assert seed.seed_name == "mlp" and seed.history == [1.0, 0.5] and seed.features == {"depth": 2.0}
     assert seed.extra == {} and failed.extra == {"note": "free-form"}  # only free-form notes stay in extra
     assert failed.island == 1 and repaired.island == 0 and repaired.repair_of == 2
@@ -103,7 +104,22 @@ def test_v1_store_is_upgraded_in_place(tmp_path: Path):
     assert (repaired.predicted_metric, repaired.low_fidelity_metric, repaired.low_fidelity_epochs) == (0.8, 0.7, 1)
     assert dup.matched_on == "graph_key" and dup.operator is None
     store.close()
-    assert Store(tmp_path / "v1.db").candidate(3).repair_of == 2  # reopening a v2 store changes nothing
+    assert Store(tmp_path / "v1.db").candidate(3).repair_of == 2  # reopening an upgraded store changes nothing
+
+
+def test_v2_store_gains_the_idea_column(tmp_path: Path):
+    """A store written before idea cards (schema 2) opens with an empty `idea` column, its rows untouched."""
+    with Store(tmp_path / "v2.db") as store:
+        camp = store.create_campaign("old", "digits", "{}")
+        store.add(Candidate(0, camp.id, "code", Status.OK, metric=0.9, operator="edit"))
+        store.db.conn.executescript("DROP INDEX idx_cand_idea; ALTER TABLE candidates DROP COLUMN idea; "
+                                    "UPDATE meta SET value = '2' WHERE key = 'schema_version';")
+    with Store(tmp_path / "v2.db") as store:
+        assert store.schema_version() == 3
+        (old,) = store.candidates(camp.id)
+        assert old.idea is None and old.metric == 0.9 and old.operator == "edit"
+        new = store.add(Candidate(0, camp.id, "code2", Status.OK, idea="squeeze_excitation"))
+        assert store.candidate(new.id).idea == "squeeze_excitation"
 
 
 def test_typed_record_round_trips_with_one_write_per_update(store: Store):

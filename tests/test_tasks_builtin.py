@@ -31,7 +31,40 @@ def test_mnist1d_task_splits(tmp_path, monkeypatch):
     s = task.splits()
     assert s.x_train.shape == (3600, 1, 40) and s.x_val.shape == (400, 1, 40) and s.x_test.shape == (1000, 1, 40)
     assert s.x_train.dtype == np.float32 and task.spec.in_shape == (1, 40)
-    assert np.array_equal(s.x_test[:, 0], make_dataset()["x_test"].astype(np.float32))
+    assert np.array_equal(s.x_train[:, 0], make_dataset()["x"][:3600].astype(np.float32))
+    assert abs(float(s.x_val.mean())) < 0.05 and abs(float(s.x_test.std()) - 1) < 0.05  # scaled like training
+
+
+def test_mnist1d_heldout_split_cannot_be_regenerated_from_the_public_generator(tmp_path, monkeypatch):
+    """The jail can read mnist1d_gen.py: its seed-42 data (all 5,000 signals) must not contain the held-out
+    signals, and a job that regenerates it learns nothing about their labels."""
+    monkeypatch.setenv("ARCHAGENT_CACHE", str(tmp_path))
+    s = get_task("mnist1d").splits()
+    public = make_dataset()
+    published = np.concatenate([public["x"], public["x_test"]]).astype(np.float32)  # (5000, 40)
+    for held in (s.x_val[:, 0], s.x_test[:, 0]):
+        nearest = ((held[:, None, :] - published[None, :, :]) ** 2).sum(-1).min(1)  # squared distance
+        assert nearest.min() > 1.0  # no held-out signal is (nearly) a published one
+
+
+def test_mnist1d_heldout_split_follows_the_secret(tmp_path, monkeypatch):
+    """Same secret, same split (reproducible for the owner); another secret, another split; a pinned seed wins;
+    with neither, a per-install key is created (0600) under the config dir and reused."""
+    from archagent.evals.tasks.heldout import KEY_FILE, SECRET_ENV
+
+    monkeypatch.setenv("ARCHAGENT_CACHE", str(tmp_path))
+    first, again = (get_task("mnist1d").splits() for _ in range(2))
+    assert np.array_equal(first.y_val, again.y_val) and np.array_equal(first.x_test, again.x_test)
+    monkeypatch.setenv(SECRET_ENV, "another secret")
+    other = get_task("mnist1d")
+    assert not np.array_equal(other.splits().x_val, first.x_val) and other.heldout_id != get_task.__name__
+    pinned = [get_task("mnist1d", {"heldout_seed": 7}) for _ in range(2)]
+    assert pinned[0].heldout_id == pinned[1].heldout_id != other.heldout_id
+    monkeypatch.delenv(SECRET_ENV)
+    monkeypatch.setenv("ARCHAGENT_CONFIG", str(tmp_path / "config"))
+    installed = get_task("mnist1d").heldout_id
+    key = tmp_path / "config" / KEY_FILE
+    assert key.stat().st_mode & 0o777 == 0o600 and get_task("mnist1d").heldout_id == installed
 
 
 def test_charlm_encoding_and_windows():

@@ -21,5 +21,7 @@ BASELINE_KINDS = ("random", "evolution")
 
 def make_baseline(backend: BackendConfig, cfg: CampaignConfig, store: Store, campaign_id: int) -> Proposer:
     """The random or evolution proposer for one `[[backends]]` entry, seeded by the campaign's `seed`."""
-    cls = {"random": RandomProposer, "evolution": EvolutionProposer}[backend.kind]
-    return cls(get_task(cfg.task.name, cfg.task.options), cfg.seed, store, campaign_id)
+    task = get_task(cfg.task.name, cfg.task.options)
+    if backend.kind == "evolution":
+        return EvolutionProposer(task, cfg.seed, store, campaign_id, cfg.evolution)
+    return RandomProposer(task, cfg.seed, store, campaign_id)

@@ -17,11 +17,13 @@ from collections.abc import Callable
 
 Edit = tuple[int, int, str]  # (start byte, end byte, replacement)
 SIZED = ("Conv1d", "Conv2d", "Linear")
+RNNS = ("GRU", "LSTM", "RNN")
 ACT_MODULES = ("ReLU", "GELU", "SiLU", "Tanh", "ELU", "LeakyReLU", "Mish")
 ACT_FUNCS = {"relu": "torch.relu", "gelu": "torch.nn.functional.gelu", "silu": "torch.nn.functional.silu",
              "tanh": "torch.tanh", "elu": "torch.nn.functional.elu"}
 NOT_WIDTH_KW = ("kernel_size", "stride", "padding", "dilation", "groups", "dim", "num_heads", "nhead", "p")
 MIN_WIDTH = 12  # smaller literals are too often spatial sizes or head counts
+MAX_WIDTH = 512  # no wider: chains of doublings would outgrow every task's parameter budget
 
 
 class Source:
@@ -77,6 +79,16 @@ def out_arg(call: ast.Call) -> ast.expr | None:
     return next((k.value for k in call.keywords if k.arg in ("out_channels", "out_features")), None)
 
 
+def layer_width(call: ast.Call) -> ast.expr | None:
+    """The output width of a Conv/Linear call, or the hidden size of a GRU/LSTM/RNN call."""
+    if callee(call) in SIZED:
+        return out_arg(call)
+    if callee(call) in RNNS:
+        return call.args[1] if len(call.args) >= 2 else next(
+            (k.value for k in call.keywords if k.arg == "hidden_size"), None)
+    return None
+
+
 def int_const(node: ast.AST | None) -> int | None:
     ok = isinstance(node, ast.Constant) and type(node.value) is int
     return node.value if ok else None
@@ -84,15 +96,16 @@ def int_const(node: ast.AST | None) -> int | None:
 
 # -- change a width ------------------------------------------------------------------
 def scale_width(code: str, rng: random.Random) -> tuple[str, str] | None:
-    """Pick a layer width literal W and replace it everywhere it is passed to a call."""
+    """Pick a layer width literal W (conv/linear output, recurrent hidden size) and replace it everywhere
+    it is passed to a call."""
     src = Source(code)
-    widths = sorted({w for c in calls(src.tree) if callee(c) in SIZED
-                     if (w := int_const(out_arg(c))) is not None and w >= MIN_WIDTH})
+    widths = sorted({w for c in calls(src.tree) if (w := int_const(layer_width(c))) is not None and w >= MIN_WIDTH})
     if not widths:
         return None
     old = rng.choice(widths)
-    new = max(8, round(old * rng.choice((0.5, 0.75, 1.5, 2.0)) / 8) * 8)
-    new = new if new != old else old + 8
+    new = min(MAX_WIDTH, max(8, round(old * rng.choice((0.5, 0.75, 1.5, 2.0)) / 8) * 8))
+    if new == old:
+        return None
     nodes = {id(n): n for c in calls(src.tree) for a in width_args(c) for n in ast.walk(a) if int_const(n) == old}
     code2 = src.apply([(*src.span(n), str(new)) for n in nodes.values()])
     return (code2, f"width {old} -> {new}") if code2 else None
@@ -154,16 +167,18 @@ def add_block(code: str, rng: random.Random) -> tuple[str, str] | None:
     src = Source(code)
     points: list[tuple[ast.expr, list[str]]] = []
     for seq in sequentials(src):
-        last = None
+        last = None  # the conv/linear whose output width flows here; None once something may change it
         for el in seq.args:
-            if callee(el) in SIZED and out_arg(el) is not None and not has_stride(el):
-                last = el
+            if callee(el) in SIZED and out_arg(el) is not None:
+                last = el  # strided or not: the inserted block maps *its output* width to itself
             elif same_width_block(src, el):
                 points.append((el, [src.text(el)]))
             elif last is not None and isinstance(el, ast.Call) and act_name(el) in ACT_MODULES:
                 w = src.text(out_arg(last))
                 tail = ")" if callee(last) == "Linear" else ", 3, padding=1)"
                 points.append((el, [f"{src.text(last.func)}({w}, {w}{tail}", src.text(el)]))
+            elif not keeps_width(el):
+                last = None  # e.g. Flatten, a user block W -> W', anything unknown
     if not points:
         return None
     el, texts = rng.choice(points)
@@ -172,6 +187,11 @@ def add_block(code: str, rng: random.Random) -> tuple[str, str] | None:
     end = src.span(el)[1]
     code2 = src.apply([(end, end, sep + sep.join(texts))])
     return (code2, f"add {texts[0].split('(')[0]} block") if code2 else None
+
+
+def keeps_width(el: ast.expr) -> bool:
+    """Norms, activations, dropout and pooling keep the channel/feature width of what precedes them."""
+    return is_tail(el) or "Pool" in callee(el)
 
 
 def has_stride(call: ast.Call) -> bool:
@@ -202,10 +222,15 @@ def remove_block(code: str, rng: random.Random) -> tuple[str, str] | None:
 
 
 def removable_layer(src: Source, el: ast.Call) -> bool:
-    """Linear(W, W), or Conv(W, W, ...) that keeps the size (padding given, no stride)."""
+    """Linear(W, W), or Conv(W, W, k, padding=k // 2) that keeps the size (literal odd k, no stride/dilation)."""
     if len(el.args) < 2 or src.text(el.args[0]) != src.text(el.args[1]) or has_stride(el):
         return False
-    return callee(el) == "Linear" or any(k.arg == "padding" for k in el.keywords)
+    if callee(el) == "Linear":
+        return True
+    kw = {k.arg: k.value for k in el.keywords}
+    kernel = int_const(el.args[2] if len(el.args) > 2 else kw.get("kernel_size"))
+    padding = int_const(kw.get("padding"))
+    return kernel is not None and kernel % 2 == 1 and padding == kernel // 2 and "dilation" not in kw
 
 
 def is_tail(el: ast.expr) -> bool:

@@ -1,13 +1,18 @@
-"""What the random and evolution proposers share: the task, a seeded RNG per proposal, dedup, sampling."""
+"""What the random and evolution proposers share: the task, a seeded RNG per proposal, dedup, sampling.
+
+They read the campaign as the draw saw it (`history(draw)`: the population's
+members at draw time, answering the store's two queries they use), never the
+store itself, and run inline on the loop's main thread (`plan().llm` is False).
+"""
 
 from __future__ import annotations
 
-import contextlib
 import random
 import threading
 
 from archagent.agent.baselines.grammar import sample_arch
 from archagent.agent.baselines.writer import write_code
+from archagent.agent.draw import Draw, Members, Plan
 from archagent.agent.proposer import Proposer
 from archagent.evals.fingerprint import code_key, text_key
 from archagent.evals.tasks.base import Task
@@ -17,27 +22,26 @@ MAX_DRAWS = 32  # samples tried before accepting one the campaign has already se
 
 
 class BaselineProposer(Proposer):
-    """A non-LLM proposer reading its campaign's history from the store (no LLM calls are recorded).
-
-    `propose` runs in the loop's proposer thread: it reads through its own store connection (`history`).
-    """
+    """A non-LLM proposer reading its campaign's history from the draw (no LLM calls are recorded)."""
 
     def __init__(self, task: Task, seed: int, store: Store, campaign_id: int):
         if task.spec.kind != "classification":
             raise ValueError(f"the {self.name} baseline supports classification tasks only, "
                              f"not '{task.spec.name}' ({task.spec.kind})")
-        self.task, self.seed, self.store, self.campaign_id = task, seed, store, campaign_id
+        self.task, self.seed, self.store_path, self.campaign_id = task, seed, store.path, campaign_id
         self._next, self._lock = 0, threading.Lock()  # draws handed out, ahead of what the store shows yet
 
     def without_llm(self) -> BaselineProposer:
         return self
 
-    def history(self) -> contextlib.nullcontext[Store]:
-        """The calling thread's one store connection (`Store.for_thread`), not one per proposal:
-        `with self.history() as store:` leaves it open."""
-        return contextlib.nullcontext(self.store.for_thread())
+    def plan(self, population: object) -> Plan:
+        return Plan(n_parents=0, llm=False)
 
-    def rng(self, store: Store) -> random.Random:
+    def history(self, draw: Draw) -> Members:
+        """The campaign as the draw saw it, queried like the store: `with self.history(draw) as store:`."""
+        return Members(draw.members)
+
+    def rng(self, store: Members) -> random.Random:
         """Deterministic for (config seed, number of candidates so far): a resumed campaign continues the stream.
 
         Proposals still in flight (`pipeline.proposers` > 1) are not in the store yet: each call takes the
@@ -48,11 +52,11 @@ class BaselineProposer(Proposer):
             self._next = n + 1
         return random.Random(f"{self.name}:{self.seed}:{n}")
 
-    def is_new(self, store: Store, code: str) -> bool:
+    def is_new(self, store: Members, code: str) -> bool:
         keys = dict(text_key=text_key(code), code_key=code_key(code))
         return store.find_duplicate(self.campaign_id, **keys) is None
 
-    def sample_code(self, store: Store, rng: random.Random) -> str:
+    def sample_code(self, store: Members, rng: random.Random) -> str:
         """A fresh grammar sample, new to this campaign when one can be found within MAX_DRAWS."""
         code = ""
         for _ in range(MAX_DRAWS):

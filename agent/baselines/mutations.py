@@ -6,8 +6,18 @@
 Grammar-written code (first line `# arch: {...}`) is mutated at the architecture
 level and rewritten, so the child always fits the input and the cost caps.
 Any other code (seeds, LLM candidates) gets source-level edits located on its
-AST (`ast_mutations`); those keep the shapes consistent for regular code, and
-the sandbox's shape check catches the rest. None means no mutation applied.
+AST (`ast_mutations`, and `rnn_mutations` for recurrent models); each applies only
+where the AST shows the shapes stay consistent. None means no mutation applied.
+
+Why static, not a trial build: a parent may be LLM-written (the agent's mutation arm
+mutates any trained candidate), so its children are untrusted code and are never
+executed in the campaign process; a sandboxed trial per mutation would take a
+trainer's slot and let timing decide what is proposed (the agent-without-LLM
+ablation must equal evolution exactly). The edits are checked instead by
+tests/test_mutation_property.py: every seed of every built-in task, and chains of
+mutations from them, build and pass the shape check (in the test process, where
+the code is ours). A child of an unusual LLM parent that still fails is caught by
+the sandbox's probe before any training.
 """
 
 from __future__ import annotations
@@ -17,7 +27,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from archagent.agent.baselines import ast_mutations
+from archagent.agent.baselines import ast_mutations, rnn_mutations
 from archagent.agent.baselines.grammar import (
     ACTS,
     CONV_WIDTHS,
@@ -52,7 +62,8 @@ def mutate(code: str, spec: TaskSpec, rng: random.Random, tries: int = 8) -> Mut
         ast.parse(code)
     except SyntaxError:
         return None
-    edits = list(ast_mutations.EDITS)
+    edits = list(ast_mutations.EDITS) + list(rnn_mutations.EDITS if spec.kind == "classification"
+                                             else rnn_mutations.CAUSAL_EDITS)
     rng.shuffle(edits)
     for edit in edits:
         out = edit(code, rng)

@@ -10,13 +10,13 @@ config `seed`; candidates are stored with backend "random" and no parents.
 from __future__ import annotations
 
 from archagent.agent.baselines.base import BaselineProposer
-from archagent.agent.prompting import PromptContext
+from archagent.agent.draw import Draw
 from archagent.agent.proposer import CallRecorder, Proposal
 
 
 class RandomProposer(BaselineProposer):
     name = kind = "random"
 
-    def propose(self, ctx: PromptContext, record_call: CallRecorder) -> Proposal:
-        with self.history() as store:
+    def propose(self, draw: Draw, record_call: CallRecorder) -> Proposal:
+        with self.history(draw) as store:
             return Proposal(self.sample_code(store, self.rng(store)), (), self.name)

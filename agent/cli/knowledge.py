@@ -1,7 +1,8 @@
-"""Commands around the knowledge loop: `backends check` and `export-replay`.
+"""Commands around the knowledge loop: `backends check`, `export-replay` and `ideas`.
 
     archagent backends check examples/digits.toml
     archagent export-replay digits-demo --out demo.jsonl [--store archagent.db]
+    archagent ideas digits-demo [--used] [--json]
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from archagent.agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console, open_store
+from archagent.agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console, open_store, task_of
 from archagent.agent.config import BackendConfig, load_config
 from archagent.agent.llm import LLMError, make_backend, preflight
 from rich.markup import escape
@@ -88,6 +89,44 @@ def export_replay(
                       "a re-run will not reproduce their failures[/]")
 
 
-COMMANDS = {"export-replay": export_replay}
+def ideas(
+    campaign: Annotated[str, typer.Argument(help="campaign name")],
+    store: StoreOpt = DEFAULT_STORE,
+    used: Annotated[bool, typer.Option("--used", help="only the cards the campaign used")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Each idea card's record in a campaign: uses, validity (share that trained) and improvement rate
+    (share that beat their parents); used cards first.
+
+    Example: archagent ideas digits-demo --used
+    """
+    from archagent.knowledge.ideas.usage import campaign_usage
+
+    st = open_store(store)
+    camp = st.campaign(campaign)
+    rows = campaign_usage(st, camp.id, task_of(camp).higher_is_better, unused=not used)
+    if as_json:
+        for r in rows:
+            o = r.outcome
+            print(json.dumps({"card": r.id, "name": r.name, "origin": r.origin, "uses": o.uses, "valid": o.valid,
+                              "improved": o.improved, "validity": o.validity, "improvement_rate": o.improvement_rate}))
+        return
+    table = Table(title=f"{camp.name}: idea cards (validity: trained ok; improvement: beat their parents)")
+    table.add_column("card", no_wrap=True)
+    table.add_column("name")
+    for col in ("uses", "validity", "improvement"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for r in rows:
+        o = r.outcome
+        table.add_row(r.id, escape(r.name), str(o.uses), _share(o.validity, o.valid),
+                      _share(o.improvement_rate, o.improved))
+    console.print(table)
+
+
+def _share(rate: float | None, n: int) -> str:
+    return "-" if rate is None else f"{100 * rate:.0f}% ({n})"
+
+
+COMMANDS = {"export-replay": export_replay, "ideas": ideas}
 backends = typer.Typer(no_args_is_help=True, help="Configured LLM backends.")
 backends.command("check")(check)

@@ -110,6 +110,10 @@ def show(
                   f"FLOPs {fmt_int(c.flops)}")
     for line in provenance(c, children):
         console.print(line, highlight=False)
+    if c.idea:
+        from archagent.knowledge.ideas.usage import idea_label
+
+        console.print(f"idea: {idea_label(st.campaign(c.campaign_id), c.idea)}", highlight=False)
     if c.failure_kind:
         console.print(f"[red]{c.failure_kind}[/]: {for_terminal(c.failure_msg)}")
     if c.duplicate_of:

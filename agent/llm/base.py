@@ -43,10 +43,16 @@ class LLMBackend(ABC):
 
     kind: str = "abstract"
     model: str = ""
+    constrains: bool = False  # whether `complete` follows a `grammar` (llama.cpp); others ignore it
 
     @abstractmethod
-    def complete(self, messages: list[Message], *, temperature: float, max_tokens: int) -> Completion:
-        """Return one completion for a chat; raise TransientLLMError to be retried."""
+    def complete(self, messages: list[Message], *, temperature: float, max_tokens: int,
+                 grammar: str | None = None) -> Completion:
+        """Return one completion for a chat; raise TransientLLMError to be retried.
+
+        `grammar` is GBNF text the reply must be a sentence of (`agent.reply_grammar`); backends
+        whose `constrains` is False ignore it.
+        """
 
     def close(self) -> None:
         """Release resources (model weights, connections)."""
@@ -61,6 +67,7 @@ def complete_with_retry(
     max_tokens: int,
     attempts: int = 4,
     max_wait_s: float = 30.0,
+    grammar: str | None = None,
 ) -> Completion:
     """`backend.complete` with exponential backoff on TransientLLMError."""
 
@@ -71,6 +78,6 @@ def complete_with_retry(
         reraise=True,
     )
     def _call() -> Completion:
-        return backend.complete(messages, temperature=temperature, max_tokens=max_tokens)
+        return backend.complete(messages, temperature=temperature, max_tokens=max_tokens, grammar=grammar)
 
     return _call()

@@ -89,7 +89,8 @@ class LiteLLMBackend(LLMBackend):
         self._litellm = _import_litellm()
         self._api_key = _resolve_api_key(self._litellm, cfg)
 
-    def complete(self, messages: list[Message], *, temperature: float, max_tokens: int) -> Completion:
+    def complete(self, messages: list[Message], *, temperature: float, max_tokens: int,
+                 grammar: str | None = None) -> Completion:
         t0 = time.perf_counter()
         response = self._call(messages, temperature, max_tokens)
         latency = time.perf_counter() - t0

@@ -15,6 +15,11 @@ default because llama-cpp-python then computes logits for every prompt token
 too (benchmarks/README.md, local_speed.py). Sampling is seeded: the same
 seed and prompts give the same replies, and each call draws a fresh seed from
 that stream, so repeated prompts still give varied samples.
+
+With `constrained` on (the default) a call's `grammar` (GBNF, `agent.reply_grammar`)
+holds the sampled tokens to that grammar (llama.cpp's grammar sampler), so an
+edit reply always parses and applies. The grammar touches only sampling, not the
+prompt, so the prompt-prefix reuse above is unchanged.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from archagent.agent.llm.base import Completion, LLMBackend, LLMError, Message, 
 from archagent.agent.llm.model_files import DEFAULT_MODEL, PRESETS, ensure_model
 
 EXTRA_HINT = "pip install 'archagent-nas[local]'"
+GRAMMAR_CACHE = 8  # parsed grammars kept (one per recent parent)
 
 
 def _import_llama_cpp() -> ModuleType:
@@ -84,9 +90,10 @@ class LocalBackend(LLMBackend):
         cache_dir: Path | None = None,
         n_threads: int | None = None,
     ):
-        self.cfg = cfg
+        self.cfg, self.constrains = cfg, cfg.constrained
         self._lock = threading.Lock()
         llama_cpp = _import_llama_cpp()  # first: fail fast, before assembling weights
+        self._grammars: dict[str, Any] = {}
         self.model, self.model_path = resolve_model(cfg.model, cache_dir)
         t0 = time.perf_counter()
         try:
@@ -106,14 +113,16 @@ class LocalBackend(LLMBackend):
             self._llm.set_cache(llama_cpp.LlamaRAMCache(capacity_bytes=cfg.prompt_cache_mb << 20))
         self.load_s = time.perf_counter() - t0
 
-    def complete(self, messages: list[Message], *, temperature: float, max_tokens: int) -> Completion:
+    def complete(self, messages: list[Message], *, temperature: float, max_tokens: int,
+                 grammar: str | None = None) -> Completion:
         if self._llm is None:
             raise LLMError("the local backend was closed")
         t0 = time.perf_counter()
         try:
             with self._lock:  # one llama.cpp context: one generation at a time
                 response = self._llm.create_chat_completion(
-                    messages=messages, temperature=temperature, max_tokens=max_tokens, stop=self.cfg.stop or None
+                    messages=messages, temperature=temperature, max_tokens=max_tokens, stop=self.cfg.stop or None,
+                    grammar=self._grammar(grammar),
                 )
         except (ValueError, RuntimeError) as err:  # e.g. the prompt exceeds n_ctx
             raise LLMError(f"{self.model}: {' '.join(str(err).split())}") from None
@@ -130,6 +139,18 @@ class LocalBackend(LLMBackend):
             latency_s=latency,
             cost_usd=0.0,
         )
+
+    def _grammar(self, text: str | None) -> Any:
+        """llama.cpp's grammar object for GBNF `text` (None when off), kept for the few latest texts."""
+        if text is None or not self.constrains:
+            return None
+        if text not in self._grammars:
+            from llama_cpp.llama_grammar import LlamaGrammar
+
+            if len(self._grammars) >= GRAMMAR_CACHE:
+                self._grammars.pop(next(iter(self._grammars)))
+            self._grammars[text] = LlamaGrammar.from_string(text, verbose=False)
+        return self._grammars[text]
 
     def close(self) -> None:
         """Free the model weights and context now rather than at garbage collection."""

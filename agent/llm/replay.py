@@ -43,7 +43,8 @@ class ReplayBackend(LLMBackend):
         """The next row to be served (None when exhausted): exports name the operator that used it."""
         return self._rows[self._next] if self._next < len(self._rows) else None
 
-    def complete(self, messages: list[Message], *, temperature: float, max_tokens: int) -> Completion:
+    def complete(self, messages: list[Message], *, temperature: float, max_tokens: int,
+                 grammar: str | None = None) -> Completion:
         if self._next >= len(self._rows):
             raise BackendExhausted(f"replay file {self.path.name} is exhausted after {len(self._rows)} replies")
         row = self._rows[self._next]

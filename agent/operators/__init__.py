@@ -35,13 +35,12 @@ def make_agent(b: BackendConfig, cfg: CampaignConfig, prompts: Prompts, store: S
     if any(o != "mutation" for o in oc.use) or b.kind == "replay":
         backend = make_backend(b, cfg.seed)
         llm = LLMAsk(backend, b, prompts, f"{backend.kind}:{backend.model}", oc.novelty_retries)
-        ops.update(edit=Edit(llm, whole_file=oc.edit_whole_file(b.kind)), crossover=Crossover(llm),
+        ops.update(edit=Edit(llm, whole_file=oc.edit_whole_file(b.kind, b.constrained)), crossover=Crossover(llm),
                    rewrite=Rewrite(llm))
     if "mutation" in oc.use and task.spec.kind == "classification":  # the grammar's mutations classify only
-        ops["mutation"] = Mutation(EvolutionProposer(task, cfg.seed, store, campaign_id))
+        ops["mutation"] = Mutation(EvolutionProposer(task, cfg.seed, store, campaign_id, cfg.evolution))
     arms = [o for o in oc.use if o in ops]
     if not arms:
         raise ValueError(f"operators.use = {oc.use}: none applies to task '{task.spec.name}' ({task.spec.kind})")
     objective = Objective(cfg.search.objective, cfg.search.size_penalty)
-    return AgentProposer(ops, arms, Bandit(arms, oc.floor), objective, task.higher_is_better, store, campaign_id,
-                         cfg.seed, llm)
+    return AgentProposer(ops, arms, Bandit(arms, oc.floor), objective, task.higher_is_better, llm)

@@ -3,35 +3,33 @@
     [operators]
     use = ["mutation", "edit", "crossover", "rewrite"]   # the default (the bandit tries them once, in this order)
 
-Per proposal: the bandit (`agent.bandit`) picks an operator from the
-campaign's record of pulls (improvement over the parents per second, read from
-the store), parents are drawn from the trained candidates ranked by the
-campaign's objective (`knowledge.fitness`), and the operator makes the code.
-Every candidate records its operator. A replay backend's rows name the
-operator and parents they were made with (`archagent export-replay`), and the
-agent follows them, so an exported campaign re-runs exactly; a recorded AST
-mutation carries its code.
+Per proposal, on the loop's main thread: the bandit (`agent.bandit`) picks an
+operator from the campaign's record of pulls (improvement over the parents
+per second, from the population in memory) and `plan` says what that
+operator needs; the population's one sampler call (`Population.draw`) picks
+the island and its parents; `propose` hands that draw to the operator, on an
+LLM thread for the LLM operators, inline for AST mutation. Every candidate
+records its operator. A replay backend's rows name the operator, parents and
+island they were made with (`archagent export-replay`), and the agent follows
+them, so an exported campaign re-runs exactly; a recorded AST mutation
+carries its code.
 """
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import random
-import threading
-from functools import partial
+from typing import Any
 
 from archagent.agent.bandit import Bandit, Pull
+from archagent.agent.draw import Draw, Plan
 from archagent.agent.llm import BackendExhausted
-from archagent.agent.operators.base import Operator, OperatorCall
-from archagent.agent.population import SEED_BACKEND, cell, distinct, label, tournament
-from archagent.agent.prompting import Exemplar, PromptContext
+from archagent.agent.operators.base import LLMAsk, Operator
+from archagent.agent.population import SEED_BACKEND, Population, call_groups
 from archagent.agent.proposer import CallRecorder, LLMProposer, Proposal
-from archagent.evals.fingerprint import code_key, text_key
-from archagent.knowledge.fitness import Objective, improves, rank
-from archagent.knowledge.records import Candidate, LLMCall, Status
-from archagent.knowledge.store import Store
+from archagent.knowledge.fitness import Objective, improves
+from archagent.knowledge.records import Candidate, Status
 
+__all__ = ["AgentProposer", "call_groups", "operator_of"]
 FINISHED = (Status.OK, Status.FAILED, Status.DUPLICATE, Status.FILTERED)
 
 
@@ -39,28 +37,16 @@ def operator_of(c: Candidate) -> str:
     return c.operator or ""
 
 
-def call_groups(calls: list[LLMCall]) -> dict[int, list[LLMCall]]:
-    """Proposal call id -> that call and the re-asked repeats ("propose-copy") made just before it."""
-    out, pending = {}, []
-    for call in sorted(calls, key=lambda c: c.id):
-        if call.purpose == "propose-copy":
-            pending.append(call)
-        elif call.purpose == "propose":
-            out[call.id], pending = [*pending, call], []
-    return out
-
-
 class AgentProposer(LLMProposer):
     """Operators over one LLM backend (`backend` is None when no LLM operator is in use)."""
 
     def __init__(self, ops: dict[str, Operator], arms: list[str], bandit: Bandit, objective: Objective,
-                 higher: bool, store: Store, campaign_id: int, seed: int, llm=None):
+                 higher: bool, llm: LLMAsk | None = None):
         self.ops, self.arms, self.bandit, self.objective, self.higher = ops, arms, bandit, objective, higher
-        self.store, self.campaign_id, self.seed = store, campaign_id, seed
+        self.llm = llm
         self.backend, self.cfg, self.prompts = (llm.backend, llm.cfg, llm.prompts) if llm else (None, None, None)
         self.name = llm.name if llm else "agent"
         self.kind = self.backend.kind if self.backend else "agent"
-        self._next, self._lock = 0, threading.Lock()
 
     def without_llm(self) -> AgentProposer | None:
         """The same population and pulls with only the operators that need no LLM (AST mutation)."""
@@ -71,79 +57,49 @@ class AgentProposer(LLMProposer):
         out.arms, out.bandit = arms, Bandit(arms, self.bandit.floor, self.bandit.min_seconds)
         return out
 
-    def history(self) -> contextlib.nullcontext[Store]:
-        """The calling thread's one store connection (`Store.for_thread`), not one per proposal:
-        `with self.history() as store:` leaves it open."""
-        return contextlib.nullcontext(self.store.for_thread())
+    # -- choosing (main thread) ------------------------------------------------------
+    def plan(self, population: Population) -> Plan:
+        """The next operator (a replay row's, else the bandit's) and the parents it needs."""
+        hint = self.replay_row()
+        if hint is not None:
+            name = hint.get("operator", "rewrite")
+            n = self.ops[name].n_parents if name in self.ops else None
+            return Plan(name, n, other_cells=n == 2, llm=name != "mutation", recorded=tuple(hint.get("parents", [])),
+                        island=hint.get("island"))
+        op = self.ops[self.bandit.choose(self.pulls(population))]
+        return Plan(op.name, op.n_parents, other_cells=op.n_parents == 2, llm=op.uses_llm)
 
-    def propose(self, ctx: PromptContext, record_call: CallRecorder) -> Proposal:
-        with self.history() as store:
-            cands = store.candidates(self.campaign_id)
-            hint = self.replay_row()
-            if hint is not None and hint.get("operator") == "mutation":
-                self.backend.skip(1)
-                parents = tuple(p.id for p in self.recorded_parents(store, hint))
-                return Proposal(hint["code"], parents, hint.get("backend", "evolution"), operator="mutation")
-            pulls = self.pulls(cands, store.llm_calls(self.campaign_id)) if hint is None else []
-            name = hint.get("operator", "rewrite") if hint is not None else self.bandit.choose(pulls)
-            op = self.ops[name]
-            parents = self.recorded_parents(store, hint) if hint is not None else self.parents(op, ctx, cands)
-            if len(parents) < op.n_parents:  # too few distinct architectures yet: a whole-file proposal
-                op, parents = self.ops["rewrite"], ()
-            if op.name == "rewrite" and not parents:
-                parents = tuple(ctx.exemplars)
-            return op.propose(OperatorCall(ctx, parents, record_call, partial(self.seen, store)))
-
-    # -- choosing --------------------------------------------------------------
-    def pulls(self, cands: list[Candidate], calls: list[LLMCall]) -> list[Pull]:
+    def pulls(self, population: Population) -> list[Pull]:
         """Every earlier proposal of this agent's arms: did it beat its parents, and its seconds (LLM + training)."""
-        by_id, groups = {c.id: c for c in cands}, call_groups(calls)
-        out = []
-        for c in cands:
+        by_id, out = population.members, []
+        for c in population.candidates():
             arm = operator_of(c)
             if c.backend == SEED_BACKEND or arm not in self.arms:
                 continue
             parents = [by_id[p] for p in c.parent_ids if p in by_id]
             improved = c.status == Status.OK and improves(c, parents, self.objective, self.higher)
-            llm_s = sum(x.latency_s for x in groups.get(c.llm_call_id, []))
-            seconds = llm_s + float(c.timings.get("wall_s", 0.0))
-            out.append(Pull(arm, c.status in FINISHED, improved, seconds))
+            llm_s = population.llm_seconds.get(c.llm_call_id, 0.0) if c.llm_call_id is not None else 0.0
+            out.append(Pull(arm, c.status in FINISHED, improved, llm_s + float(c.timings.get("wall_s", 0.0))))
         return out
 
-    def parents(self, op: Operator, ctx: PromptContext, cands: list[Candidate]) -> tuple[Exemplar, ...]:
-        """Tournaments over the distinct trained architectures ranked by the objective (`agent.population`);
-        crossover's second parent comes from another MAP-Elites cell (size x layer mix) when there is one."""
-        if not op.n_parents:
-            return ()
-        rng = self.rng(len(cands))
-        pool = distinct(rank(cands, self.objective, self.higher))
-        if not pool:
-            return ()
-        (a,) = tournament(pool, 1, rng)
-        picked = [a]
-        if op.n_parents == 2:
-            others = [c for c in pool if cell(c) != cell(a)] or [c for c in pool if c is not a]
-            picked += tournament(others, 1, rng)
-        return tuple(exemplar(c, self.campaign_id) for c in picked)
+    # -- making ------------------------------------------------------------------------
+    def propose(self, draw: Draw, record_call: CallRecorder) -> Proposal:
+        """The drawn operator on its draw; too few distinct parents for it yet: a whole file instead."""
+        if draw.operator == "mutation" and self.replay_row() is not None:
+            return self.replayed_mutation(draw)
+        op = self.ops[draw.operator or "rewrite"]
+        if op.n_parents and len(draw.parents) < op.n_parents:
+            op = self.ops["rewrite"]
+        return op.propose(draw, record_call)
 
-    def rng(self, n: int) -> random.Random:
-        """Seeded per (config seed, candidates so far); concurrent calls take distinct indices."""
-        with self._lock:
-            n = max(n, self._next)
-            self._next = n + 1
-        return random.Random(f"agent:{self.seed}:{n}")
-
-    def seen(self, store: Store, code: str) -> int | None:
-        """The earlier candidate this code repeats (same text or canonical AST), if any."""
-        try:
-            ck = code_key(code)
-        except SyntaxError:
-            ck = None
-        found = store.find_duplicate(self.campaign_id, text_key=text_key(code), code_key=ck)
-        return found[0] if found else None
+    def replayed_mutation(self, draw: Draw) -> Proposal:
+        """A replay row's AST mutation: its recorded code, on the parents it names (no LLM call)."""
+        row = self.replay_row()
+        self.backend.skip(1)
+        return Proposal(row["code"], draw.parent_ids(), row.get("backend", "evolution"), operator="mutation")
 
     # -- replay ----------------------------------------------------------------
-    def replay_row(self) -> dict | None:
+    def replay_row(self) -> dict[str, Any] | None:
         """The next row when the backend replays a file (rows without "operator" are rewrites), else None."""
         peek = getattr(self.backend, "peek", None)
         if peek is None:
@@ -153,19 +109,6 @@ class AgentProposer(LLMProposer):
             raise BackendExhausted(f"replay file {self.backend.path.name} is exhausted")
         return row
 
-    def recorded_parents(self, store: Store, hint: dict) -> tuple[Exemplar, ...]:
-        """The parents a replay row names (text keys in exports, or candidate ids), as found in this campaign."""
-        out = []
-        for ref in hint.get("parents", []):
-            cid = ref if isinstance(ref, int) else (store.find_duplicate(self.campaign_id, text_key=ref) or [None])[0]
-            if cid is not None:
-                out.append(exemplar(store.candidate(cid), self.campaign_id))
-        return tuple(out)
-
     def close(self) -> None:
         if self.backend is not None:
             self.backend.close()
-
-
-def exemplar(c: Candidate, campaign_id: int) -> Exemplar:
-    return Exemplar(c.code, label(c, campaign_id), c.id, c.metric, c.params)

@@ -10,15 +10,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 from archagent.agent.baselines.evolution import EvolutionProposer
-from archagent.agent.operators.base import Operator, OperatorCall
-from archagent.agent.proposer import Proposal
+from archagent.agent.draw import Draw
+from archagent.agent.operators.base import Operator
+from archagent.agent.proposer import CallRecorder, Proposal
 
 
 class Mutation(Operator):
-    name = "mutation"
+    name, n_parents = "mutation", 0  # the evolution step picks its own parent from the draw's members
 
     def __init__(self, evolution: EvolutionProposer):
         self.evolution = evolution
 
-    def propose(self, call: OperatorCall) -> Proposal:
-        return replace(self.evolution.propose(call.ctx, call.record_call), operator=self.name)
+    def propose(self, draw: Draw, record_call: CallRecorder) -> Proposal:
+        return replace(self.evolution.propose(draw, record_call), operator=self.name)

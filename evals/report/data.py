@@ -22,6 +22,7 @@ from typing import Any
 from archagent.evals.final_stats import FinalRow, summarize
 from archagent.evals.report.curves import baseline_curves
 from archagent.evals.report.lineage import SEED_BACKEND, Lineage
+from archagent.knowledge.ideas.usage import CardUsage, campaign_usage
 from archagent.knowledge.records import Campaign, Candidate, LLMCall, Status
 from archagent.knowledge.store import Store
 
@@ -94,6 +95,7 @@ class ReportData:
     proposal_counts: dict[str, int] = field(default_factory=dict)  # seeds excluded
     usage_rows: tuple[tuple, ...] = ()
     final_rows: tuple[FinalRow, ...] = ()  # `archagent final`: multi-seed re-evaluation, best first
+    ideas: tuple[CardUsage, ...] = ()  # the idea cards proposals carried, most used first (knowledge/ideas/)
 
     @cached_property
     def lineage(self) -> Lineage:
@@ -179,7 +181,8 @@ def gather(store: Store, campaign: str | int, top: int = 10, depth: int = 6, ser
         wanted |= {p.id for p in pareto_front(points, cost, higher)}
     return ReportData(camp, name, higher, tuple(store.by_ids(wanted)), (), baselines, points,
                       tuple(c.id for c in best), store.counts(camp.id), store.counts(camp.id, seeds=False),
-                      tuple(store.llm_usage(camp.id)), final_rows(store, camp.id, higher))
+                      tuple(store.llm_usage(camp.id)), final_rows(store, camp.id, higher),
+                      tuple(campaign_usage(store, camp.id, higher, unused=False)) if series else ())
 
 
 def final_rows(store: Store, campaign_id: int, higher_is_better: bool) -> tuple[FinalRow, ...]:

@@ -107,7 +107,7 @@ def arch_name(c: Candidate, width: int = 40) -> str:
 def _net_docstring(code: str) -> str | None:
     try:
         tree = ast.parse(code)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # candidate text: any nesting, any bytes
         return None
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == "Net":

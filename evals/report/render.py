@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -21,7 +22,7 @@ from archagent.evals.report.lineage_plot import layout, lineage_plot, lineage_sv
 from archagent.evals.report.plots import all_plots
 from archagent.knowledge.records import Candidate
 from archagent.knowledge.store import Store
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import DiffLexer, PythonLexer
@@ -44,7 +45,7 @@ def environment() -> jinja2.Environment:
                              autoescape=lambda name: bool(name) and name.endswith(".html.j2"),
                              trim_blocks=True, lstrip_blocks=True)
     env.filters.update(metric=fmt_metric, num=fmt_int, python_html=python_html, diff_html=diff_html,
-                       fromjson=_fromjson)
+                       fromjson=_fromjson, md=md_text, fenced=md_fenced)
     env.globals.update(pygments_css=Markup(HtmlFormatter(style="default").get_style_defs(".hl")), arch_name=arch_name)
     return env
 
@@ -54,6 +55,24 @@ def _fromjson(text: str) -> list:
         return json.loads(text)
     except json.JSONDecodeError:
         return [{"role": "prompt", "content": text}]
+
+
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~-])")
+
+
+def md_text(value: object) -> str:
+    """Candidate-controlled text for one Markdown line or table cell: HTML escaped (`<script>`, `<img onerror>`
+    come out as text), Markdown punctuation backslash-escaped (no links, emphasis or cell breaks), one line."""
+    one_line = " ".join(str(value if value is not None else "").split())
+    return str(escape(_MD_SPECIAL.sub(r"\\\1", one_line)))
+
+
+def md_fenced(text: str, lang: str = "") -> str:
+    """A fenced code block that `text` cannot close: the fence is longer than any backtick run inside it
+    (inside a code block Markdown renders no HTML)."""
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{lang}\n{text}\n{fence}"
 
 
 def fmt_metric(value: float | None) -> str:

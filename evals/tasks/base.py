@@ -70,6 +70,7 @@ class Task(ABC):
     """A dataset + recipe + metric. Subclasses set `metric_name` and `higher_is_better`."""
 
     description: str = ""  # one line, shown to the LLM
+    heldout_id: str | None = None  # generated tasks: names the secret held-out split (evals/tasks/heldout.py)
     metric_name: str = "metric"
     higher_is_better: bool = True
 

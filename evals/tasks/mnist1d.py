@@ -1,9 +1,13 @@
 """The built-in `mnist1d` task: procedurally generated 1-D digits (Greydanus 2020).
 
-The published 4,000 train / 1,000 test split, generated locally (see
-`mnist1d_gen`); the last `val_size` training examples are held out for
-validation, so candidates train on 3,500 signals by default. Inputs have shape
-(1, 40) (one channel, 40 points), 10 classes. Metric: validation accuracy.
+Training data: the first 4,000 - `val_size` signals of the published training
+split (3,500 by default), generated locally (see `mnist1d_gen`). Validation
+(`val_size`) and test (1,000) signals are fresh draws of the same process from a
+secret seed the parent keeps (`evals/tasks/heldout.py`: the `heldout_seed`
+option, `$ARCHAGENT_HELDOUT_SECRET`, or this install's key), never the published
+seed-42 split: the generator's code is readable inside the jail, so a split a job
+could regenerate would hand it the labels. Same secret, same numbers. Inputs have
+shape (1, 40) (one channel, 40 points), 10 classes. Metric: validation accuracy.
 
     archagent evaluate --task mnist1d evals/seeds/mnist1d/cnn.py --json
 """
@@ -13,20 +17,24 @@ from __future__ import annotations
 from functools import cache
 
 import numpy as np
+from archagent.evals.tasks import heldout
 from archagent.evals.tasks.base import Recipe, Split, Splits, Task, TaskSpec
 from archagent.evals.tasks.digits import accuracy
-from archagent.evals.tasks.mnist1d_gen import load_mnist1d
+from archagent.evals.tasks.mnist1d_gen import load_mnist1d, make_heldout
 from archagent.evals.tasks.seeds import load_seeds
+
+TEST_SIZE = 1000
 
 
 @cache
-def _mnist1d_splits(val_size: int) -> Splits:
+def _mnist1d_splits(val_size: int, seed: int) -> Splits:
     data = load_mnist1d()
-    x = data["x"].astype(np.float32)[:, None, :]  # (4000, 1, 40)
-    y = data["y"].astype(np.int64)
-    cut = len(y) - val_size
-    x_test = data["x_test"].astype(np.float32)[:, None, :]  # (1000, 1, 40)
-    return Splits(x[:cut], y[:cut], x[cut:], y[cut:], x_test, data["y_test"].astype(np.int64))
+    cut = len(data["y"]) - val_size
+    x = data["x"][:cut].astype(np.float32)[:, None, :]  # (3500, 1, 40)
+    held_x, held_y = make_heldout(val_size + TEST_SIZE, seed, data["scale"])
+    held_x = held_x.astype(np.float32)[:, None, :]  # (val_size + 1000, 1, 40)
+    return Splits(x, data["y"][:cut].astype(np.int64), held_x[:val_size], held_y[:val_size],
+                  held_x[val_size:], held_y[val_size:])
 
 
 class Mnist1dTask(Task):
@@ -37,10 +45,12 @@ class Mnist1dTask(Task):
     higher_is_better = True
 
     def __init__(self, val_size: int = 500, epochs: int = 20, batch_size: int = 64, lr: float = 3e-3,
-                 max_params: int = 1_000_000, max_flops: int = 100_000_000):
+                 max_params: int = 1_000_000, max_flops: int = 100_000_000, heldout_seed: int | None = None):
         if not 0 < val_size < 4000:
             raise ValueError(f"val_size must be in 1..3999, got {val_size}")
         self.val_size = val_size
+        self._seed = heldout.heldout_seed("mnist1d", heldout_seed)
+        self.heldout_id = heldout.heldout_id(self._seed)
         self._spec = TaskSpec(
             name="mnist1d", kind="classification", in_shape=(1, 40), n_out=10,
             recipe=Recipe(epochs=epochs, batch_size=batch_size, lr=lr),
@@ -52,7 +62,7 @@ class Mnist1dTask(Task):
         return self._spec
 
     def splits(self) -> Splits:
-        return _mnist1d_splits(self.val_size)
+        return _mnist1d_splits(self.val_size, self._seed)
 
     def score(self, preds: np.ndarray, split: Split) -> float:
         s = self.splits()

@@ -10,6 +10,10 @@ reference implementation call for call (legacy `RandomState(42)`), so the
 arrays match the published generator to floating-point rounding. The result
 (4,000 train / 1,000 test) is cached as an `.npz` under `$ARCHAGENT_CACHE` (or
 `~/.cache/archagent/data`) after the first generation.
+
+`make_heldout(n, seed)` draws fresh examples of the same process from a secret
+seed (`evals/tasks/heldout.py`), scaled like the published set: the task's
+validation/test split, which no job can regenerate.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -88,17 +92,34 @@ def transform(x: np.ndarray, args: Mnist1dArgs, rng: np.random.RandomState) -> n
     return interpolate(x, args.final_seq_length)
 
 
-def make_dataset(args: Mnist1dArgs = Mnist1dArgs()) -> dict[str, np.ndarray]:
-    """{'x', 'y', 'x_test', 'y_test'}: float64 (N, 40) signals, int64 labels."""
-    rng, temps = np.random.RandomState(args.seed), templates()
+def draw(args: Mnist1dArgs, rng: np.random.RandomState) -> tuple[np.ndarray, np.ndarray]:
+    """`num_samples` unscaled examples, class-balanced, shuffled: (N, 40) float64, (N,) int64."""
+    temps = templates()
     per_class = args.num_samples // len(temps)
     xs = [transform(temps[label], args, rng) for label in range(len(temps)) for _ in range(per_class)]
     ys = np.repeat(np.arange(len(temps)), per_class)
     order = rng.permutation(len(ys))
-    x, y = np.stack(xs)[order], ys[order]
-    x = (x - x.mean()) / x.std()
+    return np.stack(xs)[order], ys[order]
+
+
+def make_dataset(args: Mnist1dArgs = Mnist1dArgs()) -> dict[str, np.ndarray]:
+    """{'x', 'y', 'x_test', 'y_test'}: float64 (N, 40) signals, int64 labels; also 'scale' = [mean, std]
+    of the raw signals (what `make_heldout` scales by)."""
+    x, y = draw(args, np.random.RandomState(args.seed))
+    mean, std = x.mean(), x.std()
+    x = (x - mean) / std
     cut = int(len(y) * args.train_split)
-    return {"x": x[:cut], "y": y[:cut], "x_test": x[cut:], "y_test": y[cut:]}
+    return {"x": x[:cut], "y": y[:cut], "x_test": x[cut:], "y_test": y[cut:], "scale": np.array([mean, std])}
+
+
+def make_heldout(n: int, seed: int, scale: np.ndarray, args: Mnist1dArgs = Mnist1dArgs()) -> tuple[np.ndarray,
+                                                                                                     np.ndarray]:
+    """n fresh examples (rounded up to whole classes, then cut to n) from a 128-bit secret seed, scaled by the
+    published set's `scale`: (n, 40) float64, (n,) int64."""
+    words = [(seed >> (32 * i)) & 0xFFFFFFFF for i in range(4)]
+    per_class = -(-n // 10)
+    x, y = draw(replace(args, num_samples=10 * per_class), np.random.RandomState(words))
+    return (x[:n] - scale[0]) / scale[1], y[:n]
 
 
 def cache_dir() -> Path:
@@ -111,7 +132,8 @@ def load_mnist1d(args: Mnist1dArgs = Mnist1dArgs()) -> dict[str, np.ndarray]:
     path = cache_dir() / f"mnist1d-{key}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
+            if "scale" in f.files:  # caches written before 'scale' existed are regenerated
+                return {k: f[k] for k in f.files}
     data = make_dataset(args)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")

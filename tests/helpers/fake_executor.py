@@ -73,3 +73,30 @@ class FakeExecutor(Executor):
         right = np.arange(len(y)) < round(accuracy * len(y))
         label = np.where(right, y, (y + 1) % n_out)
         return np.eye(n_out, dtype=np.float32)[label] * 5.0
+
+
+class SlowFakeExecutor(FakeExecutor):
+    """The fake executor with `workers` slots whose every job takes `seconds`; `busy` holds (start, end) per job."""
+
+    def __init__(self, task: Task, workers: int, seconds: float, rules=None):
+        super().__init__(task, rules)
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.seconds, self.busy = seconds, []
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="slot")
+
+    def _start(self, job_id: JobId, code: str, job: Job) -> None:
+        self.submitted.append((job.stage, code, job.epochs))
+        self._pool.submit(self._run, job_id, code, job)
+
+    def _run(self, job_id: JobId, code: str, job: Job) -> None:
+        import time
+
+        start = time.monotonic()
+        time.sleep(self.seconds)
+        result = self.result(code, job)
+        self.busy.append((start, time.monotonic()))
+        self._deliver(job_id, result)
+
+    def _close(self) -> None:
+        self._pool.shutdown(wait=True)
