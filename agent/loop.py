@@ -151,7 +151,6 @@ class Campaign:
         # a replay re-run makes no fills of its own: its file holds the original's, in candidate order
         self._fills_allowed = bool(self._offline) and not any(b.kind == "replay" for b in self.cfg.backends)
         self._record = self.usage.recorder(self.store, self.id)  # inline proposals (they make no LLM call)
-        self._thread_stores: list[Store] = []
         self._local = threading.local()
         try:
             with ThreadPoolExecutor(self.cfg.pipeline.proposers, thread_name_prefix="llm") as self._pool:
@@ -169,8 +168,7 @@ class Campaign:
             executor.on_completed(None)
             if self._executor is None:
                 executor.shutdown()
-            for store in self._thread_stores:
-                store.close()
+            self.store.close_threads()
         self.store.set_campaign_state(self.id, "finished")
         if self.tracker:
             self.tracker.close()
@@ -262,11 +260,9 @@ class Campaign:
 
     def _thread_store(self) -> tuple[Store, CallRecorder]:
         """The calling LLM thread's own store connection and call recorder (opened once per thread)."""
-        if not hasattr(self._local, "store"):
-            self._local.store = Store(self.cfg.store)
-            self._thread_stores.append(self._local.store)
-            self._local.record = self.usage.recorder(self._local.store, self.id)
-        return self._local.store, self._local.record
+        if not hasattr(self._local, "record"):
+            self._local.record = self.usage.recorder(self.store.for_thread(), self.id)
+        return self.store.for_thread(), self._local.record
 
     def _propose(self, proposer: Proposer, draw: Draw, store: Store, record: CallRecorder) -> Proposal:
         """LLM thread: one proposal from its draw (nothing read from the store)."""

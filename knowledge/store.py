@@ -9,8 +9,11 @@ in `llm_calls`. Reads return the immutable records of `knowledge.records`.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -84,13 +87,27 @@ class CampaignRun:
 
 
 class Store:
-    """A writable store: created if missing; refuses a file that is not an archagent store."""
+    """A writable store: created if missing; refuses a file that is not an archagent store.
+
+    One connection per process and thread role: a thread other than the opening one uses `for_thread()`,
+    never a new `Store` per call (opening is not free, and every open is one more chance to get the
+    file's locks wrong: see `check_store_file`).
+    """
+
+    closed = False
+    readonly = False
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        if str(path) != ":memory:" and not self.path.exists():
+            _create(self.path)
         if self.path.exists():
             check_store_file(self.path)
-        self.db = _open(self.path)
+        self._connect()
+
+    def _connect(self, shown: Path | None = None) -> None:
+        self.db = _open(self.path, shown or self.path)
+        self._threads = ThreadConnections(self)
         self._migrate()
 
     @classmethod
@@ -102,6 +119,7 @@ class Store:
         check_store_file(path)
         store = cls.__new__(cls)
         store.path, store.db = path, sqlite_utils.Database(_connect_readonly(path))
+        store._threads, store.readonly = ThreadConnections(store), True
         return store
 
     def _migrate(self) -> None:
@@ -114,8 +132,9 @@ class Store:
         if version in (1, 2):
             self.db.conn.executescript(f"BEGIN; {upgrade_v2_sql()} COMMIT;")
         self.db.conn.executescript(_SCHEMA)
-        with self.db.conn:
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+        if version != SCHEMA_VERSION:  # an up-to-date store is not written to merely by opening it
+            with self.db.conn:
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
         if self.db.execute("SELECT 1 FROM meta WHERE key = 'derived_tables'").fetchone() is None:
             self.db.conn.executescript(f"BEGIN; {_BACKFILL} COMMIT;")
 
@@ -126,8 +145,21 @@ class Store:
         row = self.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         return int(row[0]) if row else None
 
+    def for_thread(self) -> Store:
+        """The calling thread's connection to this store: this one on the thread that opened it, else one
+        opened on that thread's first call and reused after (one per thread, never one per call); closed
+        with this store."""
+        return self._threads.get()
+
+    def close_threads(self) -> None:
+        """Close the connections `for_thread` opened for other threads (a thread's next call opens anew)."""
+        self._threads.close()
+
     def close(self) -> None:
+        """Close the connection, and those `for_thread` opened for other threads."""
+        self._threads.close()
         self.db.conn.close()
+        self.closed = True
 
     def __enter__(self) -> Store:
         return self
@@ -141,7 +173,7 @@ class Store:
             with self.db.conn:
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('write_check', ?)", [now()])
         except sqlite3.OperationalError as err:
-            raise StoreError(f"cannot write to store {self.path}: {err}") from None
+            raise StoreError(describe_open_error(self.path, err, doing="write to")) from None
 
     def check_integrity(self) -> None:
         """`PRAGMA quick_check` over every page: damage anywhere in the file is found before any work."""
@@ -531,26 +563,73 @@ class Store:
         return row[0]
 
 
-SQLITE_HEADER = b"SQLite format 3\x00"
+class ThreadConnections:
+    """A store's connections for other threads (`Store.for_thread`): one per thread, opened on first use."""
+
+    def __init__(self, store: Store):
+        self.store, self.owner = store, threading.current_thread()
+        self._local, self._opened, self._lock = threading.local(), [], threading.Lock()
+
+    def get(self) -> Store:
+        if threading.current_thread() is self.owner or str(self.store.path) == ":memory:":
+            return self.store
+        mine = getattr(self._local, "store", None)
+        if mine is None or mine.closed:
+            path = self.store.path
+            mine = self._local.store = Store.open_readonly(path) if self.store.readonly else Store(path)
+            with self._lock:
+                self._opened.append(mine)
+        return mine
+
+    def close(self) -> None:
+        with self._lock:
+            opened, self._opened = self._opened, []
+        for store in opened:
+            store.close()
 
 
 def check_store_file(path: Path) -> None:
-    """Refuse, before SQLite touches it, a file that cannot be a store (empty, or not SQLite at all)."""
+    """Refuse an empty file before SQLite would turn it into a store.
+
+    By `stat` only: never a plain `open()` of the database file. On Linux closing *any* descriptor of a
+    file drops *all* of the process's POSIX locks on it, SQLite's included, and a process that may hold
+    a connection to the store (every campaign does) would then look to the others like no reader at
+    all: the next one to close its connection checkpoints, truncates and unlinks the -wal and -shm
+    files under the running campaign (issue 25). A header that is not SQLite's is found by SQLite
+    itself on the first read ("file is not a database", `describe_open_error`).
+    """
     try:
-        with open(path, "rb") as fh:
-            head = fh.read(len(SQLITE_HEADER))
+        st = path.stat()
     except OSError as err:
         raise StoreError(f"cannot read store {path}: {err.strerror}") from None
-    if not head:
+    if path.is_dir():
+        raise StoreError(f"{path} is a folder, not an archagent knowledge store")
+    if st.st_size == 0:
         raise StoreError(f"{path} is an empty file, not an archagent knowledge store (delete it to start afresh)")
-    if head != SQLITE_HEADER:
-        raise StoreError(f"{path} is not an archagent knowledge store (not an SQLite file, or its header is damaged)")
 
 
-def describe_open_error(path: Path, err: sqlite3.DatabaseError) -> str:
-    if "malformed" in str(err) or "not a database" in str(err):
+def describe_open_error(path: Path, err: sqlite3.DatabaseError, doing: str = "open") -> str:
+    """One line for an SQLite error met opening (or first writing to) the store."""
+    text = str(err)
+    if "not a database" in text:
+        return f"{path} is not an archagent knowledge store (not an SQLite file, or its header is damaged)"
+    if "malformed" in text:
         return f"store {path} is damaged ({err}); restore a copy, or use another store"
-    return f"cannot open store {path}: {err}"
+    if read_only_media(path):
+        return f"cannot write to store {path}: it is on read-only media ({err}); use a store on writable storage"
+    if "readonly" in text:
+        return f"cannot write to store {path}: it is read-only ({err})"
+    return f"cannot {doing} store {path}: {err}"
+
+
+def read_only_media(path: Path) -> bool:
+    """Whether the file system holding `path` (or its folder, for a file not made yet) is mounted read-only."""
+    for where in (path, path.parent):
+        try:
+            return bool(os.statvfs(where).f_flag & os.ST_RDONLY)
+        except OSError:
+            continue
+    return False
 
 
 def _tables(db: sqlite_utils.Database) -> set[str]:
@@ -579,9 +658,32 @@ def _connect_readonly(path: Path) -> sqlite3.Connection:
     raise StoreError(f"cannot open store {path} read-only")
 
 
-def _open(path: Path) -> sqlite_utils.Database:
+def _create(path: Path) -> None:
+    """A new store, made whole under a temporary name and then linked into place: no other process ever
+    finds it empty or half made (two campaigns started at once on a new store); if another process made
+    it first, theirs is kept. Where the file system has no hard links, the store is made in place."""
     if path.parent and not path.parent.exists():
         raise StoreError(f"cannot create store {path}: folder {path.parent} does not exist")
+    tmp = path.with_name(f"{path.stem}.new-{os.getpid()}-{threading.get_ident()}{path.suffix}")
+    try:
+        fresh = Store.__new__(Store)
+        fresh.path = tmp
+        fresh._connect(shown=path)
+        fresh.close()
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    except OSError:
+        pass  # no hard links here: `Store` opens (creates) the path itself
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+            with contextlib.suppress(OSError):  # missing, or on read-only media (EROFS even then)
+                leftover.unlink()
+
+
+def _open(path: Path, shown: Path) -> sqlite_utils.Database:
+    """A writable connection (WAL mode); errors name the store as `shown`."""
+    if path.parent and not path.parent.exists():
+        raise StoreError(f"cannot create store {shown}: folder {path.parent} does not exist")
     conn = None
     try:
         conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False)
@@ -589,14 +691,14 @@ def _open(path: Path) -> sqlite_utils.Database:
         tables = _tables(db)
         if tables and "meta" not in tables:
             conn.close()
-            raise StoreError(f"{path} is an SQLite file but not an archagent knowledge store")
+            raise StoreError(f"{shown} is an SQLite file but not an archagent knowledge store")
         db.enable_wal()
         db.execute("PRAGMA foreign_keys = ON")
         db.execute("PRAGMA synchronous = NORMAL")
     except sqlite3.DatabaseError as err:
         if conn is not None:
             conn.close()
-        raise StoreError(describe_open_error(path, err)) from None
+        raise StoreError(describe_open_error(shown, err)) from None
     return db
 
 

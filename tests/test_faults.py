@@ -121,7 +121,15 @@ def test_read_commands_work_on_read_only_media(finished: Path, tmp_path: Path):
         assert serve_answers(db, tmp_path)
         shutil.copy(src / "fault.toml", tmp_path / "fault.toml")
         (tmp_path / "fault.toml").write_text((src / "fault.toml").read_text().replace('"store.db"', f'"{db}"'))
-        one_line_error(cli("run", "fault.toml", cwd=tmp_path), "store")  # writing there: one line
+        one_line_error(cli("run", "fault.toml", cwd=tmp_path), "store", "read-only media")  # writing there: one line
+
+
+def test_a_new_store_on_read_only_media_says_read_only(tmp_path: Path):
+    from archagent.knowledge.store import StoreError
+
+    (tmp_path / "src").mkdir()
+    with read_only_view(tmp_path / "src", tmp_path / "ro") as ro, pytest.raises(StoreError, match="read-only media"):
+        Store(ro / "new.db")
 
 
 def serve_answers(db: Path, cwd: Path) -> bool:
