@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from archagent.agent.config import BackendConfig
 from archagent.agent.extract import extract_code
 from archagent.agent.llm import BackendExhausted, Completion, LLMBackend, LLMError, complete_with_retry
+from archagent.agent.llm.activity import track
 from archagent.agent.prompting import PromptContext, Prompts
 from archagent.evals.fingerprint import text_key
 from archagent.knowledge.records import FailureKind
@@ -40,11 +41,13 @@ class Proposal:
 CallRecorder = Callable[[str, str, str, list, Completion | None, str | None], int]
 
 
-def sample(backend: LLMBackend, cfg: BackendConfig, messages: list, attempt: int) -> Completion:
-    """One reply for `messages`; each re-ask (`attempt` > 0) samples 0.3 hotter, up to temperature 2."""
-    return complete_with_retry(backend, messages, max_tokens=cfg.max_tokens,
-                               temperature=min(2.0, cfg.temperature + 0.3 * attempt),
-                               attempts=cfg.retries, max_wait_s=cfg.retry_max_wait_s)
+def sample(backend: LLMBackend, cfg: BackendConfig, messages: list, attempt: int, label: str = "propose") -> Completion:
+    """One reply for `messages`; each re-ask (`attempt` > 0) samples 0.3 hotter, up to temperature 2.
+    `label` names the request on the live display (`agent.llm.activity`)."""
+    with track(label if not attempt else f"{label} (re-ask {attempt})", f"{backend.kind}:{backend.model}"):
+        return complete_with_retry(backend, messages, max_tokens=cfg.max_tokens,
+                                   temperature=min(2.0, cfg.temperature + 0.3 * attempt),
+                                   attempts=cfg.retries, max_wait_s=cfg.retry_max_wait_s)
 
 
 class Proposer(ABC):
@@ -77,7 +80,7 @@ class LLMProposer(Proposer):
         copies = {text_key(ex.code) for ex in ctx.exemplars}
         for attempt in range(self.cfg.copy_retries + 1):
             try:
-                reply = sample(self.backend, self.cfg, messages, attempt)
+                reply = sample(self.backend, self.cfg, messages, attempt, request_label("propose", parents))
             except BackendExhausted:
                 raise
             except LLMError as err:
@@ -95,6 +98,11 @@ class LLMProposer(Proposer):
 
     def close(self) -> None:
         self.backend.close()
+
+
+def request_label(what: str, parents: tuple[int, ...]) -> str:
+    """'edit of #4', 'crossover of #4 + #7', 'rewrite' (its exemplars are not its parents): the live display's words."""
+    return f"{what} of " + " + ".join(f"#{p}" for p in parents) if parents and what in ("edit", "crossover") else what
 
 
 def messages_json(messages: list) -> str:

@@ -27,6 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from archagent.agent.config import BackendConfig
+from archagent.agent.llm.activity import on_token
 from archagent.agent.llm.base import Completion, LLMBackend, LLMError, Message, TransientLLMError
 from archagent.agent.llm.model_files import DEFAULT_MODEL, PRESETS, ensure_model
 
@@ -112,27 +113,43 @@ class LocalBackend(LLMBackend):
         t0 = time.perf_counter()
         try:
             with self._lock:  # one llama.cpp context: one generation at a time
-                response = self._llm.create_chat_completion(
-                    messages=messages, temperature=temperature, max_tokens=max_tokens, stop=self.cfg.stop or None
-                )
+                text, prompt_tokens, completion_tokens = self._stream(messages, temperature, max_tokens)
+        except LLMError:
+            raise
         except (ValueError, RuntimeError) as err:  # e.g. the prompt exceeds n_ctx
             raise LLMError(f"{self.model}: {' '.join(str(err).split())}") from None
-        latency = time.perf_counter() - t0
-        text = response["choices"][0]["message"]["content"] or ""
         if not text.strip():
             raise TransientLLMError(f"{self.model} returned an empty reply")
-        usage = response.get("usage") or {}
-        return Completion(
-            text=text,
-            model=self.model,
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-            latency_s=latency,
-            cost_usd=0.0,
-        )
+        return Completion(text=text, model=self.model, prompt_tokens=prompt_tokens,
+                          completion_tokens=completion_tokens, latency_s=time.perf_counter() - t0, cost_usd=0.0)
+
+    def _stream(self, messages: list[Message], temperature: float, max_tokens: int) -> tuple[str, int, int]:
+        """(text, prompt tokens, completion tokens), streamed token by token: the live display counts them
+        (`activity.on_token`), and a cancelled campaign stops the generation at the next token.
+
+        Streaming reports no usage: the prompt's tokens are the context's length when the first token
+        arrives, the completion's what the context grew by since (or the chunks received, if more)."""
+        parts: list[str] = []
+        prompt_tokens: int | None = None
+        stream = self._llm.create_chat_completion(messages=messages, temperature=temperature, max_tokens=max_tokens,
+                                                  stop=self.cfg.stop or None, stream=True)
+        try:
+            for chunk in stream:
+                delta = chunk["choices"][0]["delta"].get("content")
+                if delta is None:
+                    continue
+                if prompt_tokens is None:
+                    prompt_tokens = self._llm.n_tokens
+                parts.append(delta)
+                on_token()
+        finally:
+            stream.close()
+        prompt_tokens = self._llm.n_tokens if prompt_tokens is None else prompt_tokens
+        return "".join(parts), prompt_tokens, max(len(parts), self._llm.n_tokens - prompt_tokens)
 
     def close(self) -> None:
         """Free the model weights and context now rather than at garbage collection."""
-        if self._llm is not None:
-            self._llm.close()
-            self._llm = None
+        with self._lock:  # after a generation still running (a cancelled one ends at its next token)
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None

@@ -21,7 +21,7 @@ from archagent.agent.config import BackendConfig
 from archagent.agent.llm import BackendExhausted, LLMBackend, LLMError
 from archagent.agent.patch import PatchError
 from archagent.agent.prompting import Exemplar, PromptContext, Prompts
-from archagent.agent.proposer import CallRecorder, Proposal, sample
+from archagent.agent.proposer import CallRecorder, Proposal, request_label, sample
 from archagent.knowledge.records import FailureKind
 
 Seen = Callable[[str], int | None]  # code -> id of an earlier candidate with the same text/code key
@@ -66,7 +66,7 @@ class LLMAsk:
         fail = Proposal(None, parents, self.name, operator=operator)
         for attempt in range(self.novelty_retries + 1):
             try:
-                reply = sample(self.backend, self.cfg, messages, attempt)
+                reply = sample(self.backend, self.cfg, messages, attempt, request_label(operator, parents))
             except BackendExhausted:
                 raise
             except LLMError as err:
