@@ -173,15 +173,31 @@ class Ticker:
         return time.monotonic() - self.t0
 
 
+def fmt_compact(value: int | None) -> str:
+    """`19.7k`, `2.4M`: a count in 6 characters or fewer (tables at 80 columns)."""
+    if value is None:
+        return "-"
+    for div, unit in ((10**9, "G"), (10**6, "M"), (10**3, "k")):
+        if abs(value) >= div:
+            return f"{value / div:.1f}{unit}"
+    return str(value)
+
+
 def leaderboard(cands: list[Candidate], metric_name: str) -> Table:
+    """The candidates as a table that reads at 80 columns (`--json` has every field in full)."""
     t = Table(title=None)
-    for col in ("id", "status", metric_name, "test", "params", "FLOPs", "parents", "backend", "failure"):
-        t.add_column(col, justify="right" if col in ("id", metric_name, "test", "params", "FLOPs") else "left")
+    failures = any(c.failure_kind or c.status == Status.DUPLICATE for c in cands)
+    for col in ("id", "status", metric_name, "test", "params", "FLOPs", "parents", "made by",
+                *(("failure",) if failures else ())):
+        numeric = col in ("id", metric_name, "test", "params", "FLOPs")
+        t.add_column(col, justify="right" if numeric else "left", no_wrap=col != "failure",
+                     overflow="fold" if col == "failure" else "ellipsis")
     for c in cands:
         last = (printable(c.failure_msg).splitlines() or [""])[-1][:50]
         failure = f"{c.failure_kind}: {for_terminal(last)}" if c.failure_kind else ""
         if c.status == Status.DUPLICATE:
             failure = f"same as #{c.duplicate_of}"
-        t.add_row(str(c.id), str(c.status), fmt_metric(c.metric), fmt_metric(c.test_metric), fmt_int(c.params),
-                  fmt_int(c.flops), ",".join(map(str, c.parent_ids)), c.backend, failure)
+        made = "seed" if c.backend == "seed" else (c.operator or c.backend)
+        t.add_row(str(c.id), str(c.status), fmt_metric(c.metric), fmt_metric(c.test_metric), fmt_compact(c.params),
+                  fmt_compact(c.flops), ",".join(map(str, c.parent_ids)), made, *((failure,) if failures else ()))
     return t

@@ -126,7 +126,7 @@ def status_grid(r: dict) -> Table:
     t.add_row("wall time", clock(r["wall_s"]) + (f" of {clock(wall)}" if (wall := r["budget"]["wall_time_s"]) else ""))
     t.add_row("best", fmt_metric(r["best_metric"]))
     t.add_row("final", final_cell(r["final"]) + ("  (val ± sd / test)" if r["final"] else "  (not run)"))
-    t.add_row("LLM", f"{r['calls']} calls" + (f" of {calls_cap}" if calls_cap else "")
+    t.add_row("LLM", f"{r['calls']} call{'' if r['calls'] == 1 else 's'}" + (f" of {calls_cap}" if calls_cap else "")
               + f", {fmt_int(r['tokens'])} tokens" + (f", ${r['cost_usd']:.4f}" if r.get("cost_usd") else ""))
     trained, eps = q["trained"], q["epsilon"]
     t.add_row("pre-filter", f"τ {fmt_metric(trained['kendall_tau'])}, ρ {fmt_metric(trained['spearman_rho'])} "
