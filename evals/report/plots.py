@@ -72,6 +72,14 @@ def best_so_far(data: ReportData) -> Plot:
     rows = data.best_so_far()
     if not rows:
         return Plot("best_so_far", title, note="not available: no candidate has been trained yet")
+    best = data.ranked()[0]
+    return Plot("best_so_far", title, to_png(best_so_far_figure(data, rows)),
+                f"best: #{best.id} {data.metric_name} {best.metric:.4f}")
+
+
+def best_so_far_figure(data: ReportData, rows: list) -> Figure:
+    """The best-so-far step line, the trained candidates as points, and a legend outside the axes (it covers
+    no point, wherever the points are)."""
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     steps = [r for i, r in enumerate(rows) if i in (0, len(rows) - 1) or r[1] != rows[i - 1][1]]
     ax.step([n for n, _, _ in steps], [b for _, b, _ in steps], where="post", color=FRONT_COLOR, label="best so far")
@@ -88,9 +96,8 @@ def best_so_far(data: ReportData) -> Plot:
     ax.set(xlabel="trained candidates", ylabel=data.metric_name)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8)  # outside: covers no point
-    best = data.ranked()[0]
-    return Plot("best_so_far", title, to_png(fig), f"best: #{best.id} {data.metric_name} {best.metric:.4f}")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8)
+    return fig
 
 
 def funnel(data: ReportData) -> Plot:
@@ -186,6 +193,13 @@ def usage(data: ReportData) -> Plot:
     if not rows:
         return Plot("usage", title, note="not available: no LLM calls recorded")
     priced = any(r.cost_usd for r in rows)  # a free (local) model has no cost panel
+    if not priced:
+        title = "LLM tokens and latency per backend"
+    return Plot("usage", title, to_png(usage_figure(rows, priced)), "" if priced else "cost: none (no priced model)")
+
+
+def usage_figure(rows: list, priced: bool) -> Figure:
+    """Tokens, cost (only when some model had a price) and mean latency per backend, one panel each."""
     fig, axes = plt.subplots(1, 3 if priced else 2, figsize=(9.6 if priced else 6.8, 2.8), squeeze=False)
     axes = list(axes[0])
     names = [r.backend for r in rows]
@@ -200,9 +214,7 @@ def usage(data: ReportData) -> Plot:
         ax.set_xlabel(xl)
     for ax in axes[1:]:
         ax.set_yticklabels([])
-    if not priced:
-        title = "LLM tokens and latency per backend"
-    return Plot("usage", title, to_png(fig), "" if priced else "cost: none (no priced model was used)")
+    return fig
 
 
 def training_curve(c: Candidate) -> Plot:
