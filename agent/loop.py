@@ -140,7 +140,7 @@ class Campaign:
         self._proposing = 0  # of those, the ones that yield a proposal (count against the proposal budget)
         self._thread_stores: list[Store] = []
         self._local = threading.local()
-        self._pool, finished = ThreadPoolExecutor(self.cfg.pipeline.proposers, thread_name_prefix="llm"), False
+        self._pool = ThreadPoolExecutor(self.cfg.pipeline.proposers, thread_name_prefix="llm")
         try:
             self.hooks = knowledge_hooks(self.cfg, proposers, self.store, self.id, self.task,
                                          self.population.repair_depth, self._llm_work_open,
@@ -149,12 +149,12 @@ class Campaign:
             self._requeue()
             self._seed()
             self._drain()  # proposals start from trained seeds
-            reason, finished = self._drive(proposers), True
+            reason = self._drive(proposers)
         finally:
-            # Ctrl-C or an error: requests in flight stop at their next token, and nobody waits for them (a
-            # thread blocked in a network read or an import cannot be stopped); after `_drive` none is left.
+            # Time up, Ctrl-C or an error: requests in flight stop at their next token, and nobody waits for
+            # them (a model still reading its prompt, a thread in a network read or an import cannot be stopped).
             self.requests.cancel()
-            self._pool.shutdown(wait=finished, cancel_futures=True)
+            self._pool.shutdown(wait=False, cancel_futures=True)
             for p in proposers:
                 p.close()
             executor.on_completed(None)
@@ -186,7 +186,8 @@ class Campaign:
                 ctx = self._context(rng, proposer.kind)
                 self._ask(partial(self._propose, proposer, ctx), True)
                 reason = self.budget_exhausted(in_flight=self._proposing)
-            if not self._llm_tasks and not self.pipeline.in_flight:  # what ended it, now nothing is in flight
+            abandoned = self.requests.cancelled  # time is up: LLM tasks still running are not waited for
+            if (abandoned or not self._llm_tasks) and not self.pipeline.in_flight:  # trainings always finish
                 return self.budget_exhausted() or reason or "done"
             try:
                 reason = self._handle(self.events.get(timeout=self._wait_s())) or reason
@@ -205,7 +206,7 @@ class Campaign:
             return None
         except BackendExhausted:
             return "backend exhausted"
-        if event.admit and result is not None:
+        if event.admit and result is not None and not self.requests.cancelled:  # after time-up: nothing new
             self.pipeline.admit(result)
         return None
 

@@ -1,8 +1,9 @@
 """Every command in the README's bash blocks works verbatim after the demo (issue 25).
 
 The demo here is `examples/digits.toml` as shipped (same name, store, task, budget, operators), with its
-local model swapped for a replay of two replies: the AST mutation the agent's bandit tries first, then one
-LLM rewrite, so it makes #4 and #5 as the real demo does (#1-#3 are the task's seeds) in about a minute.
+local model swapped for a replay of two replies: the mutation operator the agent's bandit tries first (with
+three seeds it is a parentless grammar sample), then one LLM rewrite, as the real demo makes #4 and maybe #5
+(#1-#3 are the task's seeds), in about a minute.
 Every other README command then runs exactly as written, `archagent` being this checkout's
 `python -m archagent.agent.cli`, in a folder laid out like the repository. Not run: the install command
 and the test command itself.
@@ -23,7 +24,6 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from archagent.evals.fingerprint import text_key
 
 ROOT = Path(__file__).resolve().parents[1]
 CLI = [sys.executable, "-m", "archagent.agent.cli"]
@@ -49,7 +49,7 @@ def demo_folder(tmp: Path) -> Path:
     mutated = cnn.replace("nn.Conv2d(32, 64", "nn.Conv2d(32, 48").replace("nn.BatchNorm2d(64)", "nn.BatchNorm2d(48)")
     mutated = mutated.replace("nn.Linear(64, n_out)", "nn.Linear(48, n_out)")
     rewrite = cnn.replace("Small CNN", "Wider CNN").replace("32", "40")
-    rows = [{"operator": "mutation", "code": mutated, "parents": [text_key(cnn)], "backend": "evolution"},
+    rows = [{"operator": "mutation", "code": mutated, "parents": [], "backend": "evolution"},
             {"operator": "rewrite", "reply": f"A wider first block.\n```python\n{rewrite}```\n"}]
     (tmp / "examples" / "demo-replay.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return tmp

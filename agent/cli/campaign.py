@@ -50,12 +50,13 @@ def run(config: Annotated[Path, typer.Argument(help="campaign config (TOML)")]) 
         say(f"best: #{best.id} {task.metric_name} {fmt_metric(best.metric)} "
             f"(test {fmt_metric(best.test_metric)}, {fmt_int(best.params)} params)")
     say(f"[dim]review: archagent list {cfg.name} --store {cfg.store}[/]")
+    exit_now(0)  # an LLM reply dropped at the time limit may still hold a thread: the limit is the limit
 
 
 def exit_now(status: int) -> NoReturn:
-    """End the process at once: everything is stored and the run is marked interrupted, and what is left
-    (an LLM thread in a network read, the interpreter's teardown of torch and litellm: seconds on a busy
-    machine) is not worth waiting for after Ctrl-C."""
+    """End the process at once: everything is stored and the run is marked finished or interrupted, and what
+    is left (an abandoned LLM thread still reading its prompt or the network, the interpreter's teardown of
+    torch and litellm: seconds to a minute on a busy machine) is not worth waiting for."""
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)

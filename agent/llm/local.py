@@ -87,6 +87,7 @@ class LocalBackend(LLMBackend):
     ):
         self.cfg = cfg
         self._lock = threading.Lock()
+        self._close_when_done = False  # close() came while a generation ran
         llama_cpp = _import_llama_cpp()  # first: fail fast, before assembling weights
         self.model, self.model_path = resolve_model(cfg.model, cache_dir)
         t0 = time.perf_counter()
@@ -113,7 +114,12 @@ class LocalBackend(LLMBackend):
         t0 = time.perf_counter()
         try:
             with self._lock:  # one llama.cpp context: one generation at a time
-                text, prompt_tokens, completion_tokens = self._stream(messages, temperature, max_tokens)
+                try:
+                    text, prompt_tokens, completion_tokens = self._stream(messages, temperature, max_tokens)
+                finally:
+                    if self._close_when_done:
+                        self._llm.close()
+                        self._llm = None
         except LLMError:
             raise
         except (ValueError, RuntimeError) as err:  # e.g. the prompt exceeds n_ctx
@@ -149,7 +155,12 @@ class LocalBackend(LLMBackend):
 
     def close(self) -> None:
         """Free the model weights and context now rather than at garbage collection."""
-        with self._lock:  # after a generation still running (a cancelled one ends at its next token)
+        if not self._lock.acquire(blocking=False):  # a generation still runs (abandoned): it closes when done
+            self._close_when_done = True
+            return
+        try:
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None
+        finally:
+            self._lock.release()
