@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -38,7 +39,7 @@ Parameters: {params}   FLOPs per example: {flops}
 Reproduce: train Net({in_shape}, {n_out}) with the task's fixed recipe
     task {task} options {options}
     recipe {recipe}
-e.g. `archagent evaluate --task {task} model.py` (the same sandboxed protocol as the campaign).
+e.g. `archagent evaluate --task {task}{option_args} model.py` (the same sandboxed protocol as the campaign).
 
 Use:
     from model import load
@@ -105,7 +106,14 @@ def header(store: Store, cand: Candidate) -> str:
         id=cand.id, campaign=camp.name, task=camp.task, lineage=lineage, metric_name=task.metric_name,
         search_metric=_fmt(cand.metric), final_runs=f"{len(runs)} seeds" if runs else "not run",
         final=_final_text(runs), params=cand.params, flops=cand.flops, in_shape=tuple(task.spec.in_shape),
-        n_out=task.spec.n_out, options=json.dumps(cfg.task.options), recipe=asdict(task.spec.recipe))
+        n_out=task.spec.n_out, options=json.dumps(cfg.task.options), recipe=asdict(task.spec.recipe),
+        option_args=option_args(cfg.task.options))
+
+
+def option_args(options: dict) -> str:
+    """The campaign's task options as `archagent evaluate` flags: ` -o epochs=8 -o path=data.npz`."""
+    pairs = (f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in options.items())
+    return "".join(f" -o {shlex.quote(pair)}" for pair in pairs)
 
 
 def _final_text(runs: list[FinalRun]) -> str:

@@ -33,6 +33,7 @@ from archagent.agent.extract import extract_code
 from archagent.agent.hooks import Hooks, LLMTask, knowledge_hooks
 from archagent.agent.ideas import IdeaLibrary, retriever
 from archagent.agent.llm import BackendExhausted, Completion, preflight
+from archagent.agent.llm.activity import RequestCancelled, Requests
 from archagent.agent.pipeline import Pipeline
 from archagent.agent.population import IdeaRetriever, Population
 from archagent.agent.prefilter import Prefilter
@@ -58,8 +59,9 @@ class Summary:
     campaign: str
     counts: dict[str, int]
     best: Candidate | None
-    elapsed_s: float
+    elapsed_s: float  # the campaign's wall time over all its runs (what `budget.wall_time_s` limits)
     stop_reason: str
+    run_s: float = 0.0  # this run's share of it
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,8 @@ class Campaign:
         self.record = self._open_record()
         self.id = self.record.id
         self.hooks = Hooks()
+        self.requests = Requests()  # LLM requests in flight: the live display reads it; time-up cancels it
+        self.spent_s = self.store.run_seconds(self.id)  # wall time earlier runs took (again when a run starts)
         self.t0 = time.monotonic()
 
     def _open_record(self):
@@ -119,6 +123,7 @@ class Campaign:
     # -- the loop --------------------------------------------------------------
     def run(self) -> Summary:
         """Seeds first, then proposals overlapping with sandboxed evaluation, until a budget is spent."""
+        self.spent_s, self.t0 = self.store.run_seconds(self.id), time.monotonic()
         with exclusive_run(self.store, self.id, self.cfg.name):  # one writer; a fatal error marks it failed
             check_before_compute(self.cfg, self.task, self.store)
             check_heldout(self.store, self.id, self.task)
@@ -136,6 +141,8 @@ class Campaign:
         self.population = Population(self.store, self.id, self.task, self.cfg.search)  # the one read of the campaign
         self.population.ideas = self._idea_retriever()
         self.usage = Usage(self.store.totals(self.id))
+        if self._nothing_left():  # a re-run with its time or proposals spent: say so now, start nothing
+            return self._finish(self.budget_exhausted() or "done")
         executor = self._executor or make_executor(self.cfg.executor, self.cfg.sandbox)
         self.events: queue.Queue[Completed | LLMDone] = queue.Queue()
         executor.on_completed(self.events.put)
@@ -152,23 +159,30 @@ class Campaign:
         self._fills_allowed = bool(self._offline) and not any(b.kind == "replay" for b in self.cfg.backends)
         self._record = self.usage.recorder(self.store, self.id)  # inline proposals (they make no LLM call)
         self._local = threading.local()
+        self._pool = ThreadPoolExecutor(self.cfg.pipeline.proposers, thread_name_prefix="llm")
         try:
-            with ThreadPoolExecutor(self.cfg.pipeline.proposers, thread_name_prefix="llm") as self._pool:
-                self.hooks = knowledge_hooks(self.cfg, proposers, self.store, self.id, self.task,
-                                             self.population.repair_depth, self._llm_work_open,
-                                             lambda: self.llm_budget_spent() is None,
-                                             self.population.candidates, self._ask, self.population.learn)
-                self._requeue()
-                self._seed()
-                self._drain()  # proposals start from trained seeds
-                reason = self._drive(proposers)
+            self.hooks = knowledge_hooks(self.cfg, proposers, self.store, self.id, self.task,
+                                         self.population.repair_depth, self._llm_work_open,
+                                         lambda: self.llm_budget_spent() is None, self.population.candidates,
+                                         self._ask, self.population.learn)
+            self._requeue()
+            self._seed()
+            self._drain()  # proposals start from trained seeds
+            reason = self._drive(proposers)
         finally:
+            # Time up, Ctrl-C or an error: requests in flight stop at their next token, and nobody waits for
+            # them (a model still reading its prompt, a thread in a network read or an import cannot be stopped).
+            self.requests.cancel()
+            self._pool.shutdown(wait=False, cancel_futures=True)
             for p in proposers:
                 p.close()
             executor.on_completed(None)
             if self._executor is None:
                 executor.shutdown()
             self.store.close_threads()
+        return self._finish(reason)
+
+    def _finish(self, reason: str) -> Summary:
         self.store.set_campaign_state(self.id, "finished")
         if self.tracker:
             self.tracker.close()
@@ -183,6 +197,8 @@ class Campaign:
         backlog = self.cfg.executor.workers + self.cfg.pipeline.queue
         while True:
             reason = reason or self.budget_exhausted(in_flight=self._proposing)
+            if self._time_up():
+                self.requests.cancel()  # a reply being written when time runs out is dropped, not awaited
             while reason is None and self._llm_tasks < limit and self.pipeline.in_flight < backlog:
                 choices = self._offline if self.llm_budget_spent() else online
                 reason = self._next(rng.choices([p for p, _ in choices], [w for _, w in choices])[0], rng)
@@ -192,8 +208,9 @@ class Campaign:
                 choices = self._offline
                 reason = self._next(fill_rng.choices([p for p, _ in choices], [w for _, w in choices])[0], fill_rng)
                 reason = reason or self.budget_exhausted(in_flight=self._proposing)
-            if not self._llm_tasks and not self.pipeline.in_flight:
-                return reason or "done"
+            abandoned = self.requests.cancelled  # time is up: LLM tasks still running are not waited for
+            if (abandoned or not self._llm_tasks) and not self.pipeline.in_flight:  # trainings always finish
+                return self.budget_exhausted() or reason or "done"
             try:
                 reason = self._handle(self.events.get(timeout=self._wait_s())) or reason
             except queue.Empty:
@@ -229,9 +246,11 @@ class Campaign:
             self._fill_left = 0  # the allowance is for the time requests are in flight
         try:
             result = event.future.result()
+        except RequestCancelled:
+            return None
         except BackendExhausted:
             return "backend exhausted"
-        if event.admit and result is not None:
+        if event.admit and result is not None and not self.requests.cancelled:  # after time-up: nothing new
             self._admit(result)
         return None
 
@@ -246,8 +265,16 @@ class Campaign:
     def _wait_s(self) -> float | None:
         """Block on the queue until the wall-time budget runs out (forever without one, or once it has)."""
         wall = self.cfg.budget.wall_time_s
-        left = wall - (time.monotonic() - self.t0) if wall else 0.0
+        left = wall - self.elapsed_s() if wall else 0.0
         return left if left > 0 else None
+
+    def elapsed_s(self) -> float:
+        """The campaign's wall time so far: earlier runs plus this one."""
+        return self.spent_s + time.monotonic() - self.t0
+
+    def _time_up(self) -> bool:
+        wall = self.cfg.budget.wall_time_s
+        return wall is not None and self.elapsed_s() >= wall
 
     def _ask(self, task: LLMTask, admit: bool) -> None:
         """Run `task(store, record)` on an LLM thread; its end arrives on the completion queue."""
@@ -255,8 +282,12 @@ class Campaign:
         self._proposing += admit
         if self._fills_allowed:
             self._fill_left += self.cfg.pipeline.fill
-        future = self._pool.submit(lambda: task(*self._thread_store()))
+        future = self._pool.submit(self._on_llm_thread, task)
         future.add_done_callback(lambda f: self.events.put(LLMDone(f, admit)))
+
+    def _on_llm_thread(self, task: LLMTask):
+        with self.requests.bound():  # the display sees its requests; time-up and Ctrl-C stop them
+            return task(*self._thread_store())
 
     def _thread_store(self) -> tuple[Store, CallRecorder]:
         """The calling LLM thread's own store connection and call recorder (opened once per thread)."""
@@ -309,10 +340,18 @@ class Campaign:
             return f"proposal budget ({b.proposals}) spent"
         if made + in_flight >= REPEAT_CAP * b.proposals:
             return f"{made} proposals, mostly repeats of earlier candidates: stopped at {REPEAT_CAP}x the budget"
-        if b.wall_time_s and time.monotonic() - self.t0 >= b.wall_time_s:
+        if self._time_up():
             return f"wall-time budget ({b.wall_time_s:.0f} s) spent"
         llm = self.llm_budget_spent()
         return llm if llm and not self._offline else None
+
+    def _nothing_left(self) -> bool:
+        """The time or the proposal budget is spent and no evaluation was left unfinished."""
+        b = self.cfg.budget
+        spent = self._time_up() or sum(1 for c in self.population.proposals() if c.status != Status.DUPLICATE) \
+            >= b.proposals
+        return spent and not self.population.candidates(Status.PENDING, Status.RUNNING) \
+            and not self.store.orphan_calls(self.id)
 
     def _llm_work_open(self) -> bool:
         """Repairs and analyses: only while both the proposal and the LLM budgets last."""
@@ -333,7 +372,8 @@ class Campaign:
         return self.population.best()
 
     def summary(self, reason: str) -> Summary:
-        return Summary(self.cfg.name, self.store.counts(self.id), self.best(), time.monotonic() - self.t0, reason)
+        return Summary(self.cfg.name, self.store.counts(self.id), self.best(), self.elapsed_s(), reason,
+                       time.monotonic() - self.t0)
 
 
 def proposal_from_call(call: LLMCall) -> Proposal:

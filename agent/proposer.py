@@ -27,6 +27,7 @@ from archagent.agent.config import BackendConfig
 from archagent.agent.draw import Draw, Plan, Seen
 from archagent.agent.extract import extract_code
 from archagent.agent.llm import BackendExhausted, Completion, LLMBackend, LLMError, complete_with_retry
+from archagent.agent.llm.activity import track
 from archagent.agent.patch import PatchError
 from archagent.agent.prompting import Exemplar, Prompts
 from archagent.evals.fingerprint import text_key
@@ -57,12 +58,14 @@ Parse = Callable[[str], str | None]  # reply -> code (None: no code); raises Pat
 
 
 def sample(backend: LLMBackend, cfg: BackendConfig, messages: list, attempt: int,
-           grammar: str | None = None) -> Completion:
+           grammar: str | None = None, label: str = "propose") -> Completion:
     """One reply for `messages` (following `grammar` where the backend constrains); each re-ask
-    (`attempt` > 0) samples 0.3 hotter, up to temperature 2."""
-    return complete_with_retry(backend, messages, max_tokens=cfg.max_tokens,
-                               temperature=min(2.0, cfg.temperature + 0.3 * attempt),
-                               attempts=cfg.retries, max_wait_s=cfg.retry_max_wait_s, grammar=grammar)
+    (`attempt` > 0) samples 0.3 hotter, up to temperature 2. `label` names the request on the live display
+    (`agent.llm.activity`)."""
+    with track(label if not attempt else f"{label} (re-ask {attempt})", f"{backend.kind}:{backend.model}"):
+        return complete_with_retry(backend, messages, max_tokens=cfg.max_tokens,
+                                   temperature=min(2.0, cfg.temperature + 0.3 * attempt),
+                                   attempts=cfg.retries, max_wait_s=cfg.retry_max_wait_s, grammar=grammar)
 
 
 class LLMAsk:
@@ -90,7 +93,8 @@ class LLMAsk:
         spent, seen = 0.0, seen or draw.seen
         for attempt in range(self.retries + 1):
             try:
-                reply = sample(self.backend, self.cfg, messages, attempt, grammar)
+                reply = sample(self.backend, self.cfg, messages, attempt, grammar,
+                               request_label(operator or "propose", draw.parent_ids()))
             except BackendExhausted:
                 raise
             except LLMError as err:
@@ -166,6 +170,11 @@ class LLMProposer(Proposer):
 
     def close(self) -> None:
         self.backend.close()
+
+
+def request_label(what: str, parents: tuple[int, ...]) -> str:
+    """'edit of #4', 'crossover of #4 + #7', 'rewrite' (its exemplars are not its parents): the live display's words."""
+    return f"{what} of " + " + ".join(f"#{p}" for p in parents) if parents and what in ("edit", "crossover") else what
 
 
 def messages_json(messages: list) -> str:

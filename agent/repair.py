@@ -39,7 +39,7 @@ class Repairer:
         source = self.sources[cand.backend]
         ctx = RepairContext(TaskBrief.of(self.task), cand.code, str(cand.failure_kind),
                             trim_error(cand.failure_msg or ""), depth + 1)
-        reply, call_id = source.ask(self.prompts.messages("repair", ctx), record)
+        reply, call_id = source.ask(self.prompts.messages("repair", ctx), record, f"repair of #{cand.id}")
         if call_id is None:
             return None  # the backend is exhausted: nothing to repair with
         base = dict(island=cand.island, operator="repair", repair_of=cand.id)

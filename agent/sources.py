@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from archagent.agent.config import BackendConfig
 from archagent.agent.llm import BackendExhausted, Completion, LLMBackend, LLMError, complete_with_retry
+from archagent.agent.llm.activity import track
 from archagent.agent.proposer import CallRecorder, LLMProposer
 from archagent.knowledge.store import Store
 
@@ -29,12 +30,15 @@ class Source:
     cfg: BackendConfig
     backend: LLMBackend
 
-    def ask(self, messages: list, record: CallRecorder) -> tuple[Completion | None, int | None]:
-        """One logged request: (completion, llm_calls id); (None, id) on an LLM error; (None, None) when exhausted."""
+    def ask(self, messages: list, record: CallRecorder,
+            label: str | None = None) -> tuple[Completion | None, int | None]:
+        """One logged request: (completion, llm_calls id); (None, id) on an LLM error; (None, None) when exhausted
+        or cancelled. `label` names it on the live display (default: the purpose)."""
         try:
-            reply = complete_with_retry(self.backend, messages, temperature=self.cfg.temperature,
-                                        max_tokens=self.cfg.max_tokens, attempts=self.cfg.retries,
-                                        max_wait_s=self.cfg.retry_max_wait_s)
+            with track(label or self.purpose, self.name):
+                reply = complete_with_retry(self.backend, messages, temperature=self.cfg.temperature,
+                                            max_tokens=self.cfg.max_tokens, attempts=self.cfg.retries,
+                                            max_wait_s=self.cfg.retry_max_wait_s)
         except BackendExhausted:
             return None, None
         except LLMError as err:

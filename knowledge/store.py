@@ -244,6 +244,20 @@ class Store:
                                                        limit=1))
         return CampaignRun(**rows[0]) if rows else None
 
+    def run_seconds(self, campaign_id: int) -> float:
+        """Wall seconds the campaign's runs took: each from its start to its end or, for one that died without
+        an end (kill -9, power cut), to the last candidate or LLM call it wrote (a wall-time budget spans runs)."""
+        if "campaign_runs" not in _tables(self.db):
+            return 0.0
+        sql = """SELECT sum(julianday(coalesce(r.ended, (SELECT max(t) FROM (
+                     SELECT updated AS t FROM candidates WHERE campaign_id = r.campaign_id AND updated >= r.started
+                     UNION ALL SELECT created FROM llm_calls WHERE campaign_id = r.campaign_id AND created >= r.started)
+                   WHERE t < coalesce((SELECT min(started) FROM campaign_runs n
+                                       WHERE n.campaign_id = r.campaign_id AND n.id > r.id), '9999')),
+                 r.started)) - julianday(r.started)) * 86400.0
+                 FROM campaign_runs r WHERE r.campaign_id = ?"""
+        return float(self.db.execute(sql, [campaign_id]).fetchone()[0] or 0.0)
+
     # -- LLM calls ---------------------------------------------------------
     def add_llm_call(self, campaign_id: int, **fields: Any) -> int:
         return self._insert("llm_calls", {"campaign_id": campaign_id, "created": now(), **fields})

@@ -67,3 +67,42 @@ def test_stop_sequence_ends_the_reply() -> None:
     finally:
         backend.close()
     assert "3" in out.text and "7" not in out.text and "12" not in out.text
+
+
+@pytest.mark.local_llm
+def test_tokens_stream_to_the_display_and_a_cancel_stops_the_reply() -> None:
+    """The live display sees the count grow while the model writes; a cancelled campaign stops it mid-reply."""
+    import threading
+    import time
+
+    pytest.importorskip("llama_cpp")
+    for module in PRESETS[DEFAULT_MODEL].part_modules:
+        pytest.importorskip(module)
+    from archagent.agent.llm.activity import RequestCancelled, Requests, track
+    from archagent.agent.llm.local import LocalBackend
+
+    backend = LocalBackend(BackendConfig(kind="local", n_ctx=1024), seed=1, n_threads=1)
+    messages = [{"role": "user", "content": "Write a long PyTorch CNN for CIFAR-10 with many comments."}]
+    requests, counts = Requests(), []
+
+    def watch() -> None:  # the display's view, from another thread
+        while not requests.cancelled:
+            counts.extend(r.tokens for r in requests.snapshot())
+            if counts and counts[-1] >= 12:
+                requests.cancel()
+            time.sleep(0.05)
+
+    try:
+        watcher = threading.Thread(target=watch)
+        watcher.start()
+        with requests.bound(), track("rewrite", "local"), pytest.raises(RequestCancelled):
+            backend.complete(messages, temperature=0.0, max_tokens=400)
+        watcher.join(5)
+        requests2 = Requests()
+        with requests2.bound(), track("rewrite", "local"):
+            out = backend.complete(messages, temperature=0.0, max_tokens=16)  # the model is usable after a cancel
+    finally:
+        backend.close()
+    assert len(set(counts)) >= 3 and counts == sorted(counts)  # it grew, token by token
+    assert 12 <= counts[-1] < 40  # stopped within a few tokens of the cancel, far short of 400
+    assert out.completion_tokens in range(14, 18) and out.prompt_tokens > 10

@@ -103,5 +103,5 @@ def test_bad_task_names_are_one_line():
         get_task("archagent.evals.tasks.digits:Nope")
     with pytest.raises(TaskError, match="not an evals.tasks.Task"):
         get_task("collections:OrderedDict")
-    with pytest.raises(TaskError, match="bad options"):
+    with pytest.raises(TaskError, match=r"task 'mnist1d' has no option 'no_such_option' \(valid: val_size, epochs"):
         get_task("mnist1d", {"no_such_option": 1})

@@ -39,6 +39,8 @@ BAD_CONFIGS = {
     "integer as boolean": ('store = "s.db"\n[prefilter]\nenabled = 1\n', "'prefilter.enabled'"),
     "absurd number": ('store = "s.db"\n[budget]\nwall_time_s = 1e300\n', "'budget.wall_time_s'"),
     "too many workers": ('store = "s.db"\n[executor]\nworkers = 4000\n', "force = true"),
+    "task option typo": ('store = "s.db"\n[task]\noptions = { epoch = 8 }\n',
+                         "task 'digits' has no option 'epoch' (valid: split_seed, epochs); did you mean 'epochs'?"),
 }
 
 

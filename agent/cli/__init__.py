@@ -11,15 +11,32 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+from typing import Annotated
 
 import typer
 from archagent.agent.cli import campaign, final, knowledge, review, tools
 from archagent.agent.cli.options import OPENED, USER_ERRORS, error_line
 from archagent.agent.run_guard import one_line
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="LLM-driven neural-architecture discovery. Candidate ids are global to a store "
                        "(one numbering across all its campaigns).")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from archagent import __version__
+
+        print(f"archagent {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                                help="print the version and exit")] = False) -> None:
+    """LLM-driven neural-architecture discovery."""
+
+
 for group in (campaign, review, tools, knowledge, final):
     for name, command in group.COMMANDS.items():
         app.command(name)(command)

@@ -7,18 +7,21 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from archagent.agent.cli.options import DEFAULT_STORE, JsonOpt, StoreOpt, console, open_store, task_of
-from archagent.agent.config import load_config
-from archagent.agent.display import LiveProgress, fmt_int, fmt_metric
+from archagent.agent.config import CampaignConfig, load_config
+from archagent.agent.display import LiveProgress, PlainProgress, Tally, clock, fmt_int, fmt_metric
 from archagent.agent.prefilter import ranking_quality_of
 from archagent.evals.final_stats import Spread, summarize
 from archagent.knowledge.lock import is_held
 from archagent.knowledge.records import Campaign
 from archagent.knowledge.store import Store
+from rich.table import Table
 
 
 def run(config: Annotated[Path, typer.Argument(help="campaign config (TOML)")]) -> None:
@@ -29,20 +32,62 @@ def run(config: Annotated[Path, typer.Argument(help="campaign config (TOML)")]) 
     from archagent.agent.loop import Campaign
 
     cfg = load_config(config)
-    b = cfg.budget
-    console.print(f"[dim]{cfg.name}: {b.proposals} proposals" + (f", stops by {b.wall_time_s / 60:.1f} min wall time"
-                  if b.wall_time_s else "") + (f", at most {b.llm_calls} LLM calls" if b.llm_calls else "") + "[/]")
+    say(f"[dim]{plan_line(cfg)}[/]")
     campaign = Campaign(cfg)
-    progress = LiveProgress(cfg.name, cfg.budget.proposals, campaign.task.higher_is_better, campaign.task.metric_name)
+    progress = progress_for(campaign)
     campaign.on_event = progress.on_event
-    with progress:
-        summary = campaign.run()
-    best = summary.best
-    console.print(f"[bold]{summary.campaign}[/]: {summary.stop_reason} after {summary.elapsed_s:.0f} s; "
-                  f"counts {dict(summary.counts)}")
+    try:
+        with progress:
+            summary = campaign.run()
+    except KeyboardInterrupt:
+        say("interrupted — run the same command to resume")
+        exit_now(130)
+    best, task = summary.best, campaign.task
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
+    say(f"[bold]{summary.campaign}[/]: {summary.stop_reason} after {summary.elapsed_s:.0f} s in all "
+        f"(this run {summary.run_s:.0f} s); candidates: {counts}")
     if best:
-        console.print(f"best: #{best.id} {campaign.task.metric_name} {fmt_metric(best.metric)} "
-                      f"(test {fmt_metric(best.test_metric)}, {fmt_int(best.params)} params)")
+        say(f"best: #{best.id} {task.metric_name} {fmt_metric(best.metric)} "
+            f"(test {fmt_metric(best.test_metric)}, {fmt_int(best.params)} params)")
+    say(f"[dim]review: archagent list {cfg.name} --store {cfg.store}[/]")
+    exit_now(0)  # an LLM reply dropped at the time limit may still hold a thread: the limit is the limit
+
+
+def exit_now(status: int) -> NoReturn:
+    """End the process at once: everything is stored and the run is marked finished or interrupted, and what
+    is left (an abandoned LLM thread still reading its prompt or the network, the interpreter's teardown of
+    torch and litellm: seconds to a minute on a busy machine) is not worth waiting for."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
+def say(line: str) -> None:
+    """One line, never wrapped (a pipe gets whole lines)."""
+    console.print(line, highlight=False, soft_wrap=True)
+
+
+def plan_line(cfg: CampaignConfig) -> str:
+    """What the run will do, said before it starts: task, proposals, time limit, LLM cap."""
+    b = cfg.budget
+    task = f"task {cfg.task.name}" + ("" if "task" in cfg.model_fields_set
+                                      else " (the default: the config has no [task])")
+    limits = [f"stops by {b.wall_time_s / 60:.1f} min of wall time in all (earlier runs count)"
+              ] if b.wall_time_s else []
+    limits += [f"at most {b.llm_calls} LLM calls"] if b.llm_calls else []
+    return f"{cfg.name}: {task}, at most {b.proposals} proposals" + "".join(f", {x}" for x in limits)
+
+
+def progress_for(campaign) -> LiveProgress | PlainProgress:
+    """The live box on a terminal; one plain line per event otherwise. Both count the whole campaign."""
+    cfg, task, st = campaign.cfg, campaign.task, campaign.store
+    tally = Tally(task.higher_is_better, st.counts(campaign.id, seeds=False), next(iter(
+        st.top(campaign.id, task.higher_is_better, 1)), None))
+    if not console.is_terminal:
+        return PlainProgress(campaign.elapsed_s, tally, cfg.budget.proposals,
+                             lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
+    return LiveProgress(cfg.name, cfg.budget.proposals, task.metric_name, tally, campaign.elapsed_s,
+                        cfg.budget.wall_time_s, campaign.requests, console)
 
 
 def status(store: StoreOpt = DEFAULT_STORE, as_json: JsonOpt = False) -> None:
@@ -60,25 +105,34 @@ def status(store: StoreOpt = DEFAULT_STORE, as_json: JsonOpt = False) -> None:
                      "counts": st.counts(camp.id), "best_metric": top[0].metric if top else None,
                      "prefilter": ranking_quality_of(st.prefilter_pairs(camp.id), higher),
                      "final": final_winner(st, camp.id, higher), "budget": budget_use(st, camp),
+                     "wall_s": st.run_seconds(camp.id),
                      **st.totals(camp.id)})
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    from rich.table import Table
+    for i, r in enumerate(rows):
+        console.print(("\n" if i else "") + f"[bold]{r['campaign']}[/] (task {r['task']}): {r['state']}"
+                      + (f" — {r['reason']}" if r["reason"] else ""), highlight=False)
+        console.print(status_grid(r))
 
-    t = Table("campaign", "task", "state", "candidates", "proposals / budget", "best", "final (val ± sd / test)",
-              "LLM calls", "tokens", "pre-filter τ / ρ (ε-random)")
-    for r in rows:
-        counts = " ".join(f"{k}={v}" for k, v in sorted(r["counts"].items()))
-        q = r["prefilter"]
-        quality = (f"{fmt_metric(q['trained']['kendall_tau'])} / {fmt_metric(q['trained']['spearman_rho'])} "
-                   f"n={q['trained']['n']} ({fmt_metric(q['epsilon']['kendall_tau'])}, n={q['epsilon']['n']})")
-        state = r["state"] + (f": {r['reason']}" if r["reason"] else "")
-        (used, cap), calls_cap = r["budget"]["proposals"], r["budget"]["llm_calls"]
-        t.add_row(r["campaign"], r["task"], state, counts, f"{used} / {cap}", fmt_metric(r["best_metric"]),
-                  final_cell(r["final"]), f"{r['calls']}" + (f" / {calls_cap}" if calls_cap else ""),
-                  fmt_int(r["tokens"]), quality)
-    console.print(t)
+
+def status_grid(r: dict) -> Table:
+    """One campaign's numbers as `key  value` rows: readable at 80 columns (long values wrap)."""
+    q, (used, cap), calls_cap = r["prefilter"], r["budget"]["proposals"], r["budget"]["llm_calls"]
+    t = Table.grid(padding=(0, 2))
+    t.add_column(style="dim", no_wrap=True)
+    t.add_column(overflow="fold")
+    t.add_row("proposals", f"{used} / {cap}" if cap else str(used))
+    t.add_row("candidates", " ".join(f"{k}={v}" for k, v in sorted(r["counts"].items())) or "none")
+    t.add_row("wall time", clock(r["wall_s"]) + (f" of {clock(wall)}" if (wall := r["budget"]["wall_time_s"]) else ""))
+    t.add_row("best", fmt_metric(r["best_metric"]))
+    t.add_row("final", final_cell(r["final"]) + ("  (val ± sd / test)" if r["final"] else "  (not run)"))
+    t.add_row("LLM", f"{r['calls']} call{'' if r['calls'] == 1 else 's'}" + (f" of {calls_cap}" if calls_cap else "")
+              + f", {fmt_int(r['tokens'])} tokens" + (f", ${r['cost_usd']:.4f}" if r.get("cost_usd") else ""))
+    trained, eps = q["trained"], q["epsilon"]
+    t.add_row("pre-filter", f"τ {fmt_metric(trained['kendall_tau'])}, ρ {fmt_metric(trained['spearman_rho'])} "
+              f"(n={trained['n']}); ε-random τ {fmt_metric(eps['kendall_tau'])} (n={eps['n']})")
+    return t
 
 
 def budget_use(st: Store, camp: Campaign) -> dict:
@@ -86,7 +140,8 @@ def budget_use(st: Store, camp: Campaign) -> dict:
     budget = json.loads(camp.config_json or "{}").get("budget", {})
     counts = st.counts(camp.id, seeds=False)
     used = sum(n for status, n in counts.items() if status != "duplicate")
-    return {"proposals": [used, budget.get("proposals")], "llm_calls": budget.get("llm_calls")}
+    return {"proposals": [used, budget.get("proposals")], "llm_calls": budget.get("llm_calls"),
+            "wall_time_s": budget.get("wall_time_s")}
 
 
 def final_winner(st: Store, campaign_id: int, higher: bool) -> dict | None:

@@ -14,7 +14,9 @@ from typing import Annotated
 import typer
 from archagent.agent import api
 from archagent.agent.cli.options import JsonOpt, console
-from archagent.evals.tasks import get_task
+from archagent.agent.display import Ticker
+from archagent.evals.tasks import Recipe, get_task
+from rich.console import Console
 from rich.table import Table
 
 Files = Annotated[list[Path], typer.Argument(help="candidate .py files")]
@@ -59,7 +61,14 @@ def evaluate(file: Annotated[Path, typer.Argument(help="candidate .py file")],
     Example: archagent evaluate --task mnist1d -o epochs=5 my_model.py --json
     """
     (code,) = read_sources([file])
-    ev = api.evaluate(task_from(task, option), code, timeout_s=timeout)
+    resolved = task_from(task, option)
+    err = Console(stderr=True, highlight=False)
+    source = "the task's recipe" + (f" with {' '.join(option)}" if option else "")
+    err.print(f"evaluating {file} on {task}: {recipe_words(resolved.spec.recipe)} ({source}; -o KEY=VALUE sets "
+              "task options)", soft_wrap=True)
+    with Ticker(err, f"probing and training {file.name}") as ticker:
+        ev = api.evaluate(resolved, code, timeout_s=timeout)
+    err.print(f"{file.name}: {ev.status} in {ticker.seconds:.0f} s")
     out = {"file": str(file), "status": ev.status, "metric": ev.metric, "test_metric": ev.test_metric,
            "params": ev.params, "flops": ev.flops, "error": ev.failure_msg, "graph_key": ev.graph_key,
            "proxies": ev.proxies, "timings": ev.timings}
@@ -69,6 +78,13 @@ def evaluate(file: Annotated[Path, typer.Argument(help="candidate .py file")],
         emit([out], False, ["file", "status", "metric", "test_metric", "params", "flops", "error"])
     if not ev.ok:
         raise typer.Exit(1)
+
+
+def recipe_words(r: Recipe) -> str:
+    """`15 epochs, batch 64, adam lr 0.003, seed 0`."""
+    steps = f", at most {r.max_steps} steps" if r.max_steps else ""
+    decay = f", weight decay {r.weight_decay:g}" if r.weight_decay else ""
+    return f"{r.epochs} epochs{steps}, batch {r.batch_size}, {r.optimizer} lr {r.lr:g}{decay}, seed {r.seed}"
 
 
 def score(files: Files, task: Annotated[str, typer.Option(help="task name")] = "digits", option: OptionOpt = None,

@@ -21,6 +21,7 @@ from types import ModuleType
 from typing import Any
 
 from archagent.agent.config import BackendConfig
+from archagent.agent.llm.activity import on_token
 from archagent.agent.llm.base import Completion, LLMBackend, LLMError, Message, TransientLLMError
 
 _TRANSIENT_NAMES = (
@@ -94,7 +95,7 @@ class LiteLLMBackend(LLMBackend):
         t0 = time.perf_counter()
         response = self._call(messages, temperature, max_tokens)
         latency = time.perf_counter() - t0
-        text = response.choices[0].message.content or ""
+        text = (response.choices[0].message.content if response is not None and response.choices else None) or ""
         if not text.strip():
             raise TransientLLMError(f"{self.model} returned an empty reply")
         usage = getattr(response, "usage", None)
@@ -108,12 +109,14 @@ class LiteLLMBackend(LLMBackend):
         )
 
     def _call(self, messages: list[Message], temperature: float, max_tokens: int) -> Any:
-        """One litellm.completion call; its errors mapped to TransientLLMError / LLMError."""
+        """One streamed litellm.completion call, rebuilt into one response; its errors mapped to
+        TransientLLMError / LLMError. Streaming lets the live display count tokens as they arrive and a
+        cancelled campaign hang up mid-reply (`activity.on_token`)."""
         import openai  # loaded by litellm already; every litellm API error subclasses openai's
 
-        litellm = self._litellm
+        litellm, t0 = self._litellm, time.perf_counter()
         try:
-            return litellm.completion(
+            stream = litellm.completion(
                 model=self.model,
                 messages=messages,
                 temperature=temperature,
@@ -124,10 +127,30 @@ class LiteLLMBackend(LLMBackend):
                 timeout=self.cfg.timeout_s,
                 num_retries=0,
                 max_retries=0,
+                stream=True,
+                stream_options={"include_usage": True},
             )
+            chunks = self._read(stream, t0)
+            return litellm.stream_chunk_builder(chunks, messages=messages) if chunks else None
         except openai.OpenAIError as err:
             error = TransientLLMError if _is_transient(litellm, err) else LLMError
             raise error(f"{self.model}: {one_line(err)}") from err
+
+    def _read(self, stream: Any, t0: float) -> list[Any]:
+        """The stream's chunks, counted as they arrive; `timeout_s` bounds the whole reply, not each chunk."""
+        chunks = []
+        try:
+            for chunk in stream:
+                chunks.append(chunk)
+                if chunk.choices and getattr(chunk.choices[0].delta, "content", None):
+                    on_token()
+                if time.perf_counter() - t0 > self.cfg.timeout_s:
+                    raise TransientLLMError(f"{self.model}: no complete reply within {self.cfg.timeout_s:g} s")
+        finally:
+            close = getattr(getattr(stream, "completion_stream", None), "close", None)
+            if close is not None:  # hang up now (a cancelled or timed-out reply), not when collected
+                close()
+        return chunks
 
     def _cost(self, response: Any) -> float:
         """USD cost from litellm's price map; 0.0 for models it has no price for (local, custom)."""

@@ -32,6 +32,7 @@ from types import ModuleType
 from typing import Any
 
 from archagent.agent.config import BackendConfig
+from archagent.agent.llm.activity import on_token
 from archagent.agent.llm.base import Completion, LLMBackend, LLMError, Message, TransientLLMError
 from archagent.agent.llm.model_files import DEFAULT_MODEL, PRESETS, ensure_model
 
@@ -92,6 +93,7 @@ class LocalBackend(LLMBackend):
     ):
         self.cfg, self.constrains = cfg, cfg.constrained
         self._lock = threading.Lock()
+        self._close_when_done = False  # close() came while a generation ran
         llama_cpp = _import_llama_cpp()  # first: fail fast, before assembling weights
         self._grammars: dict[str, Any] = {}
         self.model, self.model_path = resolve_model(cfg.model, cache_dir)
@@ -120,25 +122,46 @@ class LocalBackend(LLMBackend):
         t0 = time.perf_counter()
         try:
             with self._lock:  # one llama.cpp context: one generation at a time
-                response = self._llm.create_chat_completion(
-                    messages=messages, temperature=temperature, max_tokens=max_tokens, stop=self.cfg.stop or None,
-                    grammar=self._grammar(grammar),
-                )
+                try:
+                    text, prompt_tokens, completion_tokens = self._stream(messages, temperature, max_tokens, grammar)
+                finally:
+                    if self._close_when_done:
+                        self._llm.close()
+                        self._llm = None
+        except LLMError:
+            raise
         except (ValueError, RuntimeError) as err:  # e.g. the prompt exceeds n_ctx
             raise LLMError(f"{self.model}: {' '.join(str(err).split())}") from None
-        latency = time.perf_counter() - t0
-        text = response["choices"][0]["message"]["content"] or ""
         if not text.strip():
             raise TransientLLMError(f"{self.model} returned an empty reply")
-        usage = response.get("usage") or {}
-        return Completion(
-            text=text,
-            model=self.model,
-            prompt_tokens=int(usage.get("prompt_tokens", 0)),
-            completion_tokens=int(usage.get("completion_tokens", 0)),
-            latency_s=latency,
-            cost_usd=0.0,
-        )
+        return Completion(text=text, model=self.model, prompt_tokens=prompt_tokens,
+                          completion_tokens=completion_tokens, latency_s=time.perf_counter() - t0, cost_usd=0.0)
+
+    def _stream(self, messages: list[Message], temperature: float, max_tokens: int,
+                grammar: str | None) -> tuple[str, int, int]:
+        """(text, prompt tokens, completion tokens), streamed token by token: the live display counts them
+        (`activity.on_token`), and a cancelled campaign stops the generation at the next token.
+
+        Streaming reports no usage: the prompt's tokens are the context's length when the first token
+        arrives, the completion's what the context grew by since (or the chunks received, if more)."""
+        parts: list[str] = []
+        prompt_tokens: int | None = None
+        stream = self._llm.create_chat_completion(messages=messages, temperature=temperature, max_tokens=max_tokens,
+                                                  stop=self.cfg.stop or None, stream=True,
+                                                  grammar=self._grammar(grammar))
+        try:
+            for chunk in stream:
+                delta = chunk["choices"][0]["delta"].get("content")
+                if delta is None:
+                    continue
+                if prompt_tokens is None:
+                    prompt_tokens = self._llm.n_tokens
+                parts.append(delta)
+                on_token()
+        finally:
+            stream.close()
+        prompt_tokens = self._llm.n_tokens if prompt_tokens is None else prompt_tokens
+        return "".join(parts), prompt_tokens, max(len(parts), self._llm.n_tokens - prompt_tokens)
 
     def _grammar(self, text: str | None) -> Any:
         """llama.cpp's grammar object for GBNF `text` (None when off), kept for the few latest texts."""
@@ -154,6 +177,12 @@ class LocalBackend(LLMBackend):
 
     def close(self) -> None:
         """Free the model weights and context now rather than at garbage collection."""
-        if self._llm is not None:
-            self._llm.close()
-            self._llm = None
+        if not self._lock.acquire(blocking=False):  # a generation still runs (abandoned): it closes when done
+            self._close_when_done = True
+            return
+        try:
+            if self._llm is not None:
+                self._llm.close()
+                self._llm = None
+        finally:
+            self._lock.release()

@@ -93,6 +93,14 @@ def code_diff(old: Candidate, new: Candidate, context: int = 3) -> str:
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
 
 
+def no_parents(c: Candidate) -> str:
+    """What a candidate without parents is: a seed, or a proposal made from scratch (a random or grammar
+    sample, a whole new file), named by how it was made."""
+    if c.backend == SEED_BACKEND:
+        return "none (seed)"
+    return f"none (made from scratch by {c.operator or c.backend})"
+
+
 def arch_name(c: Candidate, width: int = 40) -> str:
     """A short human name: the seed's name, else the first docstring line of `Net`, else ''."""
     if c.backend == SEED_BACKEND and c.seed_name:

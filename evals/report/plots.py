@@ -25,7 +25,7 @@ from archagent.evals.report.lineage import arch_name  # noqa: E402
 from archagent.knowledge.fitness import Objective, rank  # noqa: E402
 from archagent.knowledge.records import Candidate, Status  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import EngFormatter, LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 
 SEED_COLOR, PROPOSAL_COLOR, FRONT_COLOR = "#7f7f7f", "#1f77b4", "#d62728"
 MAX_POINTS = 2000  # scatter points per plot; bigger campaigns are thinned evenly (improvers and seeds kept)
@@ -72,6 +72,14 @@ def best_so_far(data: ReportData) -> Plot:
     rows = data.best_so_far()
     if not rows:
         return Plot("best_so_far", title, note="not available: no candidate has been trained yet")
+    best = data.ranked()[0]
+    return Plot("best_so_far", title, to_png(best_so_far_figure(data, rows)),
+                f"best: #{best.id} {data.metric_name} {best.metric:.4f}")
+
+
+def best_so_far_figure(data: ReportData, rows: list) -> Figure:
+    """The best-so-far step line, the trained candidates as points, and a legend outside the axes (it covers
+    no point, wherever the points are)."""
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
     steps = [r for i, r in enumerate(rows) if i in (0, len(rows) - 1) or r[1] != rows[i - 1][1]]
     ax.step([n for n, _, _ in steps], [b for _, b, _ in steps], where="post", color=FRONT_COLOR, label="best so far")
@@ -88,9 +96,8 @@ def best_so_far(data: ReportData) -> Plot:
     ax.set(xlabel="trained candidates", ylabel=data.metric_name)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right" if data.higher_is_better else "upper right", fontsize=8)
-    best = data.ranked()[0]
-    return Plot("best_so_far", title, to_png(fig), f"best: #{best.id} {data.metric_name} {best.metric:.4f}")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=8)
+    return fig
 
 
 def funnel(data: ReportData) -> Plot:
@@ -147,8 +154,20 @@ def _pareto_axis(ax, ok: list[TrainedPoint], front: list[Candidate], cost: str, 
         ax.annotate(label(c, 18), (getattr(c, cost), c.metric), fontsize=7, xytext=(4, -10),
                     textcoords="offset points")
     ax.set_xscale("log")
+    log_ticks(ax.xaxis, [getattr(c, cost) for c in pts])
     ax.set(xlabel={"flops": "FLOPs per example"}.get(cost, cost), ylabel=metric)
     ax.grid(alpha=0.3)
+
+
+def log_ticks(axis, values: list[float]) -> None:
+    """Readable ticks on a log axis: 1-2-5 steps within ~2 decades (1 per decade beyond), labelled compactly
+    (`30k`, `1.2M`), minor ticks unlabelled, so neighbouring labels never overlap."""
+    lo, hi = min(values, default=1), max(values, default=1)
+    decades = math.log10(max(hi, 1) / max(lo, 1))
+    subs = (1.0, 2.0, 5.0) if decades < 2 else (1.0,)
+    axis.set_major_locator(LogLocator(base=10, subs=subs, numticks=12))
+    axis.set_major_formatter(EngFormatter(sep="", places=None))
+    axis.set_minor_formatter(NullFormatter())
 
 
 def prefilter(data: ReportData) -> Plot:
@@ -173,18 +192,29 @@ def usage(data: ReportData) -> Plot:
     rows = data.usage()
     if not rows:
         return Plot("usage", title, note="not available: no LLM calls recorded")
-    fig, axes = plt.subplots(1, 3, figsize=(9.6, 2.8))
+    priced = any(r.cost_usd for r in rows)  # a free (local) model has no cost panel
+    if not priced:
+        title = "LLM tokens and latency per backend"
+    return Plot("usage", title, to_png(usage_figure(rows, priced)), "" if priced else "cost: none (no priced model)")
+
+
+def usage_figure(rows: list, priced: bool) -> Figure:
+    """Tokens, cost (only when some model had a price) and mean latency per backend, one panel each."""
+    fig, axes = plt.subplots(1, 3 if priced else 2, figsize=(9.6 if priced else 6.8, 2.8), squeeze=False)
+    axes = list(axes[0])
     names = [r.backend for r in rows]
     axes[0].barh(names, [r.prompt_tokens for r in rows], label="prompt")
     axes[0].barh(names, [r.completion_tokens for r in rows], left=[r.prompt_tokens for r in rows], label="completion")
     axes[0].legend(fontsize=7)
-    axes[1].barh(names, [r.cost_usd for r in rows], color="#2ca02c")
-    axes[2].barh(names, [r.mean_latency_s for r in rows], color="#ff7f0e")
-    for ax, xl in zip(axes, ("tokens", "cost (USD)", "mean latency per call (s)"), strict=True):
+    if priced:
+        axes[1].barh(names, [r.cost_usd for r in rows], color="#2ca02c")
+    axes[-1].barh(names, [r.mean_latency_s for r in rows], color="#ff7f0e")
+    labels = ("tokens", *(("cost (USD)",) if priced else ()), "mean latency per call (s)")
+    for ax, xl in zip(axes, labels, strict=True):
         ax.set_xlabel(xl)
     for ax in axes[1:]:
         ax.set_yticklabels([])
-    return Plot("usage", title, to_png(fig))
+    return fig
 
 
 def training_curve(c: Candidate) -> Plot:

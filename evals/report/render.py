@@ -17,7 +17,7 @@ from pathlib import Path
 
 import jinja2
 from archagent.evals.report.data import ReportData, gather
-from archagent.evals.report.lineage import arch_name, code_diff
+from archagent.evals.report.lineage import arch_name, code_diff, no_parents
 from archagent.evals.report.lineage_plot import layout, lineage_plot, lineage_svg
 from archagent.evals.report.plots import all_plots
 from archagent.knowledge.records import Candidate
@@ -46,7 +46,8 @@ def environment() -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True)
     env.filters.update(metric=fmt_metric, num=fmt_int, python_html=python_html, diff_html=diff_html,
                        fromjson=_fromjson, md=md_text, fenced=md_fenced)
-    env.globals.update(pygments_css=Markup(HtmlFormatter(style="default").get_style_defs(".hl")), arch_name=arch_name)
+    env.globals.update(pygments_css=Markup(HtmlFormatter(style="default").get_style_defs(".hl")), arch_name=arch_name,
+                       no_parents=no_parents)
     return env
 
 

@@ -11,7 +11,9 @@ by an installed package under the entry-point group `archagent.tasks`, or a
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import inspect
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
@@ -27,31 +29,12 @@ class TaskError(ValueError):
     """An unknown task or bad task options (one human-readable line)."""
 
 
-def _digits(**options: Any) -> Task:
-    from archagent.evals.tasks.digits import DigitsTask
-
-    return DigitsTask(**options)
-
-
-def _mnist1d(**options: Any) -> Task:
-    from archagent.evals.tasks.mnist1d import Mnist1dTask
-
-    return Mnist1dTask(**options)
-
-
-def _charlm(**options: Any) -> Task:
-    from archagent.evals.tasks.charlm import CharLMTask
-
-    return CharLMTask(**options)
-
-
-def _npz(**options: Any) -> Task:
-    from archagent.evals.tasks.npz import NpzTask
-
-    return NpzTask(**options)
-
-
-_REGISTRY: dict[str, Callable[..., Task]] = {"digits": _digits, "mnist1d": _mnist1d, "charlm": _charlm, "npz": _npz}
+_REGISTRY: dict[str, str] = {  # built-ins, imported when used
+    "digits": "archagent.evals.tasks.digits:DigitsTask",
+    "mnist1d": "archagent.evals.tasks.mnist1d:Mnist1dTask",
+    "charlm": "archagent.evals.tasks.charlm:CharLMTask",
+    "npz": "archagent.evals.tasks.npz:NpzTask",
+}
 
 
 def _plugins() -> dict[str, Any]:
@@ -75,7 +58,7 @@ def _import_path(path: str) -> Callable[..., Task]:
 
 def _factory(name: str) -> Callable[..., Task]:
     if name in _REGISTRY:
-        return _REGISTRY[name]
+        return _import_path(_REGISTRY[name])
     if ":" in name:
         return _import_path(name)
     plugin = _plugins().get(name)
@@ -87,8 +70,25 @@ def _factory(name: str) -> Callable[..., Task]:
         raise TaskError(f"task plugin '{name}' ({plugin.value}) failed to load: {err}") from None
 
 
+def check_options(name: str, factory: Callable[..., Task], options: dict[str, Any]) -> None:
+    """An unknown option is one line naming the valid ones (and the likely one), not a Python TypeError."""
+    try:
+        params = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # no signature to read (a C callable): the factory itself decides
+        return
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return
+    valid = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    for key in options:
+        if key not in valid:
+            close = difflib.get_close_matches(key, valid, n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise TaskError(f"task '{name}' has no option '{key}' (valid: {', '.join(valid) or 'none'}){hint}")
+
+
 def get_task(name: str, options: dict[str, Any] | None = None) -> Task:
     factory = _factory(name)
+    check_options(name, factory, options or {})
     try:
         task = factory(**(options or {}))
     except (TypeError, ValueError, FileNotFoundError) as err:
