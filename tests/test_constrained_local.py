@@ -8,6 +8,8 @@ Slow: the prompt evaluation alone took 265 s per reply at load 15 on 2 cores (se
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from archagent.agent.config import BackendConfig
 from archagent.agent.draw import Draw
@@ -19,7 +21,9 @@ from archagent.agent.prompting import Exemplar, PromptContext, Prompts, TaskBrie
 from archagent.agent.reply_grammar import parse_edit
 from archagent.evals.tasks import get_task
 
-pytestmark = [pytest.mark.slow, pytest.mark.local_llm, pytest.mark.timeout(7200)]
+pytestmark = [pytest.mark.slow, pytest.mark.local_llm, pytest.mark.timeout(7200),
+              pytest.mark.skipif(not os.environ.get("ARCHAGENT_SLOW_LLM"),
+                                 reason="opt-in (ARCHAGENT_SLOW_LLM=1): several minutes of real generation")]
 
 
 @pytest.fixture(scope="module")

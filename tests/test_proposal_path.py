@@ -76,8 +76,8 @@ def test_no_store_read_on_the_proposal_path(tmp_path, monkeypatch):
     traced, driving = [], [False]
     real_open = store_module._open
 
-    def open_traced(path):
-        db = real_open(path)
+    def open_traced(*args):
+        db = real_open(*args)
         db.conn.set_trace_callback(lambda sql: traced.append(sql) if driving[0] else None)
         return db
 

@@ -16,6 +16,8 @@ from archagent.agent import api
 from archagent.agent.cli.options import JsonOpt, console
 from archagent.agent.display import Ticker
 from archagent.evals.tasks import Recipe, get_task
+from archagent.sandbox.isolation import require_isolation
+from archagent.sandbox.limits import SandboxLimits
 from rich.console import Console
 from rich.table import Table
 
@@ -62,6 +64,7 @@ def evaluate(file: Annotated[Path, typer.Argument(help="candidate .py file")],
     """
     (code,) = read_sources([file])
     resolved = task_from(task, option)
+    require_isolation(SandboxLimits(timeout_s=timeout))  # no jail: the one-line refusal, before any output
     err = Console(stderr=True, highlight=False)
     source = "the task's recipe" + (f" with {' '.join(option)}" if option else "")
     err.print(f"evaluating {file} on {task}: {recipe_words(resolved.spec.recipe)} ({source}; -o KEY=VALUE sets "
