@@ -41,7 +41,7 @@ def run(config: Annotated[Path, typer.Argument(help="campaign config (TOML)")]) 
             summary = campaign.run()
     except KeyboardInterrupt:
         say("interrupted — run the same command to resume")
-        exit_now(130)
+        exit_now(130, campaign)
     best, task = summary.best, campaign.task
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items()))
     say(f"[bold]{summary.campaign}[/]: {summary.stop_reason} after {summary.elapsed_s:.0f} s in all "
@@ -50,13 +50,14 @@ def run(config: Annotated[Path, typer.Argument(help="campaign config (TOML)")]) 
         say(f"best: #{best.id} {task.metric_name} {fmt_metric(best.metric)} "
             f"(test {fmt_metric(best.test_metric)}, {fmt_int(best.params)} params)")
     say(f"[dim]review: archagent list {cfg.name} --store {cfg.store}[/]")
-    exit_now(0)  # an LLM reply dropped at the time limit may still hold a thread: the limit is the limit
+    exit_now(0, campaign)  # an LLM reply dropped at the time limit may still hold a thread: the limit is the limit
 
 
-def exit_now(status: int) -> NoReturn:
+def exit_now(status: int, campaign: Campaign) -> NoReturn:
     """End the process at once: everything is stored and the run is marked finished or interrupted, and what
     is left (an abandoned LLM thread still reading its prompt or the network, the interpreter's teardown of
     torch and litellm: seconds to a minute on a busy machine) is not worth waiting for."""
+    campaign.store.close()  # the last connection: SQLite folds the WAL into the database file
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status)
