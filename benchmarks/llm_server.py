@@ -42,7 +42,10 @@ class LlamaServer:
     def __enter__(self) -> LlamaServer:
         argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model), "--model_alias", self.alias,
                 "--host", "127.0.0.1", "--port", str(self.port), "--n_threads", str(self.threads),
-                "--n_ctx", str(self.n_ctx)]
+                "--n_ctx", str(self.n_ctx),
+                # by default a new request ends the reply being streamed ("Stream ended before a finish_reason"):
+                # k proposers would then cut each other off instead of queueing
+                "--interrupt_requests", "False"]
         out = open(self.log, "wb") if self.log else subprocess.DEVNULL  # noqa: SIM115 - closed with the process
         self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_ready(timeout=180)

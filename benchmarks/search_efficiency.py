@@ -64,6 +64,7 @@ from archagent.knowledge.store import Store
 METHODS = ("random", "evolution", "agent-noLLM", "agent", "llm")
 NO_LLM = ("random", "evolution", "agent-noLLM")
 HELD_OUT_SEEDS = tuple(range(200, 208))  # fixed before any v2 run (issue 22); never used for choosing anything
+HELDOUT_SPLIT = 2207  # pinned [task] heldout_seed (evals/tasks/heldout.py): public, so the numbers reproduce
 DEV_SEEDS = (300, 301, 302)  # the only seeds the [evolution] defaults were chosen on
 PAIRS = (("agent", "evolution"), ("agent", "random"), ("evolution", "random"), ("evolution", "best-seed"),
          ("agent", "best-seed"))
@@ -102,7 +103,7 @@ def campaign_config(method: str, seed: int, args: argparse.Namespace, store: Pat
 
 
 def task_options(args: argparse.Namespace) -> dict:
-    return {**({"epochs": args.epochs} if args.epochs else {}),
+    return {"heldout_seed": args.heldout_seed, **({"epochs": args.epochs} if args.epochs else {}),
             **({"batch_size": args.batch_size} if args.batch_size else {})}
 
 
@@ -396,6 +397,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     help="sandbox seconds per evaluation: far above any training here, so that load never turns "
                          "a candidate into a timeout (which would make results depend on the machine's load)")
     ap.add_argument("--llm-calls", type=int, default=None, help="cap on LLM requests per campaign")
+    ap.add_argument("--heldout-seed", type=int, default=HELDOUT_SPLIT,
+                    help="the task's held-out split, pinned so every method and every reader scores on the same one")
     ap.add_argument("--noise-seeds", type=int, default=3, help="training seeds for the noise floor (0: skip)")
     ap.add_argument("--model", default=None, help="local model preset or .gguf path (default: the embedded one)")
     ap.add_argument("--store-dir", type=Path, required=True, help="stores and per-campaign results (resumable)")

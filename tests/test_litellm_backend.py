@@ -9,6 +9,7 @@ returns or raises, and how many requests reached the server.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -16,7 +17,7 @@ from archagent.agent.config import BackendConfig
 from archagent.agent.llm import LLMError, TransientLLMError, complete_with_retry, make_backend
 from archagent.agent.llm.litellm_backend import LiteLLMBackend
 
-from tests.helpers.fake_openai import REPLY, FakeOpenAI, server  # noqa: F401  (the server fixture)
+from tests.helpers.fake_openai import REPLY, USAGE, FakeOpenAI, server  # noqa: F401  (the server fixture)
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no price-map fetch at import
 pytest.importorskip("litellm")
@@ -28,7 +29,7 @@ MESSAGES = [{"role": "user", "content": "Propose a CNN."}]
 @pytest.fixture
 def api_base(server: str) -> str:  # noqa: F811  (the imported fixture)
     FakeOpenAI.script, FakeOpenAI.requests = [200], []
-    FakeOpenAI.content, FakeOpenAI.delay_s = REPLY, 0.0
+    FakeOpenAI.content, FakeOpenAI.delay_s, FakeOpenAI.usage = REPLY, 0.0, USAGE
     return server
 
 
@@ -58,6 +59,13 @@ def test_completion_text_tokens_and_request(api_base: str, backend: LiteLLMBacke
     assert request["body"]["model"] == "fake"
     assert request["body"]["messages"] == MESSAGES
     assert request["body"]["max_tokens"] == 50
+
+
+def test_a_server_reporting_no_usage_gets_one_completion_token_per_streamed_chunk(
+        api_base: str, backend: LiteLLMBackend) -> None:
+    FakeOpenAI.usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}  # llama-cpp-python's server
+    out = backend.complete(MESSAGES, temperature=0.3, max_tokens=50)
+    assert out.text == REPLY and out.completion_tokens == len(re.findall(r"\s*\S+|\s+", REPLY)) == 4
 
 
 def test_make_backend_builds_it(api_base: str) -> None:

@@ -32,8 +32,6 @@ def server(tmp_path_factory) -> LlamaServer:
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-@pytest.mark.xfail(strict=False, reason="known, undiagnosed (7 Dec): since litellm replies stream, one of the two "
-                   "served calls records no completion tokens or reply; see the closing note of that session")
 def test_two_proposers_keep_two_requests_in_flight(server: LlamaServer, tmp_path: Path):
     cfg = parse_config({
         "name": "served", "store": str(tmp_path / "s.db"), "task": {"name": "digits", "options": {"epochs": 1}},

@@ -93,7 +93,7 @@ class LiteLLMBackend(LLMBackend):
     def complete(self, messages: list[Message], *, temperature: float, max_tokens: int,
                  grammar: str | None = None) -> Completion:
         t0 = time.perf_counter()
-        response = self._call(messages, temperature, max_tokens)
+        response, streamed = self._call(messages, temperature, max_tokens)
         latency = time.perf_counter() - t0
         text = (response.choices[0].message.content if response is not None and response.choices else None) or ""
         if not text.strip():
@@ -103,13 +103,15 @@ class LiteLLMBackend(LLMBackend):
             text=text,
             model=getattr(response, "model", None) or self.model,
             prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+            # a server that reports no usage (llama-cpp-python's sends zeros): one streamed chunk per token
+            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0) or streamed,
             latency_s=latency,
             cost_usd=self._cost(response),
         )
 
-    def _call(self, messages: list[Message], temperature: float, max_tokens: int) -> Any:
-        """One streamed litellm.completion call, rebuilt into one response; its errors mapped to
+    def _call(self, messages: list[Message], temperature: float, max_tokens: int) -> tuple[Any, int]:
+        """One streamed litellm.completion call, rebuilt into one response, and the number of chunks that
+        carried reply text; its errors mapped to
         TransientLLMError / LLMError. Streaming lets the live display count tokens as they arrive and a
         cancelled campaign hang up mid-reply (`activity.on_token`)."""
         import openai  # loaded by litellm already; every litellm API error subclasses openai's
@@ -131,7 +133,8 @@ class LiteLLMBackend(LLMBackend):
                 stream_options={"include_usage": True},
             )
             chunks = self._read(stream, t0)
-            return litellm.stream_chunk_builder(chunks, messages=messages) if chunks else None
+            streamed = sum(1 for c in chunks if c.choices and getattr(c.choices[0].delta, "content", None))
+            return (litellm.stream_chunk_builder(chunks, messages=messages) if chunks else None), streamed
         except openai.OpenAIError as err:
             error = TransientLLMError if _is_transient(litellm, err) else LLMError
             raise error(f"{self.model}: {one_line(err)}") from err

@@ -30,6 +30,7 @@ class FakeOpenAI(BaseHTTPRequestHandler):
     delay_s: float = 0.0
     token_s: float = 0.0  # seconds between streamed tokens
     cancelled: int = 0  # streams the client hung up on
+    usage: dict = USAGE  # what a stream's last chunk reports (llama-cpp-python's server sends zeros)
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -54,7 +55,7 @@ class FakeOpenAI(BaseHTTPRequestHandler):
         chunks = [_chunk(body, {"role": "assistant", "content": ""})]
         chunks += [_chunk(body, {"content": t}) for t in tokens] + [_chunk(body, {}, "stop")]
         if (body.get("stream_options") or {}).get("include_usage"):
-            chunks.append({**_chunk(body, {}), "choices": [], "usage": USAGE})
+            chunks.append({**_chunk(body, {}), "choices": [], "usage": type(self).usage})
         try:
             for i, chunk in enumerate(chunks):
                 if 0 < i <= len(tokens):
