@@ -28,8 +28,8 @@ def uses_operators(b: BackendConfig, cfg: CampaignConfig) -> bool:
 def make_proposers(cfg: CampaignConfig, store: Store, campaign_id: int) -> list[Proposer]:
     """One proposer per configured backend; replay backends skip replies already consumed."""
     prompts = Prompts(cfg.prompts_dir)
-    proposers = [make_baseline(b, cfg, store, campaign_id) if b.kind in BASELINE_KINDS
-                 else make_agent(b, cfg, prompts, store, campaign_id) if uses_operators(b, cfg)
+    proposers = [make_baseline(b, cfg, campaign_id) if b.kind in BASELINE_KINDS
+                 else make_agent(b, cfg, prompts, campaign_id) if uses_operators(b, cfg)
                  else make_proposer(b, prompts, cfg.seed) for b in cfg.backends]
     calls = store.llm_calls(campaign_id)
     replayed_mutations = sum(1 for c in store.candidates(campaign_id) if operator_of(c) == "mutation")

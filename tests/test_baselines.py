@@ -114,10 +114,10 @@ def test_concurrent_random_proposals_draw_different_samples(tmp_path):
 
     store = Store(tmp_path / "store.db")
     camp = store.create_campaign("c", "digits", "{}")
-    proposer = RandomProposer(get_task("digits"), 0, store, camp.id)
+    proposer = RandomProposer(get_task("digits"), 0, camp.id)
     empty = Draw(PromptContext(TaskBrief.of(get_task("digits"))))  # the campaign as drawn: no candidates yet
     # two proposals in flight at once: neither is in the campaign when the other draws
     first, second = (proposer.propose(empty, lambda *a: 0).code for _ in range(2))
     assert first != second
-    fresh = RandomProposer(get_task("digits"), 0, store, camp.id)
+    fresh = RandomProposer(get_task("digits"), 0, camp.id)
     assert fresh.propose(empty, lambda *a: 0).code == first  # same seed, same campaign state: same stream

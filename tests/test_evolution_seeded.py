@@ -51,9 +51,9 @@ def test_sizes_go_from_the_config_to_both_proposers(tmp_path):
     cfg = parse_config(data)
     store = Store(cfg.store)
     camp = store.create_campaign("cfg", "digits", "{}")
-    evo = make_baseline(cfg.backends[0], cfg, store, camp.id)
+    evo = make_baseline(cfg.backends[0], cfg, camp.id)
     agent_cfg = cfg.model_copy(update={"backends": [cfg.backends[0].model_copy(update={"kind": "local"})]})
-    arm = make_agent(agent_cfg.backends[0], agent_cfg, Prompts(None), store, camp.id).ops["mutation"].evolution
+    arm = make_agent(agent_cfg.backends[0], agent_cfg, Prompts(None), camp.id).ops["mutation"].evolution
     for proposer in (evo, arm):
         assert isinstance(proposer, EvolutionProposer)
         assert (proposer.population_size, proposer.tournament_size) == (5, 3)

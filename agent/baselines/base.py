@@ -16,7 +16,6 @@ from archagent.agent.draw import Draw, Members, Plan
 from archagent.agent.proposer import Proposer
 from archagent.evals.fingerprint import code_key, text_key
 from archagent.evals.tasks.base import Task
-from archagent.knowledge.store import Store
 
 MAX_DRAWS = 32  # samples tried before accepting one the campaign has already seen
 
@@ -24,11 +23,11 @@ MAX_DRAWS = 32  # samples tried before accepting one the campaign has already se
 class BaselineProposer(Proposer):
     """A non-LLM proposer reading its campaign's history from the draw (no LLM calls are recorded)."""
 
-    def __init__(self, task: Task, seed: int, store: Store, campaign_id: int):
+    def __init__(self, task: Task, seed: int, campaign_id: int):
         if task.spec.kind != "classification":
             raise ValueError(f"the {self.name} baseline supports classification tasks only, "
                              f"not '{task.spec.name}' ({task.spec.kind})")
-        self.task, self.seed, self.store_path, self.campaign_id = task, seed, store.path, campaign_id
+        self.task, self.seed, self.campaign_id = task, seed, campaign_id
         self._next, self._lock = 0, threading.Lock()  # draws handed out, ahead of what the store shows yet
 
     def without_llm(self) -> BaselineProposer:

@@ -30,15 +30,13 @@ from archagent.agent.draw import Draw, Members
 from archagent.agent.proposer import CallRecorder, Proposal
 from archagent.evals.tasks.base import Task
 from archagent.knowledge.records import Candidate, Status
-from archagent.knowledge.store import Store
 
 
 class EvolutionProposer(BaselineProposer):
     name = kind = "evolution"
 
-    def __init__(self, task: Task, seed: int, store: Store, campaign_id: int,
-                 config: EvolutionConfig = EvolutionConfig()):
-        super().__init__(task, seed, store, campaign_id)
+    def __init__(self, task: Task, seed: int, campaign_id: int, config: EvolutionConfig = EvolutionConfig()):
+        super().__init__(task, seed, campaign_id)
         self.population_size, self.tournament_size = config.population_size, config.tournament_size
 
     def population(self, store: Members) -> list[Candidate]:

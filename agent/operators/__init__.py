@@ -21,13 +21,11 @@ from archagent.agent.operators.rewrite import Rewrite
 from archagent.agent.prompting import Prompts
 from archagent.evals.tasks import get_task
 from archagent.knowledge.fitness import Objective
-from archagent.knowledge.store import Store
 
 __all__ = ["AgentProposer", "Operator", "make_agent"]
 
 
-def make_agent(b: BackendConfig, cfg: CampaignConfig, prompts: Prompts, store: Store,
-               campaign_id: int) -> AgentProposer:
+def make_agent(b: BackendConfig, cfg: CampaignConfig, prompts: Prompts, campaign_id: int) -> AgentProposer:
     """The agent over one LLM backend; the model loads only when an LLM operator is in use (or it replays)."""
     task, oc = get_task(cfg.task.name, cfg.task.options), cfg.operators
     ops: dict[str, Operator] = {}
@@ -38,7 +36,7 @@ def make_agent(b: BackendConfig, cfg: CampaignConfig, prompts: Prompts, store: S
         ops.update(edit=Edit(llm, whole_file=oc.edit_whole_file(b.kind, b.constrained)), crossover=Crossover(llm),
                    rewrite=Rewrite(llm))
     if "mutation" in oc.use and task.spec.kind == "classification":  # the grammar's mutations classify only
-        ops["mutation"] = Mutation(EvolutionProposer(task, cfg.seed, store, campaign_id, cfg.evolution))
+        ops["mutation"] = Mutation(EvolutionProposer(task, cfg.seed, campaign_id, cfg.evolution))
     arms = [o for o in oc.use if o in ops]
     if not arms:
         raise ValueError(f"operators.use = {oc.use}: none applies to task '{task.spec.name}' ({task.spec.kind})")
