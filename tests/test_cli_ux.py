@@ -142,3 +142,21 @@ def test_the_api_docs_python_block_names_nothing_it_does_not_define() -> None:
 def test_the_onnx_extra_can_run_the_exported_model() -> None:
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
     assert any(req.startswith("onnxruntime") for req in extras["onnx"])
+
+
+def test_run_ends_with_the_best_proposal_against_the_best_seed():
+    from archagent.agent.cli.campaign import discovery_line
+    from archagent.knowledge.records import Candidate, Status
+
+    def cand(i, metric, backend, **kw):
+        return Candidate(i, 1, "", Status.OK, backend=backend, metric=metric, **kw)
+
+    seed = cand(1, 0.964, "seed", seed_name="cnn")
+    found = cand(9, 0.978, "evolution", operator="mutation")
+    line = discovery_line([found, seed], higher=True)
+    assert line == "best proposal #9 (mutation) 0.9780 vs best seed #1 (cnn) 0.9640: +0.0140 better"
+    assert discovery_line([seed, cand(4, 0.95, "local", operator="edit")], True).endswith(
+        "-0.0140 (the seed is still best)")
+    assert discovery_line([cand(2, 0.5, "seed", seed_name="mlp"), cand(3, 0.4, "random")], False).endswith(
+        "+0.1000 better")  # lower is better
+    assert discovery_line([seed], True) is None  # nothing proposed yet

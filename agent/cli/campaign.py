@@ -19,7 +19,7 @@ from archagent.agent.display import LiveProgress, PlainProgress, Tally, clock, f
 from archagent.agent.prefilter import ranking_quality_of
 from archagent.evals.final_stats import Spread, summarize
 from archagent.knowledge.lock import is_held
-from archagent.knowledge.records import Campaign
+from archagent.knowledge.records import Campaign, Candidate
 from archagent.knowledge.store import Store
 from rich.table import Table
 
@@ -49,8 +49,22 @@ def run(config: Annotated[Path, typer.Argument(help="campaign config (TOML)")]) 
     if best:
         say(f"best: #{best.id} {task.metric_name} {fmt_metric(best.metric)} "
             f"(test {fmt_metric(best.test_metric)}, {fmt_int(best.params)} params)")
+    if line := discovery_line(campaign.population.ranked(), task.higher_is_better):
+        say(line)
     say(f"[dim]review: archagent list {cfg.name} --store {cfg.store}[/]")
     exit_now(0, campaign)  # an LLM reply dropped at the time limit may still hold a thread: the limit is the limit
+
+
+def discovery_line(ranked: list[Candidate], higher: bool) -> str | None:
+    """The best proposal against the best seed: did the search find what the task's seeds do not have?"""
+    seed = next((c for c in ranked if c.backend == "seed"), None)
+    found = next((c for c in ranked if c.backend != "seed"), None)
+    if seed is None or found is None:
+        return None
+    gain = (found.metric - seed.metric) * (1 if higher else -1)
+    return (f"best proposal #{found.id} ({found.operator or found.backend}) {fmt_metric(found.metric)} vs best seed "
+            f"#{seed.id} ({seed.seed_name}) {fmt_metric(seed.metric)}: {gain:+.4f}"
+            + (" better" if gain > 0 else " (the seed is still best)" if gain < 0 else " (a tie)"))
 
 
 def exit_now(status: int, campaign: Campaign) -> NoReturn:
