@@ -200,13 +200,11 @@ class Campaign:
             if self._time_up():
                 self.requests.cancel()  # a reply being written when time runs out is dropped, not awaited
             while reason is None and self._llm_tasks < limit and self.pipeline.in_flight < backlog:
-                choices = self._offline if self.llm_budget_spent() else online
-                reason = self._next(rng.choices([p for p, _ in choices], [w for _, w in choices])[0], rng)
+                reason = self._next(pick(self._offline if self.llm_budget_spent() else online, rng), rng)
                 reason = reason or self.budget_exhausted(in_flight=self._proposing)
             while reason is None and self._may_fill():
                 self._fill_left, self._fills = self._fill_left - 1, self._fills + 1
-                choices = self._offline
-                reason = self._next(fill_rng.choices([p for p, _ in choices], [w for _, w in choices])[0], fill_rng)
+                reason = self._next(pick(self._offline, fill_rng), fill_rng)
                 reason = reason or self.budget_exhausted(in_flight=self._proposing)
             abandoned = self.requests.cancelled  # time is up: LLM tasks still running are not waited for
             if (abandoned or not self._llm_tasks) and not self.pipeline.in_flight:  # trainings always finish
@@ -374,6 +372,11 @@ class Campaign:
     def summary(self, reason: str) -> Summary:
         return Summary(self.cfg.name, self.store.counts(self.id), self.best(), self.elapsed_s(), reason,
                        time.monotonic() - self.t0)
+
+
+def pick(choices: list[tuple[Proposer, float]], rng: random.Random) -> Proposer:
+    """One proposer, drawn by its `[[backends]] weight`."""
+    return rng.choices([p for p, _ in choices], [w for _, w in choices])[0]
 
 
 def proposal_from_call(call: LLMCall) -> Proposal:
