@@ -127,6 +127,8 @@ class Campaign:
         with exclusive_run(self.store, self.id, self.cfg.name):  # one writer; a fatal error marks it failed
             check_before_compute(self.cfg, self.task, self.store)
             check_heldout(self.store, self.id, self.task)
+            if self.record.config_json != (latest := self.cfg.model_dump_json()):  # a re-run with new limits
+                self.store.set_campaign_config(self.id, latest)  # only under the lock: a refused run changes nothing
             return self._run()
 
     def _idea_retriever(self) -> IdeaRetriever | None:

@@ -218,6 +218,11 @@ class Store:
         with self.db.conn:
             self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", [key, value])
 
+    def set_campaign_config(self, campaign_id: int, config_json: str) -> None:
+        """The config of the campaign's latest run (a re-run may raise its budget or time limit)."""
+        with self.db.conn:
+            self.db["campaigns"].update(campaign_id, {"config_json": config_json, "updated": now()})
+
     def set_campaign_state(self, campaign_id: int, state: str) -> None:
         with self.db.conn:
             self.db["campaigns"].update(campaign_id, {"state": state, "updated": now()})

@@ -1,5 +1,6 @@
 """Random search and regularized evolution: valid code from the grammar, valid mutations, campaigns (fake executor)."""
 
+import json
 import random
 import types
 
@@ -121,3 +122,11 @@ def test_concurrent_random_proposals_draw_different_samples(tmp_path):
     assert first != second
     fresh = RandomProposer(get_task("digits"), 0, camp.id)
     assert fresh.propose(empty, lambda *a: 0).code == first  # same seed, same campaign state: same stream
+
+
+def test_a_rerun_with_a_larger_budget_goes_on_and_its_config_is_the_stored_one(tmp_path):
+    first = run_baseline(tmp_path, "random", proposals=1)
+    again = run_baseline(tmp_path, "random", proposals=3)  # same campaign, more proposals
+    assert again[0].id == first[0].id and len(again) == 3
+    camp = Store(tmp_path / "store.db").campaign("random-test")
+    assert json.loads(camp.config_json)["budget"]["proposals"] == 3  # `status` shows the budget now in force

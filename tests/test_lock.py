@@ -6,6 +6,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
 from pathlib import Path
 
@@ -36,9 +38,16 @@ def test_second_run_refuses_naming_the_holder_then_takes_over_from_a_dead_one(tm
     first = start("run", str(toml), cwd=tmp_path)
     try:
         wait_for(lambda: held(db, "busy"), 120, first)
+        # held, not finished: an idle box runs all 16 proposals in ~11 s, less than a second CLI takes to start
+        os.killpg(first.pid, signal.SIGSTOP)
         line = one_line_error(cli("run", str(toml), cwd=tmp_path), "already being run", f"pid {first.pid}")
         assert "busy" in line
+        (tmp_path / "other").mkdir()
+        bigger = campaign_toml(tmp_path / "other", "busy", proposals=40, store=str(db))  # a refused run with new limits
+        one_line_error(cli("run", str(bigger), cwd=tmp_path), "already being run")
         assert first.poll() is None, "the refused run must not disturb the running one"
+        stored = json.loads(Store.open_readonly(db).campaign("busy").config_json)
+        assert stored["budget"]["proposals"] == 16, "a refused run must not replace the running one's config"
     finally:
         kill_group(first)  # the holder dies without a word: the kernel drops its lock
     status = json.loads(cli("status", "--store", str(db), "--json", cwd=tmp_path).stdout)
