@@ -7,6 +7,7 @@ the name and nothing in it defines or imports it.
 
 from __future__ import annotations
 
+import ast
 import re
 
 _FENCE = re.compile(r"```[ \t]*(?:python|py|python3)?[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL | re.IGNORECASE)
@@ -45,3 +46,16 @@ def _binds(code: str, name: str) -> bool:
     """Whether the code imports or assigns `name` at the start of some line (import, from-import, as, =)."""
     return bool(re.search(rf"^\s*(import\s+{name}\b|from\s+\S+\s+import\s+.*\b{name}\b|.*\bas\s+{name}\b|{name}\s*=)",
                           code, re.MULTILINE))
+
+
+def name_net(code: str) -> str:
+    """`code` with `Net = <its last top-level class>` appended when nothing in it binds `Net` (a reply that
+    named its model `WideNet`); unchanged when it binds `Net`, defines no class, or does not parse."""
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code
+    classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
+    if not classes or "Net" in classes or _binds(code, "Net"):
+        return code
+    return code.rstrip("\n") + f"\n\n\nNet = {classes[-1]}  # the reply named its model {classes[-1]}\n"

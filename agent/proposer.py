@@ -25,12 +25,14 @@ from typing import Any
 
 from archagent.agent.config import BackendConfig
 from archagent.agent.draw import Draw, Plan, Seen
-from archagent.agent.extract import extract_code
+from archagent.agent.extract import extract_code, name_net
 from archagent.agent.llm import BackendExhausted, Completion, LLMBackend, LLMError, complete_with_retry
 from archagent.agent.llm.activity import track
 from archagent.agent.patch import PatchError
 from archagent.agent.prompting import Exemplar, Prompts
 from archagent.evals.fingerprint import text_key
+from archagent.knowledge.ideas.cards import IdeaCard
+from archagent.knowledge.ideas.helpers import lend_helpers
 from archagent.knowledge.records import FailureKind
 from archagent.knowledge.store import Store
 
@@ -103,7 +105,7 @@ class LLMAsk:
                                llm_s=spent)
             spent += reply.latency_s
             try:
-                code, error = parse(reply.text), None
+                code, error = finish_code(parse(reply.text), draw.ctx.idea), None
             except PatchError as err:
                 code, error = None, err
             repeat = seen(code) if code is not None else None
@@ -115,6 +117,14 @@ class LLMAsk:
             cid = record_call(self.name, reply.model, "propose", messages, reply, None)
             return replace(fail, llm_call_id=cid, llm_s=spent, **outcome(code, error))
         raise AssertionError("unreachable: the last attempt always returns")
+
+
+def finish_code(code: str | None, idea: IdeaCard | None) -> str | None:
+    """A parsed reply as the agent completes it: the idea card's helpers it uses but does not define
+    (`knowledge.ideas.helpers`), and the name `Net` for a model the reply named otherwise (`extract.name_net`)."""
+    if code is None:
+        return None
+    return name_net(lend_helpers(code, idea.sketch) if idea is not None else code)
 
 
 def outcome(code: str | None, error: PatchError | None) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """GBNF grammars that make a local model's reply parse and apply by construction (llama.cpp).
 
     edit_grammar(parent)   SEARCH/REPLACE blocks whose SEARCH text is a run of the parent's own lines
-    code_grammar()         exactly one ```python block that defines `class Net`
+    code_grammar()         exactly one ```python block that defines a class
 
 An edit reply is one or more blocks in `agent.patch`'s format. Each SEARCH part
 is a contiguous run of the parent's lines, copied exactly, and each block's run
@@ -16,11 +16,20 @@ first). The grammar is linear in the parent: per usable line i,
 A run never starts on a blank line nor holds a line that looks like a block
 marker or a fence (`usable`); a REPLACE line never starts with `<`, `=` or `>`
 and holds no backtick, so the parser cannot end a block early. A REPLACE part
-holds at most `MAX_REPLACE_LINES` lines: the 1.5B model, asked for one change,
-once copied a 10-line block as SEARCH and repeated its conv layers in REPLACE
-until the token limit (900 tokens, 20 min at load 17); the cap ends such a loop
-after a few hundred tokens. Only llama.cpp backends take grammars; hosted models
-keep the free-form prompt.
+holds at most `replace_cap(i)` lines for a SEARCH run ending at line i: the
+parent's lines up to there plus `REPLACE_SLACK`. The 1.5B model, asked for one
+change, once copied a 10-line block as SEARCH and repeated its conv layers in
+REPLACE until the token limit (900 tokens, 20 min at load 17): a cap ends such
+a loop. A fixed cap of 16 lines cut off a whole-class edit mid-expression
+(25 lines searched, 16 written: "'(' was never closed"), so the cap grows with
+the text the block may replace. Only llama.cpp backends take grammars; hosted
+models keep the free-form prompt.
+
+A whole-file reply (rewrite, crossover) is one fenced block that must define a
+class before it may close; the model may name it otherwise (`extract.name_net`
+then names it `Net`). Requiring `class Net(` itself once trapped the model: it
+had written `class WideNet(` and, unable to close the fence, wrote comment lines
+until its token limit.
 """
 
 from __future__ import annotations
@@ -31,7 +40,12 @@ from dataclasses import dataclass
 SEARCH, DIVIDER, REPLACE = "<<<<<<< SEARCH", "=======", ">>>>>>> REPLACE"
 _MARKER = re.compile(r"<{5}|={5}|>{5}|```")
 FREE_LINE = r'free ::= ([^`<=>\n] [^`\n]*)? "\n"'
-MAX_REPLACE_LINES = 16
+REPLACE_SLACK = 8  # lines a REPLACE part may hold beyond the parent's lines up to its SEARCH's end
+
+
+def replace_cap(end: int) -> int:
+    """The most lines a REPLACE part may hold when its SEARCH run ends at line `end` (0-based)."""
+    return end + 1 + REPLACE_SLACK
 
 
 def _bounded(rule: str, item: str, most: int) -> list[str]:
@@ -74,7 +88,8 @@ def edit_grammar(parent: str) -> str:
     starts = shape.starts()
     if not starts:
         raise ValueError("the parent has no line an edit block could search for")
-    rules = [f'root ::= "{SEARCH}\\n" from{starts[0]}', FREE_LINE, *_bounded("rep", "free", MAX_REPLACE_LINES)]
+    rules = [f'root ::= "{SEARCH}\\n" from{starts[0]}', FREE_LINE,
+             *_bounded("rep", "free", replace_cap(len(shape.lines) - 1))]
     for k, i in enumerate(starts):
         rules.append(f"from{i} ::= run{i}" + (f" | from{starts[k + 1]}" if k + 1 < len(starts) else ""))
     for i, line in enumerate(shape.lines):
@@ -89,15 +104,15 @@ def _run_rules(shape: EditShape, i: int, line: str) -> list[str]:
     nxt = shape.starts(i)
     again = f' ("\\n\\n{SEARCH}\\n" from{nxt[0]})?' if nxt else ""
     return [f'run{i} ::= {literal(line + chr(10))} {more}',
-            f'tail{i} ::= "{DIVIDER}\\n" rep{MAX_REPLACE_LINES} "{REPLACE}"{again}']
+            f'tail{i} ::= "{DIVIDER}\\n" rep{replace_cap(i)} "{REPLACE}"{again}']
 
 
 def code_grammar() -> str:
-    """The GBNF of a reply that is one ```python block defining `class Net` (the whole file)."""
+    """The GBNF of a reply that is one ```python block defining a class (the whole file)."""
     return "\n".join([
-        'root ::= "```python\\n" line* net line* "```"',
+        'root ::= "```python\\n" line* cls line* "```"',
         r'line ::= [^`\n]* "\n"',
-        r'net ::= "class Net(" [^`\n]* "\n"',
+        r'cls ::= "class " [A-Za-z_] [^`\n]* "\n"',
     ]) + "\n"
 
 
@@ -126,12 +141,13 @@ def _parse_block(shape: EditShape, chunk: str, after: int) -> tuple[int, int, st
         return None
     search, replace = head[:-1].split("\n"), rest[: -len(REPLACE)]
     free = replace.split("\n")[:-1] if replace else []
-    if len(free) > MAX_REPLACE_LINES or (replace and not replace.endswith("\n")):
+    if replace and not replace.endswith("\n"):
         return None
     if any(not re.fullmatch(r"(?:[^`<=>\n][^`\n]*)?", ln) for ln in free):
         return None
     for start in shape.starts(after):
         end = start + len(search) - 1
-        if shape.lines[start:end + 1] == tuple(search) and all(shape.in_run(j) for j in range(start, end + 1)):
+        if (shape.lines[start:end + 1] == tuple(search) and all(shape.in_run(j) for j in range(start, end + 1))
+                and len(free) <= replace_cap(end)):
             return start, end, replace
     return None

@@ -23,7 +23,7 @@ from archagent.agent.operators.edit import Edit
 from archagent.agent.operators.rewrite import Rewrite
 from archagent.agent.patch import apply_reply
 from archagent.agent.prompting import Exemplar, PromptContext, Prompts, TaskBrief
-from archagent.agent.reply_grammar import MAX_REPLACE_LINES, EditShape, code_grammar, edit_grammar, literal, parse_edit
+from archagent.agent.reply_grammar import EditShape, code_grammar, edit_grammar, literal, parse_edit, replace_cap
 from archagent.evals.tasks import get_task
 
 from tests.helpers.gbnf import Grammar, llama_accepts
@@ -130,12 +130,26 @@ def test_a_repeated_line_searched_twice_edits_both_places_in_order() -> None:
     assert "nn.ReLU()" not in out and out.count("nn.GELU()") == 3
 
 
-def test_a_replace_part_holds_at_most_the_line_cap() -> None:
+def test_a_replace_part_holds_at_most_the_parent_lines_up_to_its_search_end_plus_slack() -> None:
     parent = PARENTS["mnist1d/cnn"]
-    grammar, relu = Grammar(edit_grammar(parent)), ["            nn.ReLU(),"]
-    for n, ok in ((0, True), (MAX_REPLACE_LINES, True), (MAX_REPLACE_LINES + 1, False)):
-        reply = block(relu, ["            nn.GELU(),"] * n)
+    grammar, lines = Grammar(edit_grammar(parent)), EditShape.of(parent).lines
+    head = "        self.head = nn.Linear(64, n_out)"
+    cap = replace_cap(lines.index(head))
+    for n, ok in ((0, True), (cap, True), (cap + 1, False)):
+        reply = block([head], ["        self.head = nn.Linear(64, n_out)  # x"] * n)
         assert grammar.accepts(reply) is ok and (parse_edit(parent, reply) is not None) is ok
+
+
+def test_a_whole_class_can_be_searched_and_rewritten_with_room_to_spare() -> None:
+    """The failure a fixed 16-line cap caused: 25 lines searched, the rewrite cut off after 16."""
+    parent = PARENTS["mnist1d/cnn"]
+    lines = EditShape.of(parent).lines
+    start = lines.index("class Net(nn.Module):")
+    whole = list(lines[start:])
+    wider = [ln.replace("64", "96") for ln in whole] + ["        # two more lines", "        # of change"]
+    reply = block(whole, wider)
+    assert Grammar(edit_grammar(parent)).accepts(reply) and parse_edit(parent, reply) is not None
+    assert apply_reply(parent, reply).count("96") == parent.count("64")
 
 
 def test_lines_that_look_like_markers_are_never_searched() -> None:
@@ -160,13 +174,16 @@ def test_grammar_size_grows_linearly_with_the_parent() -> None:
     assert big < 5 * small
 
 
-def test_code_grammar_takes_exactly_one_python_block_defining_net() -> None:
+def test_code_grammar_takes_exactly_one_python_block_defining_a_class() -> None:
     g = Grammar(code_grammar())
     code = PARENTS["mnist1d/mlp"].strip("\n") + "\n"
     assert g.accepts(f"```python\n{code}```")
     assert not g.accepts(f"Sure:\n```python\n{code}```")
     assert not g.accepts(f"```python\n{code}```\nDone.")
-    assert not g.accepts(f"```python\n{code.replace('class Net', 'class Model')}```")
+    # another name may close the block (name_net names it Net): requiring `class Net(` once trapped the model
+    # writing comments until its token limit after it had written `class WideNet(`
+    assert g.accepts(f"```python\n{code.replace('class Net', 'class Model')}```")
+    assert not g.accepts("```python\nimport torch\nx = 1\n```")  # no class at all
     assert not g.accepts(f"```python\n{code}```\n```python\n{code}```")
 
 
