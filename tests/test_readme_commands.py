@@ -1,9 +1,9 @@
 """Every command in the README's bash blocks works verbatim after the demo (issue 25).
 
-The demo here is `examples/digits.toml` as shipped (same name, store, task, budget, operators), with its
-local model swapped for a replay of two replies: the mutation operator the agent's bandit tries first (with
-three seeds it is a parentless grammar sample), then one LLM rewrite, as the real demo makes #4 and maybe #5
-(#1-#3 are the task's seeds), in about a minute.
+The demo here is `examples/mnist1d.toml` as shipped (same name, store, task, budget, operators), with its
+local model swapped for a replay of two replies: a mutation of the cnn seed (the operator the agent's bandit
+tries first), then one LLM rewrite, as the real demo makes #4 and #5 (#1-#3 are the task's seeds), in about
+a minute.
 Every other README command then runs exactly as written, `archagent` being this checkout's
 `python -m archagent.agent.cli`, in a folder laid out like the repository. Not run: the install command
 and the test command itself.
@@ -41,14 +41,15 @@ def demo_folder(tmp: Path) -> Path:
     """The repository's examples/ and the seed files the README names, with the demo on a replay backend."""
     (tmp / "examples").mkdir()
     shutil.copytree(ROOT / "evals" / "seeds", tmp / "evals" / "seeds")
-    config = (ROOT / "examples" / "digits.toml").read_text()
+    config = (ROOT / "examples" / "mnist1d.toml").read_text()
     assert config.count('kind = "local"') == 1, "the demo config changed: update this test's replay swap"
-    (tmp / "examples" / "digits.toml").write_text(
+    (tmp / "examples" / "mnist1d.toml").write_text(
         config.replace('kind = "local"', 'kind = "replay"\npath = "demo-replay.jsonl"'))
-    cnn = (ROOT / "evals" / "seeds" / "digits" / "cnn.py").read_text()
-    mutated = cnn.replace("nn.Conv2d(32, 64", "nn.Conv2d(32, 48").replace("nn.BatchNorm2d(64)", "nn.BatchNorm2d(48)")
-    mutated = mutated.replace("nn.Linear(64, n_out)", "nn.Linear(48, n_out)")
-    rewrite = cnn.replace("Small CNN", "Wider CNN").replace("32", "40")
+    cnn = (ROOT / "evals" / "seeds" / "mnist1d" / "cnn.py").read_text()
+    mutated = cnn.replace("nn.Conv1d(c, 32, kernel_size=5", "nn.Conv1d(c, 32, kernel_size=7").replace(
+        "padding=2)", "padding=3)")
+    rewrite = cnn.replace("1-D CNN", "Wider 1-D CNN").replace("32", "40")
+    assert mutated != cnn and rewrite != cnn
     rows = [{"operator": "mutation", "code": mutated, "parents": [], "backend": "evolution"},
             {"operator": "rewrite", "reply": f"A wider first block.\n```python\n{rewrite}```\n"}]
     (tmp / "examples" / "demo-replay.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -77,7 +78,7 @@ def serve_once(args: list[str], cwd: Path) -> None:
         while True:
             try:
                 with urllib.request.urlopen(url.group(0), timeout=10) as page:
-                    assert page.status == 200 and b"digits-demo" in page.read()
+                    assert page.status == 200 and b"mnist1d-demo" in page.read()
                 break
             except OSError:
                 if time.monotonic() > deadline:
@@ -90,7 +91,7 @@ def serve_once(args: list[str], cwd: Path) -> None:
 
 def test_every_readme_command_works_after_the_demo(tmp_path: Path) -> None:
     commands = readme_commands()
-    assert commands[0] == ["archagent", "run", "examples/digits.toml"], "the demo comes first"
+    assert commands[0] == ["archagent", "run", "examples/mnist1d.toml"], "the demo comes first"
     assert all(c[0] == "archagent" for c in commands), commands
     cwd = demo_folder(tmp_path)
     for args in commands:
