@@ -32,6 +32,7 @@ def test_a_child_calling_the_cards_helper_gets_its_definition_and_builds() -> No
         check(child, SPEC)
     lent = lend_helpers(child, CARDS["channel_dropout"].sketch)
     assert lent.count("def conv_block(") == 1 and lent.index("def conv_block(") < lent.index("class Net(")
+    assert "\n\n\n\n" not in lent  # two blank lines between top-level blocks, as in the seed
     check(lent, SPEC)
 
 

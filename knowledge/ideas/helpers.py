@@ -79,4 +79,7 @@ def _insert(code: str, child: ast.Module, block: str) -> str:
     ends = [n.end_lineno for n in child.body if isinstance(n, Import)]
     lines = code.split("\n")
     at = max(ends, default=0)
-    return "\n".join([*lines[:at], "", "", block, "", "", *lines[at:]]).lstrip("\n")
+    rest = lines[at:]
+    while rest and not rest[0].strip():  # two blank lines either side, as the file had them
+        rest.pop(0)
+    return "\n".join([*lines[:at], "", "", block, "", "", *rest]).lstrip("\n")
