@@ -1,8 +1,10 @@
 """Search efficiency v2: random, the best seed, seeded evolution, the agent and the agent without LLM.
 
-    nice -n 5 python benchmarks/search_efficiency.py --store-dir /work/scratch/fair/stores \
+    python benchmarks/search_efficiency.py --store-dir STORES \
         --methods random,evolution,agent-noLLM,agent          # held-out seeds 200-207, 24 proposals
-    python benchmarks/search_efficiency.py --store-dir /work/scratch/fair/stores --tables-only
+    python benchmarks/search_efficiency.py --store-dir STORES --methods agent-free,agent-noideas,agent-nofill \
+        --search-seeds 201 202 203 204 205                     # issue 23's ablations on 5 of them
+    python benchmarks/search_efficiency.py --store-dir STORES --tables-only
 
 Methods (one `[[backends]]` line or `[operators]` setting each):
   random       grammar samples: the floor that never sees the task's seeds
@@ -11,6 +13,9 @@ Methods (one `[[backends]]` line or `[operators]` setting each):
   llm          the local model, whole files from the few-shot prompt (operators off: the pre-agent proposer)
   agent        the local model as edit/crossover/rewrite operator + AST mutation, chosen by the bandit
   agent-noLLM  the agent with only the mutation operator (the ablation: must equal evolution, checked here)
+  agent-free, agent-noideas, agent-nofill
+               the agent without grammar-constrained replies / idea cards / the trainer's mutation fill
+               (issue 23's ablations; `agent - <ablation>` rows say what each lever adds)
 
 Every (method, search seed) is a real campaign (real sandbox, real training, the
 task's own recipe) in its own store, pre-filter off (every valid proposal trains).
@@ -61,13 +66,18 @@ from archagent.knowledge.fitness import Objective, improves
 from archagent.knowledge.records import Candidate, LLMCall, Status
 from archagent.knowledge.store import Store
 
-METHODS = ("random", "evolution", "agent-noLLM", "agent", "llm")
+ABLATIONS = {  # issue 23: the agent without one lever each (config overrides of the agent's campaign)
+    "agent-free": {"backend": {"constrained": False}},  # free-form replies (no grammar)
+    "agent-noideas": {"ideas": {"enabled": False}},  # no idea card in any prompt
+    "agent-nofill": {"pipeline": {"fill": 0}},  # the trainer waits for the LLM
+}
+METHODS = ("random", "evolution", "agent-noLLM", "agent", *ABLATIONS, "llm")
 NO_LLM = ("random", "evolution", "agent-noLLM")
 HELD_OUT_SEEDS = tuple(range(200, 208))  # fixed before any v2 run (issue 22); never used for choosing anything
 HELDOUT_SPLIT = 2207  # pinned [task] heldout_seed (evals/tasks/heldout.py): public, so the numbers reproduce
 DEV_SEEDS = (300, 301, 302)  # the only seeds the [evolution] defaults were chosen on
 PAIRS = (("agent", "evolution"), ("agent", "random"), ("evolution", "random"), ("evolution", "best-seed"),
-         ("agent", "best-seed"))
+         ("agent", "best-seed"), *(("agent", a) for a in ABLATIONS), ("agent", "agent-noLLM"))
 K_POINTS = (1, 2, 4, 6, 8, 12, 16, 20, 24, 32, 48)
 T_POINTS = (60, 120, 180, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200)
 
@@ -92,14 +102,16 @@ class Run:
 
 
 def campaign_config(method: str, seed: int, args: argparse.Namespace, store: Path) -> dict:
-    llm = {"kind": "local", **({"model": args.model} if args.model else {})}
+    ablation = ABLATIONS.get(method, {})
+    llm = {"kind": "local", **({"model": args.model} if args.model else {}), **ablation.get("backend", {})}
     backend = {"random": {"kind": "random"}, "evolution": {"kind": "evolution"}}.get(method, llm)
     operators = {"llm": {"enabled": False}, "agent-noLLM": {"use": ["mutation"]}}.get(method, {})
     budget = {"proposals": args.budget, **({"llm_calls": args.llm_calls} if args.llm_calls else {})}
     return {"name": f"{method}-seed{seed}", "store": str(store), "seed": seed,
             "task": {"name": args.task, "options": task_options(args)},
             "budget": budget, "backends": [backend], "operators": operators, "evolution": args.evolution,
-            "prefilter": {"enabled": False}, "sandbox": {"timeout_s": args.timeout}}
+            "prefilter": {"enabled": False}, "sandbox": {"timeout_s": args.timeout},
+            **{k: v for k, v in ablation.items() if k != "backend"}}
 
 
 def task_options(args: argparse.Namespace) -> dict:
@@ -264,7 +276,7 @@ def finals(runs: list[Run], method: str, k: int, higher: bool) -> dict[int, tupl
 
 def methods_of(runs: list[Run]) -> list[str]:
     present = dict.fromkeys(r.method for r in runs)
-    return [m for m in ("random", "best-seed", "evolution", "agent-noLLM", "agent", "llm")
+    return [m for m in ("random", "best-seed", "evolution", "agent-noLLM", "agent", *ABLATIONS, "llm")
             if m in present or (m == "best-seed" and runs)]
 
 

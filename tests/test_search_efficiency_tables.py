@@ -39,3 +39,24 @@ def test_a_resumed_campaign_s_clock_leaves_out_the_pause():
     clock = active_clock([0.0, 100.0], [5.0, 40.0, 120.0])  # killed after 40 s, resumed at 100 s
     assert clock(40.0) == 40.0 and clock(120.0) == 60.0
     assert active_clock([0.0], [5.0])(5.0) == 5.0
+
+
+def test_each_method_is_the_config_it_claims_on_the_pinned_split(tmp_path):
+    from archagent.agent.config import parse_config
+
+    from benchmarks.search_efficiency import HELDOUT_SPLIT, campaign_config, parse_args
+
+    args = parse_args(["--store-dir", str(tmp_path)])
+
+    def cfg(method: str):
+        return parse_config(campaign_config(method, 201, args, tmp_path / f"{method}.db"))
+
+    agent, free, noideas, nofill, mutation = (cfg(m) for m in ("agent", "agent-free", "agent-noideas",
+                                                                "agent-nofill", "agent-noLLM"))
+    assert all(c.task.options["heldout_seed"] == HELDOUT_SPLIT for c in (agent, free, noideas, nofill, mutation))
+    assert (agent.backends[0].constrained, agent.ideas.enabled, agent.pipeline.fill > 0) == (True, True, True)
+    assert not free.backends[0].constrained and free.ideas == agent.ideas and free.pipeline == agent.pipeline
+    assert not noideas.ideas.enabled and noideas.backends == agent.backends
+    assert nofill.pipeline.fill == 0 and nofill.ideas == agent.ideas
+    assert mutation.operators.use == ["mutation"]
+    assert cfg("evolution").backends[0].kind == "evolution" and cfg("random").backends[0].kind == "random"
