@@ -387,7 +387,7 @@ def operator_table(runs: list[Run]) -> str:
                 fails[x["failure"]] += 1
         lines.append(f"| {method} | {op} | {n} | {valid / n:.0%} | {sum(x['novel'] for x in rows) / n:.0%} | "
                      f"{sum(x['repeats_reasked'] for x in rows)} | {sum(x['improved'] for x in rows) / n:.0%} | "
-                     f"{llm_s / n:.1f} | {llm_s / good if good else float('nan'):.1f} | "
+                     f"{llm_s / n:.1f} | {f'{llm_s / good:.1f}' if good else 'none valid'} | "
                      f"{', '.join(f'{k} {v}' for k, v in sorted(fails.items())) or '-'} |")
     return "\n".join(lines)
 
