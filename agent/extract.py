@@ -18,14 +18,15 @@ def extract_code(reply: str) -> str | None:
 
     An unclosed fence (a reply cut off at the token limit) yields what came
     after it; the sandbox then reports the syntax error. A reply with no fence
-    that still defines `class Net` is taken whole.
+    that still defines `class Net` is taken whole. A block whose model has another name gets
+    `Net = <its last class>` (`name_net`).
     """
     blocks = [b.strip("\n") for b in _FENCE.findall(reply)]
     with_net = [b for b in blocks if re.search(r"^\s*class\s+Net\b", b, re.MULTILINE)]
     if with_net:
         return with_imports(with_net[-1] + "\n")
     if blocks and max(blocks, key=len).strip():
-        return with_imports(max(blocks, key=len) + "\n")
+        return name_net(with_imports(max(blocks, key=len) + "\n"))
     if re.search(r"^class\s+Net\b", reply, re.MULTILINE):
         return with_imports(reply.strip() + "\n")
     return None
@@ -48,6 +49,11 @@ def _binds(code: str, name: str) -> bool:
                           code, re.MULTILINE))
 
 
+def defines_net(code: str) -> bool:
+    """Whether the code binds `Net` at the start of a line: `class Net`, an import or an assignment."""
+    return bool(re.search(r"^\s*class\s+Net\b", code, re.MULTILINE)) or _binds(code, "Net")
+
+
 def name_net(code: str) -> str:
     """`code` with `Net = <its last top-level class>` appended when nothing in it binds `Net` (a reply that
     named its model `WideNet`); unchanged when it binds `Net`, defines no class, or does not parse."""
@@ -56,6 +62,6 @@ def name_net(code: str) -> str:
     except SyntaxError:
         return code
     classes = [n.name for n in tree.body if isinstance(n, ast.ClassDef)]
-    if not classes or "Net" in classes or _binds(code, "Net"):
+    if not classes or defines_net(code):
         return code
     return code.rstrip("\n") + f"\n\n\nNet = {classes[-1]}  # the reply named its model {classes[-1]}\n"

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from archagent.agent.extract import extract_code
+from archagent.agent.extract import defines_net, extract_code
 
 # The closing `>>>>>>> REPLACE` may be missing (small models drop it): the block then ends at the next
 # SEARCH marker, a closing ``` fence, or the end of the reply.
@@ -56,7 +56,7 @@ def apply_reply(parent: str, reply: str) -> str:
     blocks = parse_blocks(reply)
     if not blocks:
         code = extract_code(reply)
-        if code is not None and "class Net" in code:
+        if code is not None and defines_net(code):
             return code
         raise PatchError("the reply held no SEARCH/REPLACE block and no whole file")
     code, after = parent, 0

@@ -25,7 +25,7 @@ from typing import Any
 
 from archagent.agent.config import BackendConfig
 from archagent.agent.draw import Draw, Plan, Seen
-from archagent.agent.extract import extract_code, name_net
+from archagent.agent.extract import extract_code
 from archagent.agent.llm import BackendExhausted, Completion, LLMBackend, LLMError, complete_with_retry
 from archagent.agent.llm.activity import track
 from archagent.agent.patch import PatchError
@@ -121,10 +121,10 @@ class LLMAsk:
 
 def finish_code(code: str | None, idea: IdeaCard | None) -> str | None:
     """A parsed reply as the agent completes it: the idea card's helpers it uses but does not define
-    (`knowledge.ideas.helpers`), and the name `Net` for a model the reply named otherwise (`extract.name_net`)."""
-    if code is None:
-        return None
-    return name_net(lend_helpers(code, idea.sketch) if idea is not None else code)
+    (`knowledge.ideas.helpers`). (A model the reply named otherwise was named `Net` by `extract_code`.)"""
+    if code is None or idea is None:
+        return code
+    return lend_helpers(code, idea.sketch)
 
 
 def outcome(code: str | None, error: PatchError | None) -> dict[str, Any]:

@@ -8,7 +8,8 @@ cards; each completed child is built and checked as the sandbox's child checks i
 from __future__ import annotations
 
 import pytest
-from archagent.agent.extract import name_net
+from archagent.agent.extract import extract_code, name_net
+from archagent.agent.patch import apply_reply
 from archagent.agent.proposer import finish_code
 from archagent.evals.tasks import get_task
 from archagent.knowledge.ideas.cards import load_cards
@@ -74,6 +75,8 @@ def test_a_model_named_otherwise_is_named_net() -> None:
 def test_the_proposal_path_does_both() -> None:
     child = edited("nn.Conv1d(c, 32, kernel_size=5, padding=2),", "GatedConv(c, 32, k=5),").replace(
         "class Net(", "class GatedNet(")
-    done = finish_code(child, CARDS["glu_gating"])
-    check(done, SPEC)
+    reply = f"```python\n{child}```"
+    for parsed in (extract_code(reply), apply_reply(CNN, reply)):  # rewrite; crossover (and edit) whole files
+        done = finish_code(parsed, CARDS["glu_gating"])
+        check(done, SPEC)
     assert finish_code(None, CARDS["glu_gating"]) is None and finish_code(CNN, None) == CNN
